@@ -1,0 +1,648 @@
+//! The resolved logging configuration and how it is read: built-in defaults, then the TOML file
+//! named by `DYN_LOGGING_CONFIG_PATH`, then the environment, key by key.
+//!
+//! | variable | TOML key | values | default |
+//! |---|---|---|---|
+//! | `DYN_LOG` | `log_level`, `[log_filters]` | directives, see [`directives`](super::directives) | `info` |
+//! | `DYN_LOGGING_JSONL` | `jsonl` | boolean | false |
+//! | `DYN_LOG_USE_LOCAL_TZ` | `local_tz` | boolean | false |
+//! | `DYN_LOGGING_SPAN_EVENTS` | `span_events` | boolean | true with JSONL, else false |
+//! | `DYN_LOG_STREAM` | `stream` | `stderr`, `stdout` | `stderr` |
+//! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
+//! | | `redact` | field names | none |
+//! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
+//! | `OTEL_EXPORT_ENABLED` | `[otlp]` `enabled`, `endpoint` | OTLP span export | off |
+//!
+//! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    directives::{self, FilterConfig},
+    env::{self, Lookup},
+    error::{ConfigError, Origin},
+};
+
+/// Readable text or JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One human-readable line per event (SPEC §2).
+    #[default]
+    Readable,
+    /// One JSON object per line (SPEC §3).
+    Jsonl,
+}
+
+/// The standard stream lines go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stream {
+    /// Standard error.
+    #[default]
+    Stderr,
+    /// Standard output.
+    Stdout,
+}
+
+/// Whether readable lines carry ANSI colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorMode {
+    /// Colour only when the stream is a terminal; never in a file or pipe.
+    #[default]
+    Auto,
+    /// Always colour the stream (never the `[file]` output).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The optional log file of the `[file]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOutput {
+    /// Where lines go; parent folders are created.
+    pub path: PathBuf,
+    /// Rotate when the next line would take the file past this size.
+    pub max_bytes: u64,
+    /// How many rotated files (`path.1` … `path.N`) are kept.
+    pub max_files: u32,
+}
+
+/// Timestamps in UTC or in an offset from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeZone {
+    /// `Z`.
+    #[default]
+    Utc,
+    /// The machine's local offset at each instant (daylight saving included).
+    Local,
+    /// A fixed offset in seconds east of UTC, for tests and pinned deployments.
+    Fixed(i32),
+}
+
+/// Everything the logging layer needs, resolved from all sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    /// Line format.
+    pub format: Format,
+    /// Timestamp offset.
+    pub time_zone: TimeZone,
+    /// Whether `SPAN_CREATED` / `SPAN_CLOSED` lines are written.
+    pub span_events: bool,
+    /// The standard stream.
+    pub stream: Stream,
+    /// ANSI colour in readable mode.
+    pub color: ColorMode,
+    /// Filter directives, merged by precedence.
+    pub filter: FilterConfig,
+    /// Field names whose values are written as `"[REDACTED]"`.
+    pub redact: Vec<String>,
+    /// The optional log file.
+    pub file: Option<FileOutput>,
+    /// Whether OTLP export was asked for.
+    pub otlp_enabled: bool,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            format: Format::Readable,
+            time_zone: TimeZone::Utc,
+            span_events: false,
+            stream: Stream::Stderr,
+            color: ColorMode::Auto,
+            filter: FilterConfig::default(),
+            redact: Vec::new(),
+            file: None,
+            otlp_enabled: false,
+        }
+    }
+}
+
+impl LoggingConfig {
+    /// Reads the process environment (and the file it names).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&env::process_env)
+    }
+
+    /// Reads the variables through `lookup` (and the file `DYN_LOGGING_CONFIG_PATH` names).
+    ///
+    /// ```
+    /// use tracewire_runtime::logging::{LoggingConfig, Format};
+    /// let vars = |name: &str| (name == "DYN_LOGGING_JSONL").then(|| "yes".to_owned());
+    /// let config = LoggingConfig::from_lookup(&vars).unwrap();
+    /// assert_eq!(config.format, Format::Jsonl);
+    /// assert!(config.span_events, "on by default with JSONL");
+    /// ```
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let mut partial = Partial::default();
+        if let Some(path) = lookup(env::DYN_LOGGING_CONFIG_PATH).filter(|p| !p.trim().is_empty()) {
+            let path = PathBuf::from(path);
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            partial.apply_file(&path, &text)?;
+        }
+        partial.apply_env(lookup)?;
+        Ok(partial.resolve())
+    }
+
+    /// Parses TOML text as if it were the file at `path`, with no environment on top.
+    pub fn from_toml(path: impl Into<PathBuf>, text: &str) -> Result<Self, ConfigError> {
+        let mut partial = Partial::default();
+        partial.apply_file(&path.into(), text)?;
+        Ok(partial.resolve())
+    }
+}
+
+/// Values seen so far; `None` means "not set by any source yet".
+#[derive(Default)]
+struct Partial {
+    jsonl: Option<bool>,
+    local_tz: Option<bool>,
+    span_events: Option<bool>,
+    stream: Option<Stream>,
+    color: Option<ColorMode>,
+    filter: FilterConfig,
+    redact: Vec<String>,
+    file: Option<FileOutput>,
+    otlp_enabled: Option<bool>,
+}
+
+impl Partial {
+    fn resolve(self) -> LoggingConfig {
+        let defaults = LoggingConfig::default();
+        let format = if self.jsonl.unwrap_or(false) {
+            Format::Jsonl
+        } else {
+            Format::Readable
+        };
+        LoggingConfig {
+            format,
+            time_zone: if self.local_tz.unwrap_or(false) {
+                TimeZone::Local
+            } else {
+                TimeZone::Utc
+            },
+            span_events: self.span_events.unwrap_or(format == Format::Jsonl),
+            stream: self.stream.unwrap_or(defaults.stream),
+            color: self.color.unwrap_or(defaults.color),
+            filter: self.filter,
+            redact: self.redact,
+            file: self.file,
+            otlp_enabled: self.otlp_enabled.unwrap_or(false),
+        }
+    }
+
+    fn apply_env(&mut self, lookup: Lookup<'_>) -> Result<(), ConfigError> {
+        let boolean = |name: &'static str| -> Result<Option<bool>, ConfigError> {
+            lookup(name)
+                .map(|v| parse_bool(&v, &Origin::Env(name)))
+                .transpose()
+        };
+        if let Some(v) = boolean(env::DYN_LOGGING_JSONL)? {
+            self.jsonl = Some(v);
+        }
+        if let Some(v) = boolean(env::DYN_LOG_USE_LOCAL_TZ)? {
+            self.local_tz = Some(v);
+        }
+        if let Some(v) = boolean(env::DYN_LOGGING_SPAN_EVENTS)? {
+            self.span_events = Some(v);
+        }
+        if let Some(v) = boolean(env::OTEL_EXPORT_ENABLED)? {
+            self.otlp_enabled = Some(v);
+        }
+        if let Some(v) = lookup(env::DYN_LOG_STREAM) {
+            self.stream = Some(parse_stream(&v, &Origin::Env(env::DYN_LOG_STREAM))?);
+        }
+        if let Some(v) = lookup(env::DYN_LOG_COLOR) {
+            self.color = Some(parse_color(&v, &Origin::Env(env::DYN_LOG_COLOR))?);
+        } else if lookup(env::NO_COLOR).is_some_and(|v| !v.is_empty()) {
+            self.color = Some(ColorMode::Never);
+        }
+        if let Some(v) = lookup(env::DYN_LOG) {
+            let parsed = directives::parse_directives(&v, &Origin::Env(env::DYN_LOG))?;
+            self.filter = std::mem::take(&mut self.filter).overlay(parsed);
+        }
+        Ok(())
+    }
+
+    fn apply_file(&mut self, path: &PathBuf, text: &str) -> Result<(), ConfigError> {
+        let at = |offset: usize| Origin::File {
+            path: path.clone(),
+            line: line_of(text, offset),
+        };
+        let file: FileSettings = toml::from_str(text).map_err(|e| ConfigError::File {
+            origin: at(e.span().map_or(0, |s| s.start)),
+            message: e.message().replace('\n', " "),
+        })?;
+
+        let mut source = Vec::new();
+        if let Some(level) = &file.log_level {
+            let origin = at(level.span().start);
+            let parsed = directives::parse_level(level.get_ref()).ok_or_else(|| {
+                ConfigError::invalid(
+                    origin,
+                    level.get_ref(),
+                    "log_level: expected one of error, warn, info, debug, trace, off",
+                )
+            })?;
+            source.push(directives::Directive::default_level(parsed));
+        }
+        for (target, level) in &file.log_filters {
+            let origin = at(level.span().start);
+            source.push(directives::parse_target_level(
+                target,
+                level.get_ref(),
+                &origin,
+            )?);
+        }
+        self.filter = std::mem::take(&mut self.filter).overlay(source);
+
+        self.jsonl = file.jsonl.or(self.jsonl);
+        self.local_tz = file.local_tz.or(self.local_tz);
+        self.span_events = file.span_events.or(self.span_events);
+        if let Some(v) = &file.stream {
+            self.stream = Some(parse_stream(v.get_ref(), &at(v.span().start))?);
+        }
+        if let Some(v) = &file.color {
+            self.color = Some(parse_color(v.get_ref(), &at(v.span().start))?);
+        }
+        self.redact = file.redact;
+        if let Some(f) = file.file {
+            let origin = at(f.path.span().start);
+            if f.path.get_ref().trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    f.path.get_ref(),
+                    "[file] path must not be empty",
+                ));
+            }
+            if f.max_bytes == 0 {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "0",
+                    "[file] max_bytes must be at least 1",
+                ));
+            }
+            self.file = Some(FileOutput {
+                path: PathBuf::from(f.path.into_inner()),
+                max_bytes: f.max_bytes,
+                max_files: f.max_files,
+            });
+        }
+        if let Some(otlp) = file.otlp {
+            self.otlp_enabled = Some(otlp.enabled);
+        }
+        Ok(())
+    }
+}
+
+/// The TOML file as written. Unknown keys are errors.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct FileSettings {
+    log_level: Option<Spanned<String>>,
+    jsonl: Option<bool>,
+    local_tz: Option<bool>,
+    span_events: Option<bool>,
+    stream: Option<Spanned<String>>,
+    color: Option<Spanned<String>>,
+    redact: Vec<String>,
+    log_filters: BTreeMap<String, Spanned<String>>,
+    file: Option<FileSection>,
+    otlp: Option<OtlpSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSection {
+    path: Spanned<String>,
+    #[serde(default = "default_max_bytes")]
+    max_bytes: u64,
+    #[serde(default = "default_max_files")]
+    max_files: u32,
+}
+
+fn default_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_max_files() -> u32 {
+    5
+}
+
+/// Kept for the OTLP exporter; `endpoint` is read there.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct OtlpSection {
+    enabled: bool,
+    #[allow(dead_code)]
+    endpoint: Option<String>,
+    #[allow(dead_code)]
+    protocol: Option<String>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+const BOOLEANS_ACCEPTED: &str = "expected one of 1, true, yes, on, 0, false, no, off";
+
+/// Parses a boolean as SPEC §1 defines it.
+pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
+    let v = value.trim();
+    let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
+    if is(["1", "true", "yes", "on"]) {
+        Ok(true)
+    } else if is(["0", "false", "no", "off"]) {
+        Ok(false)
+    } else {
+        Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            BOOLEANS_ACCEPTED,
+        ))
+    }
+}
+
+fn parse_stream(value: &str, origin: &Origin) -> Result<Stream, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "stderr" => Ok(Stream::Stderr),
+        "stdout" => Ok(Stream::Stdout),
+        _ => Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            "expected stderr or stdout",
+        )),
+    }
+}
+
+fn parse_color(value: &str, origin: &Origin) -> Result<ColorMode, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(ColorMode::Auto),
+        "always" => Ok(ColorMode::Always),
+        "never" => Ok(ColorMode::Never),
+        _ => Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            "expected auto, always or never",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from_vars(vars: &[(&str, &str)]) -> Result<LoggingConfig, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LoggingConfig::from_lookup(&|name| map.get(name).cloned()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn booleans() {
+        let origin = Origin::Env("DYN_LOGGING_JSONL");
+        for v in ["1", "true", "TRUE", " yes ", "On"] {
+            assert_eq!(parse_bool(v, &origin).ok(), Some(true), "{v:?}");
+        }
+        for v in ["0", "false", "False", "no", "OFF\n"] {
+            assert_eq!(parse_bool(v, &origin).ok(), Some(false), "{v:?}");
+        }
+        for (v, reason) in [
+            ("", "empty"),
+            ("y", "abbreviation"),
+            ("2", "other number"),
+            ("treu", "typo"),
+            ("true!", "trailing junk"),
+        ] {
+            let err = parse_bool(v, &origin).expect_err(reason).to_string();
+            assert!(err.starts_with("DYN_LOGGING_JSONL: "), "{reason}: {err}");
+            assert!(
+                err.contains(&format!("{v:?}")) && err.contains(BOOLEANS_ACCEPTED),
+                "{reason}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_env() {
+        let c = from_vars(&[]).unwrap();
+        assert_eq!(c, LoggingConfig::default());
+        assert!(!c.span_events);
+
+        let c = from_vars(&[("DYN_LOGGING_JSONL", "1")]).unwrap();
+        assert_eq!((c.format, c.span_events), (Format::Jsonl, true));
+
+        let c = from_vars(&[
+            ("DYN_LOGGING_JSONL", "true"),
+            ("DYN_LOGGING_SPAN_EVENTS", "false"),
+        ])
+        .unwrap();
+        assert!(!c.span_events, "span events can be turned off in JSONL");
+
+        let c = from_vars(&[("DYN_LOGGING_SPAN_EVENTS", "on")]).unwrap();
+        assert!(
+            c.span_events && c.format == Format::Readable,
+            "and on in readable mode"
+        );
+
+        let c = from_vars(&[
+            ("DYN_LOG_STREAM", "stdout"),
+            ("DYN_LOG_USE_LOCAL_TZ", "yes"),
+            ("NO_COLOR", "1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.stream, c.time_zone, c.color),
+            (Stream::Stdout, TimeZone::Local, ColorMode::Never)
+        );
+
+        let c = from_vars(&[("NO_COLOR", "1"), ("DYN_LOG_COLOR", "always")]).unwrap();
+        assert_eq!(
+            c.color,
+            ColorMode::Always,
+            "an explicit DYN_LOG_COLOR wins over NO_COLOR"
+        );
+        let c = from_vars(&[("NO_COLOR", "")]).unwrap();
+        assert_eq!(c.color, ColorMode::Auto, "an empty NO_COLOR is ignored");
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let cases = [
+            (
+                ("DYN_LOGGING_JSONL", "maybe"),
+                "DYN_LOGGING_JSONL: \"maybe\": expected one of",
+            ),
+            (
+                ("DYN_LOG_STREAM", "stdlog"),
+                "DYN_LOG_STREAM: \"stdlog\": expected stderr or stdout",
+            ),
+            (
+                ("DYN_LOG_COLOR", "sometimes"),
+                "DYN_LOG_COLOR: \"sometimes\": expected auto, always or never",
+            ),
+            (
+                ("DYN_LOG", "info,foo=loud"),
+                "DYN_LOG: \"foo=loud\": unknown level",
+            ),
+            (
+                ("DYN_LOGGING_SPAN_EVENTS", "yes please"),
+                "DYN_LOGGING_SPAN_EVENTS: \"yes please\"",
+            ),
+            (
+                ("DYN_LOGGING_CONFIG_PATH", "/nonexistent/tracewire.toml"),
+                "DYN_LOGGING_CONFIG_PATH: cannot read \"/nonexistent/tracewire.toml\"",
+            ),
+        ];
+        for ((name, value), want) in cases {
+            let err = from_vars(&[(name, value)]).expect_err(name);
+            assert!(err.starts_with(want), "{name}={value:?} gave {err:?}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    fn from_toml(text: &str) -> Result<LoggingConfig, String> {
+        LoggingConfig::from_toml("cfg.toml", text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn toml_files() {
+        let c = from_toml(
+            r#"
+log_level = "debug"
+jsonl = true
+local_tz = false
+span_events = false
+stream = "stdout"
+color = "never"
+redact = ["password", "api_key"]
+
+[log_filters]
+"h2" = "error"
+"tracewire_runtime::http" = "TRACE"
+
+[file]
+path = "logs/frontend.jsonl"
+max_bytes = 1000
+max_files = 2
+
+[otlp]
+enabled = false
+endpoint = "http://127.0.0.1:4317"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.format, Format::Jsonl);
+        assert!(!c.span_events);
+        assert_eq!((c.stream, c.color), (Stream::Stdout, ColorMode::Never));
+        assert_eq!(c.redact, ["password", "api_key"]);
+        assert_eq!(
+            c.file.as_ref().map(|f| (f.max_bytes, f.max_files)),
+            Some((1000, 2))
+        );
+        let d: Vec<_> = c.filter.directives().collect();
+        assert!(
+            d.contains(&"debug")
+                && d.contains(&"h2=error")
+                && d.contains(&"tracewire_runtime::http=trace"),
+            "{d:?}"
+        );
+        assert!(!d.contains(&"info") && !d.contains(&"h2=warn"), "{d:?}");
+
+        assert_eq!(
+            from_toml("").unwrap(),
+            LoggingConfig::default(),
+            "an empty file changes nothing"
+        );
+    }
+
+    #[test]
+    fn toml_errors_name_file_and_line() {
+        let cases = [
+            (
+                "jsonl = true\nlog_levle = \"info\"\n",
+                "cfg.toml:2: unknown field `log_levle`",
+                "unknown key",
+            ),
+            (
+                "jsonl = \"yes\"\n",
+                "cfg.toml:1: invalid type: string \"yes\", expected a boolean",
+                "wrong type",
+            ),
+            (
+                "\n\nlog_level = \"loud\"\n",
+                "cfg.toml:3: \"loud\": log_level: expected one of",
+                "bad level",
+            ),
+            (
+                "[log_filters]\nh2 = \"error\"\nhyper = \"noisy\"\n",
+                "cfg.toml:3: \"hyper=noisy\": unknown level \"noisy\"",
+                "bad filter level",
+            ),
+            (
+                "stream = \"stdin\"\n",
+                "cfg.toml:1: \"stdin\": expected stderr or stdout",
+                "bad stream",
+            ),
+            (
+                "[file]\nmax_bytes = 10\n",
+                "cfg.toml:1: missing field `path`",
+                "file without path",
+            ),
+            (
+                "[file]\npath = \"x.log\"\nmax_bytes = 0\n",
+                "cfg.toml:2: \"0\": [file] max_bytes must be at least 1",
+                "zero size",
+            ),
+            (
+                "[otlp]\nenabeld = true\n",
+                "cfg.toml:2: unknown field `enabeld`",
+                "unknown key in a table",
+            ),
+            ("jsonl = tru\n", "cfg.toml:1: ", "not TOML"),
+        ];
+        for (text, want, reason) in cases {
+            let err = from_toml(text).expect_err(reason);
+            assert!(err.starts_with(want), "{reason}: {err:?}");
+            assert!(!err.contains('\n'), "{reason}: one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file_key_by_key() {
+        let dir = std::env::temp_dir().join(format!("tracewire-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "jsonl = true\nlog_level = \"debug\"\n[log_filters]\nh2 = \"trace\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", p), ("DYN_LOG", "warn")]).unwrap();
+        assert_eq!(
+            c.format,
+            Format::Jsonl,
+            "the file's key stays when the environment is silent"
+        );
+        let d: Vec<_> = c.filter.directives().collect();
+        assert!(
+            d.contains(&"warn") && !d.contains(&"debug") && d.contains(&"h2=trace"),
+            "{d:?}"
+        );
+        let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", p), ("DYN_LOGGING_JSONL", "0")]).unwrap();
+        assert_eq!(c.format, Format::Readable);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,32 @@
+//! The environment variables tracewire reads, in one place, and how they are looked up.
+//!
+//! Every reader takes a [`Lookup`] so that tests pass a table instead of touching the process
+//! environment.
+
+/// Filter directives, `EnvFilter` syntax (`info,my_crate::module=trace`).
+pub const DYN_LOG: &str = "DYN_LOG";
+/// Boolean: JSONL output instead of readable text.
+pub const DYN_LOGGING_JSONL: &str = "DYN_LOGGING_JSONL";
+/// Boolean: timestamps in the local offset instead of UTC.
+pub const DYN_LOG_USE_LOCAL_TZ: &str = "DYN_LOG_USE_LOCAL_TZ";
+/// Path of the TOML configuration file.
+pub const DYN_LOGGING_CONFIG_PATH: &str = "DYN_LOGGING_CONFIG_PATH";
+/// Boolean: emit `SPAN_CREATED` / `SPAN_CLOSED` lines.
+pub const DYN_LOGGING_SPAN_EVENTS: &str = "DYN_LOGGING_SPAN_EVENTS";
+/// `stderr` or `stdout`.
+pub const DYN_LOG_STREAM: &str = "DYN_LOG_STREAM";
+/// `auto`, `always` or `never`.
+pub const DYN_LOG_COLOR: &str = "DYN_LOG_COLOR";
+/// Any non-empty value turns colour off unless `DYN_LOG_COLOR` says otherwise (no-color.org).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Boolean, as in the reference system: export spans over OTLP.
+pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
+
+/// Looks a variable up by name; `None` when it is not set.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment. A value that is not valid UTF-8 is passed on lossily, so that it
+/// fails validation visibly instead of reading as unset.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}

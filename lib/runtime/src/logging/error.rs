@@ -1,0 +1,81 @@
+//! The configuration error: names where the bad value came from, the value, and what is accepted.
+
+use std::{fmt, io, path::PathBuf};
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An environment variable, by name.
+    Env(&'static str),
+    /// A line of the TOML file.
+    File {
+        /// The file as named by `DYN_LOGGING_CONFIG_PATH`.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Env(name) => f.write_str(name),
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+        }
+    }
+}
+
+/// Why logging could not be configured. Its `Display` is one line that names the culprit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value that is not accepted, with what would be.
+    #[error("{origin}: {value:?}: {reason}")]
+    Invalid {
+        /// Variable or file:line.
+        origin: Origin,
+        /// The offending value (or the offending part of it).
+        value: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// The TOML file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{origin}: {message}")]
+    File {
+        /// file:line.
+        origin: Origin,
+        /// The parser's message, on one line.
+        message: String,
+    },
+    /// The TOML file named by `DYN_LOGGING_CONFIG_PATH` cannot be read.
+    #[error("DYN_LOGGING_CONFIG_PATH: cannot read {path:?}: {source}")]
+    ReadFile {
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The log file of the `[file]` table cannot be opened.
+    #[error("[file] path {path:?}: cannot open for writing: {source}")]
+    OpenLogFile {
+        /// The path as configured.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A global subscriber was installed before `init()` ran.
+    #[error("logging is already initialised in this process (a global tracing subscriber or `log` logger is set)")]
+    AlreadyInitialised,
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(origin: Origin, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            origin,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

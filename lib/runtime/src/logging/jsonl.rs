@@ -1,0 +1,359 @@
+//! The JSONL format (SPEC §3): one object per line, fixed keys first in a fixed order, then the
+//! event's fields, then the current span's fields, every value in its native JSON type.
+//!
+//! ```text
+//! {"time":"2025-09-02T16:38:06.656503Z","level":"INFO","file":"src/main.rs","line":12,"target":"app","message":"SPAN_CREATED","span_name":"http-request","trace_id":"425ef761ca5b44c795b4c912f1d84b39","span_id":"6959a1b2d1ee41a5","method":"POST"}
+//! ```
+//!
+//! Written by hand into a reused buffer rather than through serde: no map per event, no `String`
+//! per value, and escaping done over runs of bytes.
+//!
+//! No key appears twice. A user field named like a fixed key (`level`, `time`, ...) or starting
+//! with `fields.` is written as `fields.<name>`, which keeps the renaming one-to-one; a second
+//! field of the same name is dropped, and an event field hides the span field of the same name.
+
+use std::fmt::{self, Write as _};
+
+use tracing::{
+    field::{Field, Visit},
+    Event, Level, Metadata,
+};
+
+use super::{
+    fields::{FieldValue, Redactions, X_REQUEST_ID},
+    layer::{SpanData, SpanEvent, Style},
+    timestamp,
+};
+
+/// Keys tracewire writes itself; user fields of these names become `fields.<name>`.
+const RESERVED: &[&str] = &[
+    "time",
+    "level",
+    "file",
+    "line",
+    "target",
+    "message",
+    "span_name",
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "x_request_id",
+    "time.busy_us",
+    "time.idle_us",
+    "time.duration_us",
+];
+
+/// The `target` of records bridged from the `log` crate.
+const LOG_TARGET: &str = "log";
+
+pub(crate) fn level_str(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    }
+}
+
+/// Writes one event line.
+pub(crate) fn write_event(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    event: &Event<'_>,
+    span: Option<(&str, &SpanData)>,
+) {
+    let meta = event.metadata();
+    write_head(buf, style, meta);
+    let mut message = MessageVisitor { buf, found: false };
+    event.record(&mut message);
+    buf.push(b'"');
+    if let Some((name, data)) = span {
+        write_identity(buf, name, data);
+    }
+    let mut written = Vec::new();
+    let mut fields = FieldWriter {
+        buf,
+        written: &mut written,
+        redact: &style.redact,
+        skip_module_path: meta.target() == LOG_TARGET,
+    };
+    event.record(&mut fields);
+    if let Some((_, data)) = span {
+        write_span_fields(buf, &style.redact, data, &written);
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line.
+pub(crate) fn write_span_event(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    meta: &Metadata<'_>,
+    data: &SpanData,
+    kind: SpanEvent,
+) {
+    write_head(buf, style, meta);
+    buf.extend_from_slice(kind.message().as_bytes());
+    buf.push(b'"');
+    write_identity(buf, meta.name(), data);
+    if let SpanEvent::Closed(t) = kind {
+        for (key, value) in [
+            ("time.busy_us", t.busy_us),
+            ("time.idle_us", t.idle_us),
+            ("time.duration_us", t.duration_us),
+        ] {
+            write_key(buf, key);
+            buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    write_span_fields(buf, &style.redact, data, &[]);
+    buf.extend_from_slice(b"}\n");
+}
+
+/// `{"time":…,"level":…,["file":…,"line":…,]"target":…,"message":"` — the message is next.
+fn write_head(buf: &mut Vec<u8>, style: &Style, meta: &Metadata<'_>) {
+    buf.extend_from_slice(b"{\"time\":\"");
+    timestamp::write_rfc3339(buf, (style.clock)(), style.zone);
+    buf.extend_from_slice(b"\",\"level\":\"");
+    buf.extend_from_slice(level_str(meta.level()).as_bytes());
+    buf.push(b'"');
+    if let Some(file) = meta.file() {
+        write_key(buf, "file");
+        write_string(buf, file);
+    }
+    if let Some(line) = meta.line() {
+        write_key(buf, "line");
+        buf.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+    }
+    write_key(buf, "target");
+    write_string(buf, meta.target());
+    buf.extend_from_slice(b",\"message\":\"");
+}
+
+fn write_identity(buf: &mut Vec<u8>, span_name: &str, data: &SpanData) {
+    let ctx = &data.context;
+    write_key(buf, "span_name");
+    write_string(buf, span_name);
+    buf.extend_from_slice(b",\"trace_id\":\"");
+    ctx.trace_id.write_hex(buf);
+    buf.extend_from_slice(b"\",\"span_id\":\"");
+    ctx.span_id.write_hex(buf);
+    buf.push(b'"');
+    if let Some(parent) = ctx.parent_id {
+        buf.extend_from_slice(b",\"parent_id\":\"");
+        parent.write_hex(buf);
+        buf.push(b'"');
+    }
+    if let Some(id) = &ctx.x_request_id {
+        write_key(buf, X_REQUEST_ID);
+        write_string(buf, id);
+    }
+}
+
+fn write_span_fields(buf: &mut Vec<u8>, redact: &Redactions, data: &SpanData, hidden: &[&str]) {
+    for (name, value) in data.fields.iter() {
+        if name == X_REQUEST_ID || hidden.contains(&name) {
+            continue;
+        }
+        write_field_key(buf, name);
+        if redact.contains(name) {
+            write_string(buf, "[REDACTED]");
+            continue;
+        }
+        match value {
+            FieldValue::I64(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
+            FieldValue::U64(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
+            FieldValue::I128(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
+            FieldValue::U128(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
+            FieldValue::F64(v) => write_f64(buf, *v),
+            FieldValue::Bool(v) => buf.extend_from_slice(if *v { b"true" } else { b"false" }),
+            FieldValue::Str(s) | FieldValue::Text(s) => write_string(buf, s),
+            FieldValue::Redacted => write_string(buf, "[REDACTED]"),
+        }
+    }
+}
+
+/// `,"key":` for a key tracewire owns (no escaping needed).
+fn write_key(buf: &mut Vec<u8>, key: &str) {
+    buf.extend_from_slice(b",\"");
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\":");
+}
+
+/// `,"name":` for a user field, renamed to `fields.<name>` if it would collide.
+fn write_field_key(buf: &mut Vec<u8>, name: &str) {
+    buf.extend_from_slice(b",\"");
+    if RESERVED.contains(&name) || name.starts_with("fields.") {
+        buf.extend_from_slice(b"fields.");
+    }
+    escape_into(buf, name);
+    buf.extend_from_slice(b"\":");
+}
+
+fn write_f64(buf: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        // JSON has no NaN or infinity: write them as the strings Rust prints.
+        write_string(buf, &v.to_string());
+    }
+}
+
+/// A quoted, escaped JSON string.
+pub(crate) fn write_string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    escape_into(buf, s);
+    buf.push(b'"');
+}
+
+/// Escapes `"`, `\` and control characters (ESC included, so no terminal escape survives);
+/// copies the runs between them in one go.
+pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if escaped.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]);
+        } else {
+            buf.extend_from_slice(escaped);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// `fmt::Write` into the buffer with JSON escaping, for `Debug` and `Display` values.
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
+}
+
+/// Writes the `message` field, escaped, and nothing else.
+struct MessageVisitor<'a> {
+    buf: &'a mut Vec<u8>,
+    found: bool,
+}
+
+impl Visit for MessageVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" && !self.found {
+            self.found = true;
+            escape_into(self.buf, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" && !self.found {
+            self.found = true;
+            let _ = write!(Escaping(self.buf), "{value:?}");
+        }
+    }
+}
+
+/// Writes every event field but the message, each name once.
+struct FieldWriter<'a, 'w> {
+    buf: &'a mut Vec<u8>,
+    written: &'w mut Vec<&'static str>,
+    redact: &'a Redactions,
+    skip_module_path: bool,
+}
+
+impl FieldWriter<'_, '_> {
+    /// Writes the key and returns true if the value should follow; false to skip the field.
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name == "message"
+            || self.written.contains(&name)
+            || (self.skip_module_path && name == "log.module_path")
+        {
+            return false;
+        }
+        self.written.push(name);
+        write_field_key(self.buf, name);
+        if self.redact.contains(name) {
+            write_string(self.buf, "[REDACTED]");
+            return false;
+        }
+        true
+    }
+}
+
+impl Visit for FieldWriter<'_, '_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.key(field) {
+            write_f64(self.buf, value);
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        if self.key(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        if self.key(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            self.buf
+                .extend_from_slice(if value { b"true" } else { b"false" });
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            write_string(self.buf, value);
+        }
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.key(field) {
+            self.buf.push(b'"');
+            let _ = write!(Escaping(self.buf), "{value}");
+            self.buf.push(b'"');
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.key(field) {
+            self.buf.push(b'"');
+            let _ = write!(Escaping(self.buf), "{value:?}");
+            self.buf.push(b'"');
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! [`TracewireLayer`]: filtering, trace identity, span timing and line output in one
+//! `tracing_subscriber::Layer`.
+//!
+//! Filtering policy. `DYN_LOG` decides which lines are written, not which spans exist: spans at
+//! INFO or above always exist (they carry a request's trace identity even with `DYN_LOG=warn` or
+//! `off`); DEBUG and TRACE spans exist when the filter enables them, so chatty dependency spans
+//! cost nothing. Events follow the filter through tracing's callsite interest, so a disabled
+//! event costs what tracing's callsite cache costs. `SPAN_CREATED` / `SPAN_CLOSED` lines are
+//! written only for spans the filter enables.
+
+use std::{
+    cell::RefCell,
+    sync::Arc,
+    time::{Instant, SystemTime},
+};
+
+use tracing::{
+    span::{Attributes, Id, Record},
+    subscriber::Interest,
+    Event, Level, Metadata, Subscriber,
+};
+use tracing_subscriber::{
+    filter::{EnvFilter, LevelFilter},
+    layer::Context,
+    registry::{LookupSpan, SpanRef},
+    Layer,
+};
+
+use super::{
+    config::{Format, LoggingConfig, TimeZone},
+    fields::{Recorder, Redactions, SpanFields},
+    identity::{self, SpanContext},
+    jsonl, readable,
+    writer::LineSink,
+};
+
+/// Spans at this level or above always exist, whatever the filter says.
+const TRACING_FLOOR: Level = Level::INFO;
+
+/// What the layer keeps in each span's extensions.
+#[derive(Debug)]
+pub(crate) struct SpanData {
+    pub(crate) context: SpanContext,
+    pub(crate) fields: SpanFields,
+    /// Whether the filter enables this span's own lines (its span events).
+    visible: bool,
+    timing: Timing,
+}
+
+/// Busy time is measured directly at enter and exit; idle is the rest of the lifetime.
+#[derive(Debug)]
+struct Timing {
+    created: Instant,
+    busy_nanos: u128,
+    /// Entries not yet exited (a span may be entered re-entrantly or on several threads).
+    depth: u32,
+    busy_since: Instant,
+}
+
+/// The three timings of a closed span, in whole microseconds; busy + idle == duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timings {
+    pub(crate) busy_us: u64,
+    pub(crate) idle_us: u64,
+    pub(crate) duration_us: u64,
+}
+
+impl Timing {
+    fn close(&self, now: Instant) -> Timings {
+        let mut busy = self.busy_nanos;
+        if self.depth > 0 {
+            busy += now.duration_since(self.busy_since).as_nanos();
+        }
+        let duration_us = (now.duration_since(self.created).as_nanos() / 1000) as u64;
+        let busy_us = ((busy / 1000) as u64).min(duration_us);
+        Timings {
+            busy_us,
+            idle_us: duration_us - busy_us,
+            duration_us,
+        }
+    }
+}
+
+/// Which span event a line reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SpanEvent {
+    Created,
+    Closed(Timings),
+}
+
+impl SpanEvent {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            SpanEvent::Created => "SPAN_CREATED",
+            SpanEvent::Closed(_) => "SPAN_CLOSED",
+        }
+    }
+}
+
+/// How lines look, shared by both formats.
+pub(crate) struct Style {
+    pub(crate) zone: TimeZone,
+    pub(crate) redact: Redactions,
+    pub(crate) clock: fn() -> SystemTime,
+}
+
+struct Output {
+    sink: Arc<dyn LineSink>,
+    ansi: bool,
+}
+
+/// The tracewire layer. Build it with [`TracewireLayer::new`], add it to a
+/// `tracing_subscriber::registry()`, and install that (or use it scoped in tests):
+///
+/// ```
+/// use tracewire_runtime::logging::{LoggingConfig, MemorySink, TracewireLayer, Format};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let config = LoggingConfig { format: Format::Jsonl, span_events: true, ..Default::default() };
+/// let sink = MemorySink::default();
+/// let subscriber = tracing_subscriber::registry().with(TracewireLayer::new(&config, sink.clone()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("work", job = 7).in_scope(|| tracing::info!(rows = 3, "done"));
+/// });
+/// let lines = sink.lines();
+/// assert_eq!(lines.len(), 3); // SPAN_CREATED, the event, SPAN_CLOSED
+/// assert!(lines[1].contains(r#""message":"done""#) && lines[1].contains(r#""rows":3"#));
+/// ```
+pub struct TracewireLayer {
+    filter: EnvFilter,
+    format: Format,
+    span_events: bool,
+    style: Style,
+    outputs: Vec<Output>,
+}
+
+impl TracewireLayer {
+    /// A layer for `config` writing uncoloured lines to `sink`.
+    pub fn new(config: &LoggingConfig, sink: impl LineSink) -> Self {
+        Self::without_outputs(config).with_output(sink, false)
+    }
+
+    /// A layer for `config` with no sink yet; [`with_output`](Self::with_output) adds them.
+    pub(crate) fn without_outputs(config: &LoggingConfig) -> Self {
+        TracewireLayer {
+            filter: config.filter.build(),
+            format: config.format,
+            span_events: config.span_events,
+            style: Style {
+                zone: config.time_zone,
+                redact: Redactions::new(&config.redact),
+                clock: SystemTime::now,
+            },
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Also writes every line to `sink`, with ANSI colour if `ansi` (readable format only).
+    pub fn with_output(mut self, sink: impl LineSink, ansi: bool) -> Self {
+        self.outputs.push(Output {
+            sink: Arc::new(sink),
+            ansi: ansi && self.format == Format::Readable,
+        });
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (for tests that compare output).
+    /// Defaults to [`SystemTime::now`].
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
+        self.style.clock = clock;
+        self
+    }
+
+    /// The sinks, for flushing at shutdown.
+    pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
+        self.outputs.iter().map(|o| o.sink.clone()).collect()
+    }
+
+    /// Renders a line once per colour setting in use and hands it to each sink.
+    fn emit(&self, render: impl Fn(&mut Vec<u8>, bool)) {
+        with_buffer(|buf| {
+            for ansi in [false, true] {
+                let mut targets = self.outputs.iter().filter(|o| o.ansi == ansi).peekable();
+                if targets.peek().is_none() {
+                    continue;
+                }
+                buf.clear();
+                render(buf, ansi);
+                for output in targets {
+                    output.sink.write_line(buf);
+                }
+            }
+        });
+    }
+
+    fn span_event<S>(&self, span: &SpanRef<'_, S>, kind: SpanEvent)
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let meta = span.metadata();
+        match self.format {
+            Format::Jsonl => {
+                let extensions = span.extensions();
+                let Some(data) = extensions.get::<SpanData>() else {
+                    return;
+                };
+                self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
+            }
+            Format::Readable => with_scope(span.scope().from_root(), |scope| {
+                self.emit(|buf, ansi| {
+                    readable::write_span_event(buf, &self.style, ansi, meta, scope, kind)
+                });
+            }),
+        }
+    }
+}
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+/// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is
+/// being written on the same thread.
+fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            f(&mut buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::with_capacity(1024);
+            }
+        }
+        Err(_) => f(&mut Vec::new()),
+    });
+}
+
+/// Calls `f` with (name, data) of each span from the root, holding their extensions.
+fn with_scope<'a, S>(
+    spans: impl Iterator<Item = SpanRef<'a, S>>,
+    f: impl FnOnce(readable::Scope<'_>),
+) where
+    S: for<'l> LookupSpan<'l> + 'a,
+{
+    let spans: Vec<_> = spans.collect();
+    let extensions: Vec<_> = spans.iter().map(|s| (s.name(), s.extensions())).collect();
+    let scope: Vec<_> = extensions
+        .iter()
+        .filter_map(|(name, ext)| ext.get::<SpanData>().map(|d| (*name, d)))
+        .collect();
+    f(&scope);
+}
+
+impl<S> Layer<S> for TracewireLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        let interest = Layer::<S>::register_callsite(&self.filter, meta);
+        if meta.is_span() && *meta.level() <= TRACING_FLOOR {
+            Interest::always()
+        } else {
+            interest
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        (meta.is_span() && *meta.level() <= TRACING_FLOOR) || self.filter.enabled(meta, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(
+            self.filter
+                .max_level_hint()
+                .unwrap_or(LevelFilter::TRACE)
+                .max(LevelFilter::from_level(TRACING_FLOOR)),
+        )
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.filter.on_new_span(attrs, id, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let visible = self.filter.enabled(attrs.metadata(), ctx.clone());
+        let mut fields = SpanFields::default();
+        let mut recorder = Recorder {
+            fields: &mut fields,
+            redact: &self.style.redact,
+            x_request_id: None,
+        };
+        attrs.record(&mut recorder);
+        let own_request_id = recorder.x_request_id;
+        let remote = identity::take_pending();
+        let context = {
+            let parent = span.parent();
+            let parent_ext = parent.as_ref().map(|p| p.extensions());
+            let parent_ctx = parent_ext
+                .as_ref()
+                .and_then(|e| e.get::<SpanData>())
+                .map(|d| &d.context);
+            SpanContext::new(remote, parent_ctx, own_request_id)
+        };
+        let now = Instant::now();
+        span.extensions_mut().insert(SpanData {
+            context,
+            fields,
+            visible,
+            timing: Timing {
+                created: now,
+                busy_nanos: 0,
+                depth: 0,
+                busy_since: now,
+            },
+        });
+        if visible && self.span_events {
+            self.span_event(&span, SpanEvent::Created);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.filter.on_record(id, values, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(data) = extensions.get_mut::<SpanData>() else {
+            return;
+        };
+        let mut recorder = Recorder {
+            fields: &mut data.fields,
+            redact: &self.style.redact,
+            x_request_id: None,
+        };
+        values.record(&mut recorder);
+        if let Some(id) = recorder.x_request_id {
+            data.context.x_request_id = Some(id);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.filter.on_enter(id, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SpanData>() {
+            let timing = &mut data.timing;
+            if timing.depth == 0 {
+                timing.busy_since = Instant::now();
+            }
+            timing.depth += 1;
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.filter.on_exit(id, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SpanData>() {
+            let timing = &mut data.timing;
+            timing.depth = timing.depth.saturating_sub(1);
+            if timing.depth == 0 {
+                timing.busy_nanos += timing.busy_since.elapsed().as_nanos();
+            }
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if self.span_events {
+            if let Some(span) = ctx.span(&id) {
+                let timings = span
+                    .extensions()
+                    .get::<SpanData>()
+                    .filter(|d| d.visible)
+                    .map(|d| d.timing.close(Instant::now()));
+                if let Some(timings) = timings {
+                    self.span_event(&span, SpanEvent::Closed(timings));
+                }
+            }
+        }
+        self.filter.on_close(id, ctx);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let span = ctx.event_span(event);
+        match self.format {
+            Format::Jsonl => {
+                let extensions = span.as_ref().map(|s| s.extensions());
+                let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
+                let current = span.as_ref().zip(data).map(|(s, d)| (s.name(), d));
+                self.emit(|buf, _| jsonl::write_event(buf, &self.style, event, current));
+            }
+            Format::Readable => {
+                let spans = span.into_iter().flat_map(|s| s.scope().from_root());
+                with_scope(spans, |scope| {
+                    self.emit(|buf, ansi| {
+                        readable::write_event(buf, &self.style, ansi, event, scope)
+                    });
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The readable format (SPEC §2), like tracing-subscriber's full format:
+//!
+//! ```text
+//! 2025-09-02T15:50:01.770028Z  INFO http-request{method=POST uri=/v1/chat/completions}: tracewire_frontend::openai: request received model="Qwen/Qwen3-0.6B" trace_id=425ef761ca5b44c795b4c912f1d84b39
+//! ```
+//!
+//! Control characters in messages and values are escaped (`\n`, `\u{1b}`), so one event is one
+//! line and no value can move the cursor or colour a terminal.
+
+use std::fmt::{self, Write as _};
+
+use tracing::{
+    field::{Field, Visit},
+    Event, Level, Metadata,
+};
+use tracing_log::NormalizeEvent;
+
+use super::{
+    fields::{FieldValue, Redactions},
+    jsonl::level_str,
+    layer::{SpanData, SpanEvent, Style},
+    timestamp,
+};
+
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+fn level_colour(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "\x1b[31m",
+        Level::WARN => "\x1b[33m",
+        Level::INFO => "\x1b[32m",
+        Level::DEBUG => "\x1b[34m",
+        Level::TRACE => "\x1b[35m",
+    }
+}
+
+/// The spans from the root to the current one, each as (name, data).
+pub(crate) type Scope<'a> = &'a [(&'static str, &'a SpanData)];
+
+/// Writes one event line.
+pub(crate) fn write_event(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    ansi: bool,
+    event: &Event<'_>,
+    scope: Scope<'_>,
+) {
+    let normalized = event.normalized_metadata();
+    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    write_head(buf, style, ansi, meta, scope);
+    for message_pass in [true, false] {
+        event.record(&mut Fields {
+            buf,
+            redact: &style.redact,
+            bridged: normalized.is_some(),
+            message_pass,
+        });
+    }
+    write_trace_id(buf, scope);
+    buf.push(b'\n');
+}
+
+/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line; `scope` ends with the span itself.
+pub(crate) fn write_span_event(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    ansi: bool,
+    meta: &Metadata<'_>,
+    scope: Scope<'_>,
+    kind: SpanEvent,
+) {
+    write_head(buf, style, ansi, meta, scope);
+    buf.extend_from_slice(kind.message().as_bytes());
+    if let SpanEvent::Closed(t) = kind {
+        for (key, value) in [
+            (" time.busy_us=", t.busy_us),
+            (" time.idle_us=", t.idle_us),
+            (" time.duration_us=", t.duration_us),
+        ] {
+            buf.extend_from_slice(key.as_bytes());
+            buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
+    }
+    if let Some((_, data)) = scope.last() {
+        buf.extend_from_slice(b" span_id=");
+        data.context.span_id.write_hex(buf);
+    }
+    write_trace_id(buf, scope);
+    buf.push(b'\n');
+}
+
+/// `time LEVEL span{..}:span{..}: target: `
+fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>, scope: Scope<'_>) {
+    if ansi {
+        buf.extend_from_slice(DIM.as_bytes());
+    }
+    timestamp::write_rfc3339(buf, (style.clock)(), style.zone);
+    if ansi {
+        buf.extend_from_slice(RESET.as_bytes());
+    }
+    buf.push(b' ');
+    let level = level_str(meta.level());
+    if ansi {
+        buf.extend_from_slice(level_colour(meta.level()).as_bytes());
+    }
+    buf.extend(std::iter::repeat_n(b' ', 5 - level.len()));
+    buf.extend_from_slice(level.as_bytes());
+    if ansi {
+        buf.extend_from_slice(RESET.as_bytes());
+    }
+    buf.push(b' ');
+    for (name, data) in scope {
+        if ansi {
+            buf.extend_from_slice(BOLD.as_bytes());
+        }
+        escape_into(buf, name);
+        let mut fields = data.fields.iter().peekable();
+        if fields.peek().is_some() {
+            buf.push(b'{');
+            for (i, (field, value)) in fields.enumerate() {
+                if i > 0 {
+                    buf.push(b' ');
+                }
+                escape_into(buf, field);
+                buf.push(b'=');
+                write_value(buf, &style.redact, field, value);
+            }
+            buf.push(b'}');
+        }
+        if ansi {
+            buf.extend_from_slice(RESET.as_bytes());
+        }
+        buf.push(b':');
+    }
+    if !scope.is_empty() {
+        buf.push(b' ');
+    }
+    escape_into(buf, meta.target());
+    buf.extend_from_slice(b": ");
+}
+
+fn write_trace_id(buf: &mut Vec<u8>, scope: Scope<'_>) {
+    if let Some((_, data)) = scope.last() {
+        buf.extend_from_slice(b" trace_id=");
+        data.context.trace_id.write_hex(buf);
+    }
+}
+
+fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &FieldValue) {
+    if redact.contains(name) {
+        buf.extend_from_slice(b"[REDACTED]");
+        return;
+    }
+    let _ = match value {
+        FieldValue::I64(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::U64(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::I128(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::U128(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::F64(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::Bool(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::Str(s) => write!(Escaping(buf), "{s:?}"),
+        FieldValue::Text(s) => write!(Escaping(buf), "{s}"),
+        FieldValue::Redacted => write!(Escaping(buf), "[REDACTED]"),
+    };
+}
+
+/// Escapes control characters as Rust does (`\n`, `\t`, `\u{1b}`); all else is copied.
+pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != 0x7f {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            _ => {
+                let _ = write!(RawBuf(buf), "\\u{{{b:x}}}");
+            }
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+struct RawBuf<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for RawBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
+}
+
+/// Writes the message alone (first pass), or every other field as ` name=value` (second pass):
+/// macros record the message last, and it must come first.
+struct Fields<'a> {
+    buf: &'a mut Vec<u8>,
+    redact: &'a Redactions,
+    /// A `log` record: its `log.*` fields are already in the normalized metadata.
+    bridged: bool,
+    message_pass: bool,
+}
+
+impl Fields<'_> {
+    /// Whether to write this field in this pass; writes ` name=` for a non-message field.
+    fn start(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if (name == "message") != self.message_pass || (self.bridged && name.starts_with("log.")) {
+            return false;
+        }
+        if self.message_pass {
+            return true;
+        }
+        self.buf.push(b' ');
+        escape_into(self.buf, name);
+        self.buf.push(b'=');
+        if self.redact.contains(name) {
+            self.buf.extend_from_slice(b"[REDACTED]");
+            return false;
+        }
+        true
+    }
+
+    fn display(&mut self, field: &Field, value: impl fmt::Display) {
+        if self.start(field) {
+            let _ = write!(Escaping(self.buf), "{value}");
+        }
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.display(field, value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.display(field, value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.display(field, value);
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.display(field, value);
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.display(field, value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.display(field, value);
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.start(field) {
+            if self.message_pass {
+                escape_into(self.buf, value);
+            } else {
+                let _ = write!(Escaping(self.buf), "{value:?}");
+            }
+        }
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.display(field, value);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.start(field) {
+            let _ = write!(Escaping(self.buf), "{value:?}");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! RFC 3339 timestamps with microseconds, written by hand: `core::fmt` costs a fifth of a
+//! tracing-subscriber line, and the civil-date arithmetic is a few integer operations.
+
+use std::{cell::Cell, time::SystemTime};
+
+use chrono::{Offset, TimeZone as _};
+
+use super::config::TimeZone;
+
+/// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (or `+HH:MM` in `zone`).
+pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: SystemTime, zone: TimeZone) {
+    let (secs, micros) = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_micros()),
+        Err(e) => {
+            let d = e.duration();
+            let micros = d.subsec_micros();
+            let whole = -(d.as_secs() as i64);
+            if micros == 0 {
+                (whole, 0)
+            } else {
+                (whole - 1, 1_000_000 - micros)
+            }
+        }
+    };
+    let offset = match zone {
+        TimeZone::Utc => None,
+        TimeZone::Fixed(seconds) => Some(seconds),
+        TimeZone::Local => Some(local_offset(secs)),
+    };
+    let local = secs + offset.unwrap_or(0) as i64;
+    let (days, rem) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    push_digits(buf, year.clamp(0, 9999) as u32, 4);
+    buf.push(b'-');
+    push_digits(buf, month, 2);
+    buf.push(b'-');
+    push_digits(buf, day, 2);
+    buf.push(b'T');
+    push_digits(buf, (rem / 3600) as u32, 2);
+    buf.push(b':');
+    push_digits(buf, (rem / 60 % 60) as u32, 2);
+    buf.push(b':');
+    push_digits(buf, (rem % 60) as u32, 2);
+    buf.push(b'.');
+    push_digits(buf, micros, 6);
+    match offset {
+        None => buf.push(b'Z'),
+        Some(o) => {
+            buf.push(if o < 0 { b'-' } else { b'+' });
+            let o = o.unsigned_abs();
+            push_digits(buf, o / 3600, 2);
+            buf.push(b':');
+            push_digits(buf, o / 60 % 60, 2);
+        }
+    }
+}
+
+fn push_digits(buf: &mut Vec<u8>, mut value: u32, width: usize) {
+    let start = buf.len();
+    buf.resize(start + width, b'0');
+    for slot in buf[start..].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+thread_local! {
+    /// The local offset of the last second looked up on this thread.
+    static LOCAL_OFFSET: Cell<(i64, i32)> = const { Cell::new((i64::MIN, 0)) };
+}
+
+/// The machine's offset at `secs`, from the tz database (chrono reads it without the libc
+/// `localtime_r` race that makes the `time` crate refuse in multi-threaded programs).
+fn local_offset(secs: i64) -> i32 {
+    let (cached_secs, cached) = LOCAL_OFFSET.get();
+    if cached_secs == secs {
+        return cached;
+    }
+    let offset = chrono::DateTime::from_timestamp(secs, 0)
+        .map(|utc| {
+            chrono::Local
+                .offset_from_utc_datetime(&utc.naive_utc())
+                .fix()
+                .local_minus_utc()
+        })
+        .unwrap_or(0);
+    LOCAL_OFFSET.set((secs, offset));
+    offset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: u64, micros: u32, zone: TimeZone) -> String {
+        let mut buf = Vec::new();
+        let t = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(secs)
+            + Duration::from_micros(micros.into());
+        write_rfc3339(&mut buf, t, zone);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn utc_and_fixed_offsets() {
+        // 2025-09-02T15:50:01.770028Z, the reference doc's first line.
+        assert_eq!(
+            at(1_756_828_201, 770_028, TimeZone::Utc),
+            "2025-09-02T15:50:01.770028Z"
+        );
+        assert_eq!(
+            at(1_756_828_201, 770_028, TimeZone::Fixed(5 * 3600 + 1800)),
+            "2025-09-02T21:20:01.770028+05:30"
+        );
+        assert_eq!(
+            at(1_756_828_201, 5, TimeZone::Fixed(-8 * 3600)),
+            "2025-09-02T07:50:01.000005-08:00"
+        );
+        assert_eq!(at(0, 0, TimeZone::Utc), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            at(0, 0, TimeZone::Fixed(-3600)),
+            "1969-12-31T23:00:00.000000-01:00"
+        );
+        assert_eq!(
+            at(951_782_400, 1, TimeZone::Utc),
+            "2000-02-29T00:00:00.000001Z",
+            "leap day"
+        );
+        assert_eq!(
+            at(4_102_444_799, 999_999, TimeZone::Utc),
+            "2099-12-31T23:59:59.999999Z"
+        );
+    }
+
+    #[test]
+    fn civil_dates_match_chrono_over_a_long_range() {
+        for days in (-800_000i64..800_000).step_by(997) {
+            let date = chrono::DateTime::from_timestamp(days * 86_400, 0)
+                .unwrap()
+                .date_naive();
+            use chrono::Datelike;
+            assert_eq!(
+                civil_from_days(days),
+                (date.year() as i64, date.month(), date.day()),
+                "day {days}"
+            );
+        }
+    }
+
+    #[test]
+    fn before_the_epoch_rounds_down() {
+        let mut buf = Vec::new();
+        write_rfc3339(
+            &mut buf,
+            SystemTime::UNIX_EPOCH - Duration::from_micros(1),
+            TimeZone::Utc,
+        );
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "1969-12-31T23:59:59.999999Z"
+        );
+    }
+}
