@@ -120,6 +120,11 @@ pub fn parse_target_level(
 
 fn parse_segment(segment: &str, origin: &Origin) -> Result<Directive, ConfigError> {
     let invalid = |reason: String| ConfigError::invalid(origin.clone(), segment, reason);
+    if !brackets_balanced(segment) {
+        return Err(invalid(
+            "not a valid directive: unbalanced `[` `]` or `{` `}`".to_owned(),
+        ));
+    }
     let Some(eq) = last_top_level_eq(segment) else {
         if let Some(level) = parse_level(segment) {
             return Ok(Directive::default_level(level));
@@ -164,6 +169,19 @@ fn last_top_level_eq(segment: &str) -> Option<usize> {
         }
     }
     found
+}
+
+fn brackets_balanced(segment: &str) -> bool {
+    let mut stack = Vec::new();
+    for c in segment.chars() {
+        match c {
+            '[' | '{' => stack.push(c),
+            ']' if stack.pop() != Some('[') => return false,
+            '}' if stack.pop() != Some('{') => return false,
+            _ => {}
+        }
+    }
+    stack.is_empty()
 }
 
 /// `target:level` with a single colon (not the `::` of a module path) before a level name.

@@ -357,3 +357,228 @@ impl Visit for FieldWriter<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+    use tracing::{info, info_span, warn};
+
+    use crate::logging::{
+        capture::{self, json, jsonl, key_order, lines},
+        LoggingConfig, TimeZone,
+    };
+
+    #[test]
+    fn an_event_outside_spans_has_exactly_the_fixed_keys_and_its_fields() {
+        let out = json(&jsonl(), || {
+            info!(
+                count = 3_i64,
+                ratio = 0.5,
+                ok = true,
+                name = "a b c",
+                "hello"
+            )
+        });
+        assert_eq!(out.len(), 1);
+        let o = &out[0];
+        assert_eq!(o["time"], "2025-09-02T15:50:01.770028Z");
+        assert_eq!(o["level"], "INFO");
+        assert_eq!(o["target"], module_path!());
+        assert_eq!(o["message"], "hello");
+        assert!(o["file"].as_str().unwrap().ends_with("jsonl.rs") && o["line"].is_u64());
+        assert_eq!(
+            (&o["count"], &o["ratio"], &o["ok"], &o["name"]),
+            (&json!(3), &json!(0.5), &json!(true), &json!("a b c"))
+        );
+        assert!(
+            !o.contains_key("trace_id") && !o.contains_key("span_id"),
+            "no span, no ids"
+        );
+    }
+
+    #[test]
+    fn keys_come_in_a_stable_order() {
+        let out = lines(&jsonl(), || {
+            info_span!("req", method = "POST").in_scope(|| info!(zeta = 1, alpha = 2, "m"));
+        });
+        assert_eq!(
+            key_order(&out[1]),
+            [
+                "time",
+                "level",
+                "file",
+                "line",
+                "target",
+                "message",
+                "span_name",
+                "trace_id",
+                "span_id",
+                "zeta",
+                "alpha",
+                "method"
+            ]
+        );
+    }
+
+    #[test]
+    fn values_keep_their_native_types_and_are_never_truncated() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Cfg {
+            blocks: u32,
+        }
+        let err = std::io::Error::other("disk on fire");
+        let raw = lines(&jsonl(), || {
+            let span = info_span!("s", uri = %"/v1/chat completions", big = u64::MAX, neg = -5_i64, wide = 1u128 << 100, flag = false);
+            span.in_scope(|| {
+                info!(cfg = ?Cfg { blocks: 24064 }, nan = f64::NAN, error = &err as &dyn std::error::Error, "values")
+            });
+        });
+        let e = &capture::parse_line(&raw[1]);
+        assert!(
+            raw[1].contains(r#""wide":1267650600228229401496703205376"#),
+            "u128 written whole: {}",
+            raw[1]
+        );
+        assert_eq!(
+            e["uri"], "/v1/chat completions",
+            "a Display value with a space is whole"
+        );
+        assert_eq!(e["big"], json!(u64::MAX));
+        assert_eq!(e["neg"], json!(-5));
+        assert_eq!(e["flag"], json!(false));
+        assert_eq!(e["cfg"], "Cfg { blocks: 24064 }");
+        assert_eq!(e["nan"], "NaN", "JSON has no NaN: written as a string");
+        assert_eq!(e["error"], "disk on fire");
+    }
+
+    #[test]
+    fn messages_with_newlines_quotes_and_escapes_stay_one_line() {
+        let nasty = "line one\nline \"two\"\r\n\t\\ \u{1b}[31mred\u{1b}[0m \u{7f} é 中";
+        let out = lines(&jsonl(), || warn!(value = nasty, "{nasty}"));
+        assert_eq!(out.len(), 1, "one event, one line");
+        assert!(
+            !out[0].contains('\u{1b}'),
+            "no raw escape character reaches the output"
+        );
+        let o = capture::parse_line(&out[0]);
+        assert_eq!(o["message"], nasty, "parsing the line back gives the input");
+        assert_eq!(o["value"], nasty);
+    }
+
+    #[test]
+    fn fields_named_like_fixed_keys_are_renamed_never_duplicated() {
+        let out = lines(&jsonl(), || {
+            info_span!("s", level = "span-level", shared = "span", target = 1).in_scope(|| {
+                info!(
+                    level = "user",
+                    time = 5,
+                    message_id = 1,
+                    shared = "event",
+                    "fields.level" = 9,
+                    "x"
+                )
+            })
+        });
+        let e = capture::parse_line(&out[1]); // panics on a duplicate key
+        assert_eq!(e["level"], "INFO");
+        assert_eq!(
+            e["fields.level"], "user",
+            "the event's value wins over the span's"
+        );
+        assert_eq!(e["fields.time"], 5);
+        assert_eq!(e["message_id"], 1);
+        assert_eq!(
+            e["shared"], "event",
+            "event field hides the span field of the same name"
+        );
+        assert_eq!(e["fields.target"], 1);
+        assert_eq!(e["fields.fields.level"], 9, "renaming stays one-to-one");
+        let created = capture::parse_line(&out[0]);
+        assert_eq!(created["fields.level"], "span-level");
+    }
+
+    #[test]
+    fn span_events_carry_timings_that_add_up() {
+        let out = json(&jsonl(), || {
+            let span = info_span!("work", id = 1);
+            span.in_scope(|| std::thread::sleep(std::time::Duration::from_millis(3)));
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        });
+        let (created, closed) = (&out[0], &out[1]);
+        assert_eq!(
+            (created["message"].as_str(), closed["message"].as_str()),
+            (Some("SPAN_CREATED"), Some("SPAN_CLOSED"))
+        );
+        assert_eq!(created["span_id"], closed["span_id"]);
+        assert!(!created.contains_key("time.busy_us"));
+        let t = |k: &str| {
+            closed[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{k} is an unsigned integer"))
+        };
+        assert_eq!(t("time.busy_us") + t("time.idle_us"), t("time.duration_us"));
+        assert!(
+            t("time.busy_us") >= 3000 && t("time.idle_us") >= 3000,
+            "{closed:?}"
+        );
+    }
+
+    #[test]
+    fn redacted_fields_never_appear_in_clear() {
+        let config = LoggingConfig {
+            redact: vec!["password".into(), "api_key".into()],
+            ..jsonl()
+        };
+        let text = lines(&config, || {
+            info_span!("login", api_key = "sk-SECRET1")
+                .in_scope(|| info!(password = "SECRET2", user = "ann", "login"));
+        })
+        .join("\n");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert_eq!(text.matches("\"[REDACTED]\"").count(), 4, "{text}");
+    }
+
+    #[test]
+    fn local_time_uses_the_configured_offset() {
+        let config = LoggingConfig {
+            time_zone: TimeZone::Fixed(5 * 3600 + 1800),
+            ..jsonl()
+        };
+        let out = json(&config, || info!("x"));
+        assert_eq!(out[0]["time"], "2025-09-02T21:20:01.770028+05:30");
+    }
+
+    #[test]
+    fn log_records_are_bridged_as_in_the_reference() {
+        let out = json(&jsonl(), || {
+            let record = log::Record::builder()
+                .args(format_args!(
+                    "Cache config values: {{'num_gpu_blocks': 24064}}"
+                ))
+                .level(log::Level::Info)
+                .target("main.get_engine_cache_info")
+                .file(Some("/opt/dynamo/vllm/main.py"))
+                .line(Some(267))
+                .module_path(Some("main"))
+                .build();
+            tracing_log::format_trace(&record).unwrap();
+        });
+        let o = &out[0];
+        assert_eq!(o["target"], "log");
+        assert_eq!(
+            o["message"],
+            "Cache config values: {'num_gpu_blocks': 24064}"
+        );
+        assert_eq!(o["log.file"], "/opt/dynamo/vllm/main.py");
+        assert_eq!(o["log.line"], 267);
+        assert_eq!(o["log.target"], "main.get_engine_cache_info");
+        assert!(!o.contains_key("file") && !o.contains_key("log.module_path"));
+    }
+
+    #[test]
+    fn an_event_without_a_message_has_an_empty_one() {
+        let out = json(&jsonl(), || info!(a = 1));
+        assert_eq!(out[0]["message"], Value::from(""));
+    }
+}

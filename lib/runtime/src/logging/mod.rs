@@ -43,6 +43,8 @@
 //! Build a [`TracewireLayer`] for a config and a [`MemorySink`] and use it with
 //! `tracing::subscriber::with_default`; nothing global is touched.
 
+#[cfg(test)]
+mod capture;
 mod config;
 pub mod directives;
 pub mod env;

@@ -280,3 +280,139 @@ impl Visit for Fields<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tracing::{error, info, info_span, warn};
+
+    use crate::logging::{
+        capture::{lines, with_dyn_log},
+        LoggingConfig, MemorySink, TimeZone, TracewireLayer,
+    };
+
+    fn readable() -> LoggingConfig {
+        LoggingConfig::default()
+    }
+
+    #[test]
+    fn the_spec_line() {
+        let out = lines(&readable(), || {
+            let span = info_span!("http-request", method = %"POST", uri = %"/v1/chat/completions");
+            span.in_scope(|| info!(target: "tracewire_frontend::openai", model = "Qwen/Qwen3-0.6B", "request received"));
+        });
+        assert_eq!(out.len(), 1, "no span events by default in readable mode");
+        let trace_id = out[0].rsplit("trace_id=").next().unwrap();
+        assert_eq!(trace_id.len(), 32);
+        assert_eq!(
+            out[0],
+            format!("2025-09-02T15:50:01.770028Z  INFO http-request{{method=POST uri=/v1/chat/completions}}: tracewire_frontend::openai: request received model=\"Qwen/Qwen3-0.6B\" trace_id={trace_id}")
+        );
+    }
+
+    #[test]
+    fn levels_are_padded_to_five_and_spans_chain() {
+        let out = lines(&readable(), || {
+            warn!(target: "t", "w");
+            info_span!("a").in_scope(|| {
+                info_span!("b", n = 1).in_scope(|| error!(target: "t", code = 7, "e"))
+            });
+        });
+        assert_eq!(out[0], "2025-09-02T15:50:01.770028Z  WARN t: w");
+        assert!(
+            out[1].starts_with("2025-09-02T15:50:01.770028Z ERROR a:b{n=1}: t: e code=7 trace_id="),
+            "{}",
+            out[1]
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_so_one_event_is_one_line() {
+        let out = lines(&readable(), || {
+            info_span!("s", v = %"a\nb")
+                .in_scope(|| info!(target: "t", x = "q\"\u{1b}[2J", "two\nlines\r\u{1b}[31m"))
+        });
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].contains('\u{1b}') && !out[0].contains('\r'));
+        assert!(
+            out[0].contains(r"s{v=a\nb}: t: two\nlines\r\u{1b}[31m x="),
+            "{}",
+            out[0]
+        );
+        assert!(out[0].contains(r#"x="q\"\u{1b}[2J""#), "{}", out[0]);
+    }
+
+    #[test]
+    fn span_events_when_turned_on() {
+        let config = LoggingConfig {
+            span_events: true,
+            ..readable()
+        };
+        let out = lines(&config, || {
+            info_span!(target: "t", "work", id = 1).in_scope(|| {})
+        });
+        assert_eq!(out.len(), 2);
+        assert!(
+            out[0].starts_with(
+                "2025-09-02T15:50:01.770028Z  INFO work{id=1}: t: SPAN_CREATED span_id="
+            ),
+            "{}",
+            out[0]
+        );
+        assert!(
+            out[1].contains(": t: SPAN_CLOSED time.busy_us="),
+            "{}",
+            out[1]
+        );
+    }
+
+    #[test]
+    fn log_records_show_their_own_target() {
+        let out = lines(&readable(), || {
+            let record = log::Record::builder()
+                .args(format_args!("VllmWorker initialised"))
+                .level(log::Level::Info)
+                .target("main.init")
+                .build();
+            tracing_log::format_trace(&record).unwrap();
+        });
+        assert_eq!(
+            out,
+            ["2025-09-02T15:50:01.770028Z  INFO main.init: VllmWorker initialised"]
+        );
+    }
+
+    #[test]
+    fn local_offset_and_filtering() {
+        let config = with_dyn_log(
+            LoggingConfig {
+                time_zone: TimeZone::Fixed(-7 * 3600),
+                ..readable()
+            },
+            "warn,noisy=error",
+        );
+        let out = lines(&config, || {
+            info!(target: "t", "hidden");
+            warn!(target: "noisy", "hidden too");
+            warn!(target: "t", "shown");
+        });
+        assert_eq!(out, ["2025-09-02T08:50:01.770028-07:00  WARN t: shown"]);
+    }
+
+    #[test]
+    fn colour_goes_only_to_outputs_that_ask_for_it() {
+        let (plain, coloured) = (MemorySink::default(), MemorySink::default());
+        let layer =
+            TracewireLayer::new(&readable(), plain.clone()).with_output(coloured.clone(), true);
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(layer),
+            || info!(target: "t", "hi"),
+        );
+        assert!(!plain.contents().contains('\u{1b}'));
+        assert!(
+            coloured.contents().contains("\u{1b}[32m INFO\u{1b}[0m"),
+            "{:?}",
+            coloured.contents()
+        );
+    }
+}
