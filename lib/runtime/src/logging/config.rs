@@ -15,7 +15,10 @@
 //!
 //! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -229,9 +232,9 @@ impl Partial {
         Ok(())
     }
 
-    fn apply_file(&mut self, path: &PathBuf, text: &str) -> Result<(), ConfigError> {
+    fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
         let at = |offset: usize| Origin::File {
-            path: path.clone(),
+            path: path.to_path_buf(),
             line: line_of(text, offset),
         };
         let file: FileSettings = toml::from_str(text).map_err(|e| ConfigError::File {

@@ -3,11 +3,10 @@
 //! One call configures everything from the environment (and the TOML file it names):
 //!
 //! ```no_run
-//! fn main() {
-//!     // Exits with status 2 and one line on stderr if the configuration is wrong.
-//!     let _guard = tracewire_runtime::logging::init_or_exit();
-//!     tracing::info!(port = 8080, "listening");
-//! } // the guard flushes every line here
+//! // In `main`. Exits with status 2 and one line on stderr if the configuration is wrong.
+//! let _guard = tracewire_runtime::logging::init_or_exit();
+//! tracing::info!(port = 8080, "listening");
+//! // dropping the guard at the end of `main` flushes every line
 //! ```
 //!
 //! # Sources

@@ -168,13 +168,10 @@ impl LineSink for RotatingFile {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (file, size) = &mut *state;
         if *size > 0 && *size + line.len() as u64 > self.config.max_bytes {
-            match self.rotate() {
-                Ok(fresh) => {
-                    *file = fresh;
-                    *size = 0;
-                }
-                // Keep appending to the current file rather than lose the line.
-                Err(_) => {}
+            // If rotation fails, keep appending to the current file rather than lose the line.
+            if let Ok(fresh) = self.rotate() {
+                *file = fresh;
+                *size = 0;
             }
         }
         match file.write_all(line) {
