@@ -171,6 +171,11 @@ impl TracewireLayer {
         self
     }
 
+    /// The most verbose level at which the filter writes any event (for the `log` bridge).
+    pub(crate) fn max_event_level(&self) -> LevelFilter {
+        self.filter.max_level_hint().unwrap_or(LevelFilter::TRACE)
+    }
+
     /// The sinks, for flushing at shutdown.
     pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
         self.outputs.iter().map(|o| o.sink.clone()).collect()

@@ -126,11 +126,7 @@ impl LoggingConfig {
         let guard = LoggingGuard {
             sinks: layer.sinks(),
         };
-        let max_event_level = self
-            .filter
-            .build()
-            .max_level_hint()
-            .unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE);
+        let max_event_level = layer.max_event_level();
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .map_err(|_| ConfigError::AlreadyInitialised)?;
         tracing_log::LogTracer::builder()
