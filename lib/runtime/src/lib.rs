@@ -5,3 +5,4 @@
 //! `DYN_LOGGING_JSONL` and the TOML file named by `DYN_LOGGING_CONFIG_PATH`.
 
 pub mod logging;
+pub mod propagation;
