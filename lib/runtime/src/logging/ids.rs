@@ -98,7 +98,7 @@ fn hex_digits<const N: usize>(value: u128) -> [u8; N] {
 }
 
 /// Exactly `N` lowercase hex digits; uppercase is refused as W3C Trace Context requires.
-fn parse_hex<const N: usize>(text: &str) -> Option<u128> {
+pub(crate) fn parse_hex<const N: usize>(text: &str) -> Option<u128> {
     if text.len() != N {
         return None;
     }

@@ -50,7 +50,7 @@ pub mod env;
 mod error;
 mod fields;
 mod identity;
-mod ids;
+pub(crate) mod ids;
 mod jsonl;
 mod layer;
 mod readable;

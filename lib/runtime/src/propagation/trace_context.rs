@@ -111,14 +111,7 @@ pub fn format_traceparent(trace_id: TraceId, span_id: SpanId, flags: TraceFlags)
 }
 
 fn hex_byte(s: &str) -> Option<u8> {
-    let b = s.as_bytes();
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    (b.len() == 2).then_some(())?;
-    Some(digit(b[0])? << 4 | digit(b[1])?)
+    crate::logging::ids::parse_hex::<2>(s).map(|v| v as u8)
 }
 
 /// Joins several `tracestate` headers and validates the result; `None` if absent or invalid.
