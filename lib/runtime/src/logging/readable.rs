@@ -16,7 +16,7 @@ use tracing::{
 use tracing_log::NormalizeEvent;
 
 use super::{
-    fields::{FieldValue, Redactions},
+    fields::{FieldValue, Redactions, X_REQUEST_ID},
     jsonl::level_str,
     layer::{SpanData, SpanEvent, Style},
     timestamp,
@@ -141,11 +141,23 @@ fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>,
     buf.extend_from_slice(b": ");
 }
 
+/// ` trace_id=…`, preceded by ` x_request_id=…` when the request id was inherited from another
+/// process rather than shown as a span field in the chain.
 fn write_trace_id(buf: &mut Vec<u8>, scope: Scope<'_>) {
-    if let Some((_, data)) = scope.last() {
-        buf.extend_from_slice(b" trace_id=");
-        data.context.trace_id.write_hex(buf);
+    let Some((_, data)) = scope.last() else {
+        return;
+    };
+    if let Some(id) = &data.context.x_request_id {
+        let shown = scope
+            .iter()
+            .any(|(_, d)| d.fields.iter().any(|(name, _)| name == X_REQUEST_ID));
+        if !shown {
+            buf.extend_from_slice(b" x_request_id=");
+            escape_into(buf, id);
+        }
     }
+    buf.extend_from_slice(b" trace_id=");
+    data.context.trace_id.write_hex(buf);
 }
 
 fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &FieldValue) {
@@ -307,6 +319,32 @@ mod tests {
             out[0],
             format!("2025-09-02T15:50:01.770028Z  INFO http-request{{method=POST uri=/v1/chat/completions}}: tracewire_frontend::openai: request received model=\"Qwen/Qwen3-0.6B\" trace_id={trace_id}")
         );
+    }
+
+    #[test]
+    fn a_request_id_from_another_process_is_shown_once() {
+        let remote = crate::logging::RemoteContext {
+            parent: None,
+            x_request_id: Some("req-9".into()),
+        };
+        let out = lines(&readable(), || {
+            remote
+                .in_scope(|| info_span!("handle_payload"))
+                .in_scope(|| info!(target: "t", "token"));
+            info_span!("http-request", x_request_id = "req-8")
+                .in_scope(|| info!(target: "t", "local"));
+        });
+        assert!(
+            out[0].contains("handle_payload: t: token x_request_id=req-9 trace_id="),
+            "{}",
+            out[0]
+        );
+        assert!(
+            out[1].contains("http-request{x_request_id=\"req-8\"}: t: local trace_id="),
+            "{}",
+            out[1]
+        );
+        assert_eq!(out[1].matches("req-8").count(), 1);
     }
 
     #[test]
