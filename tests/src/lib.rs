@@ -97,3 +97,296 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// The path of a workspace binary, built first (once per test process) so it is never stale.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "tracewire-frontend",
+            "-p",
+            "tracewire-worker",
+            "--bins",
+        ]);
+        if profile_dir().ends_with("release") {
+            build.arg("--release");
+        }
+        let out = build.output().expect("cargo build runs");
+        assert!(
+            out.status.success(),
+            "cannot build the binaries:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    profile_dir().join(name)
+}
+
+/// `target/<profile>`, from this test executable's place in `target/<profile>/deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("target/<profile>")
+}
+
+/// A running binary whose standard error goes to a file, killed when dropped.
+pub struct Process {
+    child: std::process::Child,
+    /// Where its stderr (its log lines) goes.
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// Starts `name` with `args` and `env` on a cleaned environment; stderr to `dir/<label>.log`.
+    pub fn start(
+        name: &str,
+        label: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
+        let log = dir.join(format!("{label}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(binary(name));
+        command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(file);
+        for name in CONTROLLED {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Process { child, log }
+    }
+
+    /// The log so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to 20 s) for a JSONL line with this message, and returns it.
+    pub fn wait_for_line(&mut self, message: &str) -> Map<String, Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let found = self
+                .output()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
+                .find(|o| o.get("message").and_then(Value::as_str) == Some(message));
+            if let Some(line) = found {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "process exited ({status}) before logging {message:?}:\n{}",
+                    self.output()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {message:?} line within 20 s:\n{}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The address logged in the `addr` field of the line with this message.
+    pub fn wait_for_addr(&mut self, message: &str) -> String {
+        let line = self.wait_for_line(message);
+        line["addr"].as_str().expect("addr field").to_owned()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (up to 20 s) for the process to exit and returns its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process did not exit within 20 s:\n{}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response read by [`HttpCall`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names lowercased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`), written by hand so the
+/// tests can send what a well-behaved client would not and stop reading mid-stream.
+pub struct HttpCall {
+    stream: std::net::TcpStream,
+    raw: Vec<u8>,
+}
+
+impl HttpCall {
+    /// Sends the request; `headers` are raw `Name: value` lines.
+    pub fn send(addr: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) -> HttpCall {
+        use std::io::Write;
+        let mut stream =
+            std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len()).into_bytes();
+        for h in headers {
+            head.extend_from_slice(h.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(body);
+        stream.write_all(&head).expect("send");
+        HttpCall {
+            stream,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Reads until the raw response contains `needle` (or the connection closes).
+    pub fn read_until(&mut self, needle: &str) -> &mut Self {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&self.raw).contains(needle) {
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.raw.extend_from_slice(&chunk[..n]),
+            }
+        }
+        self
+    }
+
+    /// Reads to the end of the response and parses it.
+    pub fn finish(mut self) -> HttpResponse {
+        use std::io::Read;
+        let _ = self.stream.read_to_end(&mut self.raw);
+        parse_response(&self.raw)
+    }
+}
+
+/// Sends a request and reads the whole response.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> HttpResponse {
+    HttpCall::send(addr, method, path, headers, body.as_bytes()).finish()
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Decodes a chunked body; a truncated one yields what arrived.
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..eol])
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let end = (start + size).min(data.len());
+        out.extend_from_slice(&data[start..end]);
+        data = &data[(end + 2).min(data.len())..];
+    }
+    out
+}
+
+/// Finds the JSON lines of a log with this message (and span name, if given).
+pub fn lines_with<'a>(
+    lines: &'a [Map<String, Value>],
+    message: &str,
+    span: Option<&str>,
+) -> Vec<&'a Map<String, Value>> {
+    lines
+        .iter()
+        .filter(|o| o.get("message").and_then(Value::as_str) == Some(message))
+        .filter(|o| span.is_none() || o.get("span_name").and_then(Value::as_str) == span)
+        .collect()
+}

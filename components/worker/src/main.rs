@@ -1,0 +1,81 @@
+//! `tracewire-worker`: see the crate docs of `tracewire_worker`.
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use tracewire_worker::{BoundWorker, WorkerConfig};
+
+/// Serves the generate endpoint of a mock engine that streams the prompt's words back.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free one; the bound address is logged).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: String,
+    /// `namespace` of the handle_payload span.
+    #[arg(long, default_value = "dynamo")]
+    namespace: String,
+    /// `component` of the handle_payload span.
+    #[arg(long, default_value = "backend")]
+    component: String,
+    /// Endpoint name, served at POST /<endpoint>.
+    #[arg(long, default_value = "generate")]
+    endpoint: String,
+    /// The model name served.
+    #[arg(long, default_value = "Qwen/Qwen3-0.6B")]
+    model: String,
+    /// Pause between tokens, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    token_delay_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let _guard = tracewire_runtime::logging::init_or_exit();
+    let config = WorkerConfig {
+        namespace: args.namespace,
+        component: args.component,
+        endpoint: args.endpoint,
+        model: args.model,
+        token_delay: Duration::from_millis(args.token_delay_ms),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let worker = match BoundWorker::bind(config.clone(), &args.listen).await {
+            Ok(worker) => worker,
+            Err(e) => {
+                tracing::error!(listen = args.listen, error = %e, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = worker
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(
+            addr,
+            model = config.model,
+            endpoint = config.endpoint,
+            "worker listening"
+        );
+        match worker
+            .serve(tracewire_runtime::serve::shutdown_signal())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!("worker stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "worker failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

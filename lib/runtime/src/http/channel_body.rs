@@ -1,0 +1,47 @@
+//! A response body fed from a channel: the handler returns at once, and a task (which can hold
+//! the request's span) sends the chunks as they are produced.
+
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use tokio::sync::mpsc;
+
+/// The receiving end, to use as a response body; the stream ends when every sender is dropped.
+#[derive(Debug)]
+pub struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl ChannelBody {
+    /// A body and the sender that feeds it; `capacity` chunks may wait unsent.
+    ///
+    /// ```
+    /// let (tx, body) = tracewire_runtime::http::ChannelBody::new(16);
+    /// let response = axum::response::Response::new(axum::body::Body::new(body));
+    /// tokio::spawn(async move { let _ = tx.send("data: hi\n\n".into()).await; });
+    /// # drop(response);
+    /// ```
+    pub fn new(capacity: usize) -> (mpsc::Sender<Bytes>, Self) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (tx, ChannelBody { rx })
+    }
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}

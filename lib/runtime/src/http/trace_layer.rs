@@ -1,0 +1,291 @@
+//! The `http-request` span: opened from the incoming `traceparent`, `tracestate` and
+//! `x-request-id`, kept open until the response body has been sent (so a streamed response is
+//! inside it), and closed with one `request completed` event.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{ready, Context, Poll},
+    time::Instant,
+};
+
+use http::{HeaderValue, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::{error, field::Empty, info, info_span, warn, Span};
+
+use crate::propagation::{Extracted, X_REQUEST_ID};
+
+/// Lets a handler report that a streamed response failed after its status was sent: put a
+/// clone in the response's extensions, call [`fail`](Self::fail) from the task that streams, and
+/// the `request completed` event is logged at ERROR with the reason.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOutcome(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl StreamOutcome {
+    /// Records that the stream failed.
+    pub fn fail(&self, reason: impl Into<String>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason.into());
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A tower layer that runs every request in an `http-request` span with the fields `method`,
+/// `uri`, `version` and `x_request_id`, continuing the caller's trace. Handlers may record the
+/// span's `model`, `prompt_tokens` and `completion_tokens` fields; the layer records `status`.
+///
+/// When the response body ends (or the client goes away) it logs one `request completed` event
+/// with `status`, `latency_us` and `outcome` (`ok`, `client_error`, `error`, `cancelled`): INFO, or ERROR for a
+/// 5xx status or a failed body, WARN for a cancelled one. A valid `x-request-id` is echoed in the
+/// response headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl TraceLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        TraceLayer
+    }
+}
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+/// The service [`TraceLayer`] wraps around yours.
+#[derive(Debug, Clone)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+    ResBody::Error: std::fmt::Display,
+{
+    type Response = Response<TracedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let extracted = Extracted::from_headers(request.headers());
+        let request_id = extracted.remote.x_request_id.clone();
+        let span = extracted.remote.clone().in_scope(|| {
+            info_span!(
+                "http-request",
+                method = %request.method(),
+                uri = %request.uri(),
+                version = ?request.version(),
+                x_request_id = request_id.as_deref(),
+                model = Empty,
+                status = Empty,
+                prompt_tokens = Empty,
+                completion_tokens = Empty,
+            )
+        });
+        let future = span.in_scope(|| {
+            extracted.log_problems();
+            self.inner.call(request)
+        });
+        ResponseFuture {
+            inner: future,
+            finish: Some(Finish {
+                span,
+                start: Instant::now(),
+                status: 0,
+                outcome: None,
+            }),
+            request_id: request_id.and_then(|id| HeaderValue::try_from(id).ok()),
+        }
+    }
+}
+
+/// What is needed to close a request's span.
+#[derive(Debug)]
+struct Finish {
+    span: Span,
+    start: Instant,
+    status: u16,
+    outcome: Option<StreamOutcome>,
+}
+
+impl Finish {
+    fn complete(self, outcome: Result<(), String>) {
+        let Finish {
+            span,
+            start,
+            status,
+            outcome: reported,
+        } = self;
+        let outcome = match (outcome, reported.and_then(|r| r.failure())) {
+            (Ok(()), Some(reason)) => Err(reason),
+            (outcome, _) => outcome,
+        };
+        let latency_us = start.elapsed().as_micros() as u64;
+        let _entered = span.enter();
+        match outcome {
+            Ok(()) if status >= 500 => {
+                error!(status, latency_us, outcome = "error", "request completed")
+            }
+            Ok(()) if status >= 400 => info!(
+                status,
+                latency_us,
+                outcome = "client_error",
+                "request completed"
+            ),
+            Ok(()) => info!(status, latency_us, outcome = "ok", "request completed"),
+            Err(reason) if reason.is_empty() => {
+                warn!(
+                    status,
+                    latency_us,
+                    outcome = "cancelled",
+                    "request completed"
+                )
+            }
+            Err(reason) => {
+                error!(status, latency_us, outcome = "error", error = %reason, "request completed")
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a traced response.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        finish: Option<Finish>,
+        request_id: Option<HeaderValue>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    type Output = Result<Response<TracedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.finish.as_ref().map(|f| f.span.enter());
+            ready!(this.inner.poll(cx))
+        };
+        let Some(mut finish) = this.finish.take() else {
+            return Poll::Pending;
+        };
+        match result {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                if let Some(id) = this.request_id.take() {
+                    parts.headers.insert(X_REQUEST_ID, id);
+                }
+                finish.status = parts.status.as_u16();
+                finish.outcome = parts.extensions.get::<StreamOutcome>().cloned();
+                finish.span.record("status", finish.status);
+                Poll::Ready(Ok(Response::from_parts(
+                    parts,
+                    TracedBody {
+                        inner: body,
+                        finish: Some(finish),
+                    },
+                )))
+            }
+            Err(e) => {
+                finish.status = 500;
+                finish.complete(Err("the service failed before a response".to_owned()));
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps the request's span open, and entered while it is polled,
+    /// until its last frame has been sent.
+    pub struct TracedBody<B>
+    where
+        B: Body,
+    {
+        #[pin]
+        inner: B,
+        finish: Option<Finish>,
+    }
+
+    impl<B> PinnedDrop for TracedBody<B>
+    where
+        B: Body,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(finish) = this.finish.take() {
+                // Dropped before the end: the client went away, unless there was nothing left.
+                let outcome = if this.inner.is_end_stream() { Ok(()) } else { Err(String::new()) };
+                finish.complete(outcome);
+            }
+        }
+    }
+}
+
+impl<B> Body for TracedBody<B>
+where
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = {
+            let _entered = this.finish.as_ref().map(|f| f.span.enter());
+            ready!(this.inner.poll_frame(cx))
+        };
+        match &polled {
+            None => {
+                if let Some(finish) = this.finish.take() {
+                    finish.complete(Ok(()));
+                }
+            }
+            Some(Err(e)) => {
+                if let Some(finish) = this.finish.take() {
+                    finish.complete(Err(e.to_string()));
+                }
+            }
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,357 @@
+//! The frontend's side of the request plane: HTTP/1.1 calls to workers, balanced round-robin,
+//! a worker that refuses connections skipped for a while, the caller's trace propagated, and
+//! everything that crosses logged under the [`wire`](crate::wire) targets.
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex, PoisonError,
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+use tracing::{debug, enabled, trace, Level};
+
+use super::protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};
+use crate::{propagation::inject_current, wire};
+
+/// How long a worker that refused a connection is passed over.
+const DOWN_FOR: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest line a worker may send.
+const MAX_LINE: usize = 1 << 20;
+
+/// Why a call to the workers failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaneError {
+    /// No worker accepted a connection.
+    #[error("no worker is reachable ({0} tried)")]
+    NoWorker(usize),
+    /// No reachable worker serves the model.
+    #[error("no worker serves model {0:?}")]
+    UnknownModel(String),
+    /// A worker answered with an error status.
+    #[error("worker {worker} answered {status}: {body}")]
+    Status {
+        /// The worker's URL.
+        worker: String,
+        /// Its status.
+        status: StatusCode,
+        /// The start of its body.
+        body: String,
+    },
+    /// The connection broke or the worker sent something that is not the protocol.
+    #[error("worker {worker}: {reason}")]
+    Broken {
+        /// The worker's URL.
+        worker: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+struct Worker {
+    base: String,
+    info: Mutex<Option<WorkerInfo>>,
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl Worker {
+    fn is_down(&self) -> bool {
+        lock(&self.down_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    fn mark_down(&self) {
+        *lock(&self.down_until) = Some(Instant::now() + DOWN_FOR);
+        *lock(&self.info) = None;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A client for a fixed set of workers.
+pub struct PlaneClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    workers: Vec<Worker>,
+    next: AtomicUsize,
+}
+
+impl PlaneClient {
+    /// A client for workers at these base URLs (`http://host:port`).
+    pub fn new(worker_urls: impl IntoIterator<Item = String>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        PlaneClient {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            workers: worker_urls
+                .into_iter()
+                .map(|base| Worker {
+                    base: base.trim_end_matches('/').to_owned(),
+                    info: Mutex::new(None),
+                    down_until: Mutex::new(None),
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The workers' URLs.
+    pub fn worker_urls(&self) -> impl Iterator<Item = &str> {
+        self.workers.iter().map(|w| w.base.as_str())
+    }
+
+    /// What each reachable worker says of itself.
+    pub async fn infos(&self) -> Vec<WorkerInfo> {
+        let mut infos = Vec::new();
+        for worker in &self.workers {
+            if let Ok(info) = self.info(worker).await {
+                infos.push(info);
+            }
+        }
+        infos
+    }
+
+    async fn info(&self, worker: &Worker) -> Result<WorkerInfo, PlaneError> {
+        if let Some(info) = lock(&worker.info).clone() {
+            return Ok(info);
+        }
+        let response = self
+            .send(worker, Method::GET, INFO_PATH, Bytes::new())
+            .await?;
+        let status = response.status();
+        let body = read_body(worker, response.into_body()).await?;
+        if !status.is_success() {
+            return Err(status_error(worker, status, &body));
+        }
+        let info: WorkerInfo = serde_json::from_slice(&body)
+            .map_err(|e| broken(worker, format!("bad {INFO_PATH} answer: {e}")))?;
+        *lock(&worker.info) = Some(info.clone());
+        Ok(info)
+    }
+
+    /// Starts a generation on the next reachable worker serving the model and returns its
+    /// token stream. Must be called inside the span whose trace the call continues.
+    pub async fn generate(&self, request: &GenerateRequest) -> Result<TokenStream, PlaneError> {
+        let n = self.workers.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        // Workers marked down are tried last, so a restarted one is found again.
+        let order = (0..n).map(|i| (start + i) % n);
+        let (up, down): (Vec<_>, Vec<_>) = order.partition(|&i| !self.workers[i].is_down());
+        // Whether some worker (even one now unreachable) serves the model: if none does, the
+        // model is unknown; if one does but none answered, no worker is reachable.
+        let mut model_served = false;
+        let body = Bytes::from(serde_json::to_vec(request).unwrap_or_default());
+        for i in up.into_iter().chain(down) {
+            let worker = &self.workers[i];
+            let info = match self.info(worker).await {
+                Ok(info) => info,
+                Err(PlaneError::NoWorker(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if info.model != request.model {
+                continue;
+            }
+            model_served = true;
+            let path = format!("/{}", info.endpoint);
+            let response = match self.send(worker, Method::POST, &path, body.clone()).await {
+                Ok(response) => response,
+                Err(PlaneError::NoWorker(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let status = response.status();
+            if !status.is_success() {
+                let body = read_body(worker, response.into_body()).await?;
+                return Err(status_error(worker, status, &body));
+            }
+            return Ok(TokenStream {
+                worker: worker.base.clone(),
+                body: response.into_body(),
+                buffer: Vec::new(),
+                finished: false,
+            });
+        }
+        let any_known = self.workers.iter().any(|w| lock(&w.info).is_some());
+        if model_served || !any_known {
+            Err(PlaneError::NoWorker(n))
+        } else {
+            Err(PlaneError::UnknownModel(request.model.clone()))
+        }
+    }
+
+    /// One request; a refused or failed connection marks the worker down and is `NoWorker`.
+    async fn send(
+        &self,
+        worker: &Worker,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<http::Response<Incoming>, PlaneError> {
+        let url = format!("{}{path}", worker.base);
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| broken(worker, format!("bad URL {url:?}: {e}")))?;
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(headers) = request.headers_mut() {
+            inject_current(headers);
+            if !body.is_empty() {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                );
+            }
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| broken(worker, e.to_string()))?;
+        if enabled!(target: wire::REQUEST, Level::DEBUG) {
+            debug!(target: wire::REQUEST, method = %request.method(), url = %request.uri(), headers = %wire::Headers(request.headers()), "sending request");
+        }
+        if enabled!(target: wire::REQUEST, Level::TRACE) {
+            if let Some(data) = request
+                .body()
+                .clone()
+                .collect()
+                .await
+                .ok()
+                .map(|c| c.to_bytes())
+            {
+                trace!(target: wire::REQUEST, body = %data.escape_ascii(), "request body");
+            }
+        }
+        match self.http.request(request).await {
+            Ok(response) => {
+                debug!(target: wire::RESPONSE, status = response.status().as_u16(), headers = %wire::Headers(response.headers()), url, "received response");
+                Ok(response)
+            }
+            Err(e) if e.is_connect() => {
+                debug!(target: wire::TRANSPORT, worker = worker.base, error = %error_chain(&e), "cannot connect; skipping the worker for a while");
+                worker.mark_down();
+                Err(PlaneError::NoWorker(1))
+            }
+            Err(e) => {
+                debug!(target: wire::TRANSPORT, worker = worker.base, error = %error_chain(&e), "request failed");
+                worker.mark_down();
+                Err(broken(worker, error_chain(&e)))
+            }
+        }
+    }
+}
+
+/// The tokens of one generation, as the worker streams them.
+pub struct TokenStream {
+    worker: String,
+    body: Incoming,
+    buffer: Vec<u8>,
+    finished: bool,
+}
+
+impl TokenStream {
+    /// The worker serving this stream.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// The next message; `None` after `Done` or `Error`. A stream that ends without either (the
+    /// worker died) is an error.
+    pub async fn next(&mut self) -> Option<Result<WorkerMessage, PlaneError>> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let message = serde_json::from_slice::<WorkerMessage>(&line[..end]).map_err(|e| {
+                    PlaneError::Broken {
+                        worker: self.worker.clone(),
+                        reason: format!("not a protocol line ({e})"),
+                    }
+                });
+                if matches!(
+                    message,
+                    Ok(WorkerMessage::Done { .. } | WorkerMessage::Error { .. }) | Err(_)
+                ) {
+                    self.finished = true;
+                }
+                return Some(message);
+            }
+            if self.buffer.len() > MAX_LINE {
+                return Some(self.fail(format!("a line longer than {MAX_LINE} bytes")));
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        trace!(target: wire::RESPONSE, worker = self.worker, frame = %data.escape_ascii(), "response frame");
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Some(self.fail(format!("the stream broke: {}", error_chain(&e))))
+                }
+                None => {
+                    return Some(
+                        self.fail("the stream ended before the generation finished".to_owned()),
+                    )
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, reason: String) -> Result<WorkerMessage, PlaneError> {
+        self.finished = true;
+        debug!(target: wire::TRANSPORT, worker = self.worker, reason, "response stream failed");
+        Err(PlaneError::Broken {
+            worker: self.worker.clone(),
+            reason,
+        })
+    }
+}
+
+async fn read_body(worker: &Worker, body: Incoming) -> Result<Bytes, PlaneError> {
+    let limited = http_body_util::Limited::new(body, MAX_LINE);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|e| broken(worker, format!("reading the body: {e}")))?
+        .to_bytes();
+    trace!(target: wire::RESPONSE, worker = worker.base, body = %bytes.escape_ascii(), "response body");
+    Ok(bytes)
+}
+
+fn status_error(worker: &Worker, status: StatusCode, body: &[u8]) -> PlaneError {
+    PlaneError::Status {
+        worker: worker.base.clone(),
+        status,
+        body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+    }
+}
+
+fn broken(worker: &Worker, reason: String) -> PlaneError {
+    PlaneError::Broken {
+        worker: worker.base.clone(),
+        reason,
+    }
+}
+
+/// An error and its sources on one line: hyper's top-level messages alone say little.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,71 @@
+//! Serving an axum `Router` until SIGTERM or SIGINT, then draining: stop accepting, let in-flight
+//! requests finish for a bounded time, and return so that `main` drops the logging guard and
+//! every line is flushed.
+
+use std::{future::Future, time::Duration};
+
+use tokio::{net::TcpListener, sync::watch};
+use tracing::{info, warn};
+
+/// How long in-flight requests may take to finish after a shutdown signal, by default.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
+
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C), and says which.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            warn!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+            return std::future::pending().await;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        info!(
+            signal = name,
+            "shutting down: no new connections, finishing in-flight requests"
+        );
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        info!(
+            signal = "ctrl-c",
+            "shutting down: no new connections, finishing in-flight requests"
+        );
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits up to `drain` for in-flight
+/// requests (streams included) to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (stopping_tx, mut stopping) = watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    });
+    let deadline = async move {
+        if stopping.wait_for(|s| *s).await.is_ok() {
+            tokio::time::sleep(drain).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            warn!(drain_ms = drain.as_millis() as u64, "in-flight requests did not finish in time; stopping anyway");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! Frontend and worker as real processes on free ports: one trace per request across both,
+//! x-request-id end to end, W3C traceparent continued, faults, and shutdown.
+
+use serde_json::{Map, Value};
+use tracewire_tests::{check_jsonl, http, json_lines, lines_with, temp_dir, HttpCall, Process};
+
+const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
+const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "max_completion_tokens": 2049, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
+const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn worker(
+    dir: &std::path::Path,
+    label: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, String) {
+    let mut all = vec!["--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut p = Process::start("tracewire-worker", label, dir, &all, env);
+    let addr = p.wait_for_addr("worker listening");
+    (p, addr)
+}
+
+fn frontend(
+    dir: &std::path::Path,
+    workers: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, String) {
+    let mut all = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
+    for w in workers {
+        all.push("--worker".into());
+        all.push(format!("http://{w}"));
+    }
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let mut p = Process::start("tracewire-frontend", "frontend", dir, &all, env);
+    let addr = p.wait_for_addr("frontend listening");
+    (p, addr)
+}
+
+fn span_event<'a>(
+    lines: &'a [Map<String, Value>],
+    message: &str,
+    span: &str,
+    trace_id: &str,
+) -> &'a Map<String, Value> {
+    let found: Vec<_> = lines_with(lines, message, Some(span))
+        .into_iter()
+        .filter(|o| o["trace_id"] == trace_id)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one {message} of {span} in trace {trace_id}: {found:?}"
+    );
+    found[0]
+}
+
+fn stop(mut p: Process) -> Vec<Map<String, Value>> {
+    p.signal("TERM");
+    assert_eq!(p.wait(), Some(0), "exit 0 after SIGTERM:\n{}", p.output());
+    json_lines(&p.output())
+}
+
+#[test]
+fn two_processes_share_one_trace_per_request() {
+    let dir = temp_dir("two-processes");
+    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "2"], &[JSONL]);
+    let (f, faddr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+
+    let with_id = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &[
+            "Content-Type: application/json",
+            "x-request-id: 8372eac7-5f43-4d76-beca-0a94cfb311d0",
+        ],
+        CHAT,
+    );
+    assert_eq!(with_id.status, 200, "{with_id:?}");
+    assert_eq!(
+        with_id.header("x-request-id"),
+        Some("8372eac7-5f43-4d76-beca-0a94cfb311d0"),
+        "echoed"
+    );
+    let answer = with_id.json();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "What is the capital of South Africa?"
+    );
+    assert_eq!(answer["usage"]["completion_tokens"], 7);
+
+    let continued = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &[
+            &format!("traceparent: {UPSTREAM}"),
+            "tracestate: rojo=00f067aa0ba902b7",
+        ],
+        &CHAT.replace("2049", "3"),
+    );
+    assert_eq!(continued.status, 200);
+    assert_eq!(continued.json()["choices"][0]["finish_reason"], "length");
+    let bad = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &["traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"],
+        CHAT,
+    );
+    assert_eq!(bad.status, 200, "a bad traceparent never fails the request");
+
+    let streamed = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: stream-1"],
+        &CHAT.replace("2049,", "2049, \"stream\": true,"),
+    );
+    assert_eq!(
+        (streamed.status, streamed.header("content-type")),
+        (200, Some("text/event-stream"))
+    );
+    let events: Vec<&str> = streamed
+        .body
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .collect();
+    assert_eq!(events.last(), Some(&"data: [DONE]"));
+    let text: String = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e.trim_start_matches("data: ")).unwrap())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "What is the capital of South Africa?");
+
+    let (fl, wl) = (stop(f), stop(w));
+    let summary = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
+    assert!(
+        summary.contains(" 0 never closed") && summary.contains("1 spans with a parent outside"),
+        "{summary}"
+    );
+
+    // x-request-id request: frontend span, worker span, linked, both with the id.
+    let req = lines_with(&fl, "SPAN_CREATED", Some("http-request"))
+        .into_iter()
+        .find(|o| {
+            o.get("x_request_id").and_then(Value::as_str)
+                == Some("8372eac7-5f43-4d76-beca-0a94cfb311d0")
+        })
+        .expect("frontend span with x_request_id");
+    let trace = req["trace_id"].as_str().unwrap();
+    let hp = span_event(&wl, "SPAN_CREATED", "handle_payload", trace);
+    assert_eq!(
+        hp["parent_id"], req["span_id"],
+        "the worker's parent is the frontend's request span"
+    );
+    assert_eq!(hp["x_request_id"], req["x_request_id"]);
+    for key in ["component", "endpoint", "namespace", "instance_id"] {
+        assert!(hp[key].is_string(), "{key} is a string: {hp:?}");
+    }
+    let done = lines_with(&fl, "request completed", Some("http-request"))
+        .into_iter()
+        .find(|o| o["trace_id"] == trace)
+        .unwrap();
+    assert_eq!(
+        (&done["level"], &done["status"], &done["x_request_id"]),
+        (
+            &Value::from("INFO"),
+            &Value::from(200),
+            &req["x_request_id"]
+        )
+    );
+    assert!(done["latency_us"].is_u64());
+    let closed = span_event(&fl, "SPAN_CLOSED", "http-request", trace);
+    assert_eq!(
+        (&closed["status"], &closed["model"]),
+        (&Value::from(200), &Value::from("Qwen/Qwen3-0.6B"))
+    );
+    assert!(
+        wl.iter()
+            .filter(|o| o.get("trace_id").is_some_and(|t| t == trace))
+            .all(|o| o["x_request_id"] == req["x_request_id"]),
+        "every worker line of the request carries it"
+    );
+
+    // Upstream traceparent continued through both processes, tracestate passed on.
+    let up = span_event(
+        &fl,
+        "SPAN_CREATED",
+        "http-request",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
+    assert_eq!(up["parent_id"], "00f067aa0ba902b7");
+    let hp = span_event(
+        &wl,
+        "SPAN_CREATED",
+        "handle_payload",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
+    assert_eq!(hp["parent_id"], up["span_id"]);
+
+    // Every request: one trace of its own, one request completed.
+    let traces: std::collections::HashSet<_> =
+        lines_with(&fl, "SPAN_CREATED", Some("http-request"))
+            .iter()
+            .map(|o| o["trace_id"].clone())
+            .collect();
+    assert_eq!(traces.len(), 4, "the bad traceparent started a fresh trace");
+    assert_eq!(lines_with(&fl, "request completed", None).len(), 4);
+    assert_eq!(
+        lines_with(&wl, "SPAN_CLOSED", Some("handle_payload")).len(),
+        4
+    );
+}
+
+#[test]
+fn embedded_worker_and_bad_input() {
+    let dir = temp_dir("embedded");
+    let (f, addr) = frontend(&dir, &[], &["--token-delay-ms", "0"], &[JSONL]);
+    let ok = http(&addr, "POST", "/v1/chat/completions", &[], CHAT);
+    assert_eq!(
+        ok.status, 200,
+        "one command gives a working deployment: {ok:?}"
+    );
+    let models = http(&addr, "GET", "/v1/models", &[], "");
+    assert_eq!(models.json()["data"][0]["id"], "Qwen/Qwen3-0.6B");
+    assert_eq!(
+        http(&addr, "GET", "/health", &[], "").json()["status"],
+        "ok"
+    );
+
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        (
+            "POST",
+            "/v1/chat/completions",
+            "{not json".into(),
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model": "Qwen/Qwen3-0.6B"}"#.into(),
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model": 7, "messages": []}"#.into(),
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model": "Qwen/Qwen3-0.6B", "messages": []}"#.into(),
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            CHAT.replace("Qwen/Qwen3-0.6B", "gpt-9"),
+            404,
+            "model_not_found",
+        ),
+        ("GET", "/v2/nothing", String::new(), 404, "not_found_error"),
+        (
+            "GET",
+            "/v1/chat/completions",
+            String::new(),
+            405,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            format!(r#"{{"model":"{}"}}"#, "x".repeat(2 << 20)),
+            413,
+            "invalid_request_error",
+        ),
+    ];
+    for (method, path, body, status, kind) in &cases {
+        let r = http(
+            &addr,
+            method,
+            path,
+            &["Content-Type: application/json"],
+            body,
+        );
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.body);
+        assert_eq!(r.json()["error"]["type"], *kind, "{method} {path}");
+        assert!(r.json()["error"]["message"].is_string());
+    }
+
+    let long_id = "x".repeat(129);
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &[&format!("x-request-id: {long_id}")],
+        CHAT,
+    );
+    assert_eq!(
+        (r.status, r.header("x-request-id")),
+        (200, None),
+        "an invalid id is neither used nor echoed"
+    );
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: caf\u{e9}"],
+        CHAT,
+    );
+    assert_eq!(
+        (r.status, r.header("x-request-id")),
+        (200, None),
+        "non-ASCII is dropped, the request served"
+    );
+    // A control character is refused by the HTTP parser itself, before any handler runs.
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: a\u{1b}[31m"],
+        CHAT,
+    );
+    assert_eq!(r.status, 400);
+
+    let lines = stop(f);
+    check_jsonl(&[&dir.join("frontend.log")]);
+    let warnings = lines_with(&lines, "ignoring invalid x-request-id", None);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings
+        .iter()
+        .all(|w| w["level"] == "WARN" && w["span_name"] == "http-request"));
+    let log = std::fs::read_to_string(dir.join("frontend.log")).unwrap();
+    assert!(
+        !log.contains('\u{1b}') && !log.contains("caf\u{e9}"),
+        "the raw value never reaches a line"
+    );
+    let completed = lines_with(&lines, "request completed", None);
+    assert_eq!(
+        completed.len(),
+        3 + cases.len() + 2,
+        "exactly one per request"
+    );
+    assert!(completed
+        .iter()
+        .all(|c| c["status"].is_u64() && c["latency_us"].is_u64()));
+}
+
+#[test]
+fn unreachable_workers_give_503_and_dead_ones_are_skipped() {
+    let dir = temp_dir("dead-workers");
+    let (w, live) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    // Port 1 on loopback refuses connections.
+    let (f, addr) = frontend(&dir, &["127.0.0.1:1", &live], &[], &[JSONL]);
+    for _ in 0..6 {
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200,
+            "round robin skips the dead worker"
+        );
+    }
+    drop(stop(w));
+    let r = http(&addr, "POST", "/v1/chat/completions", &[], CHAT);
+    assert_eq!(
+        (r.status, r.json()["error"]["type"].as_str()),
+        (503, Some("service_unavailable")),
+        "{}",
+        r.body
+    );
+    assert_eq!(http(&addr, "GET", "/v1/models", &[], "").status, 503);
+    assert_eq!(
+        http(&addr, "GET", "/health", &[], "").status,
+        200,
+        "the frontend itself stays up"
+    );
+    let lines = stop(f);
+    let failed = lines_with(&lines, "request completed", None)
+        .into_iter()
+        .filter(|o| o["status"] == 503)
+        .count();
+    assert_eq!(failed, 2);
+    assert!(lines_with(&lines, "request completed", None)
+        .iter()
+        .filter(|o| o["status"] == 503)
+        .all(|o| o["level"] == "ERROR"));
+}
+
+#[test]
+fn two_workers_share_the_load() {
+    let dir = temp_dir("round-robin");
+    let (w1, a1) = worker(&dir, "worker1", &["--token-delay-ms", "0"], &[JSONL]);
+    let (w2, a2) = worker(&dir, "worker2", &["--token-delay-ms", "0"], &[JSONL]);
+    let (f, addr) = frontend(&dir, &[&a1, &a2], &[], &[JSONL]);
+    for _ in 0..4 {
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200
+        );
+    }
+    drop(stop(f));
+    let (l1, l2) = (stop(w1), stop(w2));
+    assert_eq!(
+        (
+            lines_with(&l1, "SPAN_CLOSED", Some("handle_payload")).len(),
+            lines_with(&l2, "SPAN_CLOSED", Some("handle_payload")).len()
+        ),
+        (2, 2)
+    );
+    check_jsonl(&[
+        &dir.join("frontend.log"),
+        &dir.join("worker1.log"),
+        &dir.join("worker2.log"),
+    ]);
+}
+
+#[test]
+fn a_worker_killed_mid_stream_ends_the_stream_with_an_error() {
+    let dir = temp_dir("killed-worker");
+    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "300"], &[JSONL]);
+    let (f, addr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let body = CHAT.replace("2049,", "2049, \"stream\": true,");
+    let mut call = HttpCall::send(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: doomed"],
+        body.as_bytes(),
+    );
+    call.read_until("data: ");
+    w.signal("KILL");
+    let r = call.finish();
+    assert_eq!(r.status, 200);
+    let last = r
+        .body
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .last()
+        .unwrap();
+    let error: Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
+    assert_eq!(error["error"]["type"], "server_error", "{}", r.body);
+    assert!(!r.body.contains("[DONE]"));
+    let lines = stop(f);
+    let failed = lines_with(&lines, "the worker failed mid-stream", None);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (&failed[0]["level"], &failed[0]["x_request_id"]),
+        (&Value::from("ERROR"), &Value::from("doomed"))
+    );
+    assert_eq!(failed[0]["trace_id"].as_str().map(str::len), Some(32));
+    let completed = lines_with(&lines, "request completed", None);
+    assert_eq!(
+        (&completed[0]["level"], &completed[0]["outcome"]),
+        (&Value::from("ERROR"), &Value::from("error"))
+    );
+    drop(w);
+}
+
+#[test]
+fn sigterm_finishes_in_flight_streams_and_closes_every_span() {
+    let dir = temp_dir("sigterm");
+    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "100"], &[JSONL]);
+    let (f, addr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let body = CHAT.replace("2049,", "2049, \"stream\": true,");
+    let mut call = HttpCall::send(&addr, "POST", "/v1/chat/completions", &[], body.as_bytes());
+    call.read_until("data: ");
+    f.signal("TERM");
+    let r = call.finish();
+    assert!(
+        r.body.ends_with("data: [DONE]\n\n"),
+        "the in-flight stream completes: {}",
+        r.body
+    );
+    let fl = stop_after_signal(f);
+    let wl = stop(w);
+    let summary = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
+    assert!(summary.contains(" 0 never closed"), "{summary}");
+    assert_eq!(
+        lines_with(&fl, "SPAN_CLOSED", Some("http-request")).len(),
+        1
+    );
+    assert_eq!(
+        lines_with(&wl, "SPAN_CLOSED", Some("handle_payload")).len(),
+        1
+    );
+    assert!(fl
+        .last()
+        .is_some_and(|o| o["message"] == "frontend stopped"));
+    assert!(TcpProbe::refused(&addr), "no longer accepting");
+}
+
+fn stop_after_signal(mut p: Process) -> Vec<Map<String, Value>> {
+    assert_eq!(p.wait(), Some(0), "{}", p.output());
+    json_lines(&p.output())
+}
+
+struct TcpProbe;
+
+impl TcpProbe {
+    fn refused(addr: &str) -> bool {
+        std::net::TcpStream::connect(addr).is_err()
+    }
+}
+
+#[test]
+fn sigint_and_readable_mode_work_too() {
+    let dir = temp_dir("sigint");
+    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--worker",
+            &format!("http://{waddr}"),
+        ],
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let addr = loop {
+        let out = f.output();
+        if let Some(line) = out.lines().find(|l| l.contains("frontend listening")) {
+            let addr = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .unwrap()
+                .to_owned();
+            break addr;
+        }
+        assert!(std::time::Instant::now() < deadline, "{out}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: readable-1"],
+        CHAT,
+    );
+    assert_eq!(r.status, 200);
+    f.signal("INT");
+    assert_eq!(f.wait(), Some(0));
+    let out = f.output();
+    let done = out
+        .lines()
+        .find(|l| l.contains("request completed"))
+        .expect(&out);
+    assert!(done.contains(" INFO http-request{method=POST uri=/v1/chat/completions version=HTTP/1.1 x_request_id=\"readable-1\""), "{done}");
+    assert!(done.contains(" trace_id="), "{done}");
+    drop(stop(w));
+}
+
+#[test]
+fn wire_loggers_show_what_crosses_the_plane() {
+    let dir = temp_dir("wire");
+    let (w, waddr) = worker(
+        &dir,
+        "worker",
+        &["--token-delay-ms", "0"],
+        &[JSONL, ("DYN_LOG", "info,tracewire::wire=trace")],
+    );
+    let (f, addr) = frontend(
+        &dir,
+        &[&waddr],
+        &[],
+        &[JSONL, ("DYN_LOG", "info,tracewire::wire=debug")],
+    );
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: wire-1", "Authorization: Bearer sk-SECRET"],
+        CHAT,
+    );
+    assert_eq!(r.status, 200);
+    let (fl, wl) = (stop(f), stop(w));
+    let sent = lines_with(&fl, "sending request", None);
+    assert!(
+        !sent.is_empty()
+            && sent
+                .iter()
+                .all(|o| o["target"] == "tracewire::wire::request")
+    );
+    let generate = sent
+        .iter()
+        .find(|o| o["method"] == "POST")
+        .expect("the generate call");
+    let headers = generate["headers"].as_str().unwrap();
+    assert!(
+        headers.contains("traceparent: \"00-") && headers.contains("x-request-id: \"wire-1\""),
+        "{headers}"
+    );
+    assert_eq!(
+        generate["x_request_id"], "wire-1",
+        "wire lines are inside the request's trace"
+    );
+    assert!(lines_with(&fl, "received response", None)
+        .iter()
+        .all(|o| o["target"] == "tracewire::wire::response"));
+    assert!(
+        lines_with(&fl, "request body", None).is_empty(),
+        "TRACE stays off at debug"
+    );
+    let received = lines_with(&wl, "received generate call", None);
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        lines_with(&wl, "generate call body", None).len(),
+        1,
+        "TRACE on the worker shows the body"
+    );
+    let all = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.join("frontend.log")).unwrap(),
+        std::fs::read_to_string(dir.join("worker.log")).unwrap()
+    );
+    assert!(!all.contains("sk-SECRET"));
+}
