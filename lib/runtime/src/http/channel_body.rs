@@ -21,10 +21,19 @@ impl ChannelBody {
     /// A body and the sender that feeds it; `capacity` chunks may wait unsent.
     ///
     /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use http_body_util::BodyExt;
     /// let (tx, body) = tracewire_runtime::http::ChannelBody::new(16);
-    /// let response = axum::response::Response::new(axum::body::Body::new(body));
-    /// tokio::spawn(async move { let _ = tx.send("data: hi\n\n".into()).await; });
-    /// # drop(response);
+    /// tokio::spawn(async move {
+    ///     for event in ["data: a\n\n", "data: b\n\n"] {
+    ///         if tx.send(event.into()).await.is_err() {
+    ///             return; // the client went away
+    ///         }
+    ///     }
+    /// });
+    /// // Use it as `axum::body::Body::new(body)`; here, read it back.
+    /// assert_eq!(body.collect().await.unwrap().to_bytes(), "data: a\n\ndata: b\n\n");
+    /// # });
     /// ```
     pub fn new(capacity: usize) -> (mpsc::Sender<Bytes>, Self) {
         let (tx, rx) = mpsc::channel(capacity);
