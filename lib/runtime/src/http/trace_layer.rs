@@ -289,3 +289,248 @@ where
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use serde_json::{Map, Value};
+    use tower::{service_fn, ServiceExt};
+    use tracing::Instrument;
+
+    use super::*;
+    use crate::{
+        http::ChannelBody,
+        logging::capture::{json, jsonl},
+    };
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn find<'a>(out: &'a [Map<String, Value>], message: &str) -> Vec<&'a Map<String, Value>> {
+        out.iter().filter(|o| o["message"] == message).collect()
+    }
+
+    #[test]
+    fn continues_the_callers_trace_and_echoes_the_request_id() {
+        let mut echoed = None;
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                    tracing::info!("handling");
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+                }));
+                let request = Request::builder()
+                    .uri("/v1/chat/completions?x=1")
+                    .header(
+                        "traceparent",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    )
+                    .header("x-request-id", "req-42")
+                    .body(())
+                    .unwrap();
+                let response = service.oneshot(request).await.unwrap();
+                echoed = response.headers().get("x-request-id").cloned();
+                assert_eq!(
+                    response.into_body().collect().await.unwrap().to_bytes(),
+                    "hello"
+                );
+            })
+        });
+        assert_eq!(echoed.as_ref().map(|v| v.to_str().unwrap()), Some("req-42"));
+        let created = find(&out, "SPAN_CREATED")[0];
+        assert_eq!(
+            (
+                &created["span_name"],
+                &created["method"],
+                &created["uri"],
+                &created["version"]
+            ),
+            (
+                &Value::from("http-request"),
+                &Value::from("GET"),
+                &Value::from("/v1/chat/completions?x=1"),
+                &Value::from("HTTP/1.1")
+            )
+        );
+        assert_eq!(
+            (
+                &created["trace_id"],
+                &created["parent_id"],
+                &created["x_request_id"]
+            ),
+            (
+                &Value::from("4bf92f3577b34da6a3ce929d0e0e4736"),
+                &Value::from("00f067aa0ba902b7"),
+                &Value::from("req-42")
+            )
+        );
+        assert_eq!(find(&out, "handling")[0]["span_id"], created["span_id"]);
+        let done = find(&out, "request completed");
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            (&done[0]["status"], &done[0]["outcome"], &done[0]["level"]),
+            (&Value::from(200), &Value::from("ok"), &Value::from("INFO"))
+        );
+        let messages: Vec<_> = out.iter().map(|o| o["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages,
+            [
+                "SPAN_CREATED",
+                "handling",
+                "request completed",
+                "SPAN_CLOSED"
+            ]
+        );
+        assert_eq!(find(&out, "SPAN_CLOSED")[0]["status"], 200);
+    }
+
+    #[test]
+    fn a_streamed_body_is_inside_the_span_until_its_end() {
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                    let (tx, body) = ChannelBody::new(4);
+                    tokio::spawn(
+                        async move {
+                            for chunk in ["a", "b"] {
+                                tracing::info!(chunk, "sending");
+                                tx.send(Bytes::from_static(chunk.as_bytes())).await.unwrap();
+                            }
+                        }
+                        .instrument(Span::current()),
+                    );
+                    Ok::<_, Infallible>(Response::new(body))
+                }));
+                let response = service.oneshot(Request::new(())).await.unwrap();
+                tracing::info!("headers received");
+                assert_eq!(
+                    response.into_body().collect().await.unwrap().to_bytes(),
+                    "ab"
+                );
+            })
+        });
+        let messages: Vec<_> = out.iter().map(|o| o["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages
+                .iter()
+                .filter(|m| **m == "request completed")
+                .count(),
+            1
+        );
+        let done = messages
+            .iter()
+            .position(|m| *m == "request completed")
+            .unwrap();
+        assert!(
+            messages.iter().rposition(|m| *m == "sending").unwrap() < done,
+            "completed after the last chunk: {messages:?}"
+        );
+        let span = &find(&out, "SPAN_CREATED")[0]["span_id"];
+        assert!(find(&out, "sending").iter().all(|o| &o["span_id"] == span));
+    }
+
+    #[test]
+    fn a_client_that_goes_away_is_a_cancelled_request() {
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                    let (tx, body) = ChannelBody::new(4);
+                    tokio::spawn(async move {
+                        let _ = tx.send(Bytes::from_static(b"first")).await;
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    });
+                    Ok::<_, Infallible>(Response::new(body))
+                }));
+                let response = service.oneshot(Request::new(())).await.unwrap();
+                let mut body = response.into_body();
+                let _ = body.frame().await;
+                drop(body);
+            })
+        });
+        let done = find(&out, "request completed");
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            (&done[0]["outcome"], &done[0]["level"]),
+            (&Value::from("cancelled"), &Value::from("WARN"))
+        );
+    }
+
+    #[test]
+    fn a_reported_stream_failure_is_an_error() {
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                    let outcome = StreamOutcome::default();
+                    outcome.fail("the worker died");
+                    let mut response =
+                        Response::new(Full::new(Bytes::from_static(b"data: {}\n\n")));
+                    response.extensions_mut().insert(outcome);
+                    Ok::<_, Infallible>(response)
+                }));
+                let response = service.oneshot(Request::new(())).await.unwrap();
+                let _ = response.into_body().collect().await;
+            })
+        });
+        let done = find(&out, "request completed")[0];
+        assert_eq!(
+            (
+                &done["level"],
+                &done["outcome"],
+                &done["error"],
+                &done["status"]
+            ),
+            (
+                &Value::from("ERROR"),
+                &Value::from("error"),
+                &Value::from("the worker died"),
+                &Value::from(200)
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_request_id_is_warned_inside_the_span_and_not_echoed() {
+        let mut echoed = Some(HeaderValue::from_static("unset"));
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }));
+                let request = Request::builder()
+                    .header(
+                        "x-request-id",
+                        HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+                    )
+                    .body(())
+                    .unwrap();
+                let response = service.oneshot(request).await.unwrap();
+                echoed = response.headers().get("x-request-id").cloned();
+                drop(response);
+            })
+        });
+        assert_eq!(echoed, None);
+        let warn = find(&out, "ignoring invalid x-request-id")[0];
+        assert_eq!(
+            (&warn["level"], &warn["span_name"], &warn["value"]),
+            (
+                &Value::from("WARN"),
+                &Value::from("http-request"),
+                &Value::from("\"caf\\xc3\\xa9\"")
+            )
+        );
+        assert!(!find(&out, "SPAN_CREATED")[0].contains_key("x_request_id"));
+        assert_eq!(
+            find(&out, "request completed")[0]["outcome"],
+            "ok",
+            "an empty body dropped unpolled is complete, not cancelled"
+        );
+    }
+}

@@ -43,7 +43,7 @@
 //! `tracing::subscriber::with_default`; nothing global is touched.
 
 #[cfg(test)]
-mod capture;
+pub(crate) mod capture;
 mod config;
 pub mod directives;
 pub mod env;
