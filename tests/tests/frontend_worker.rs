@@ -592,7 +592,12 @@ fn wire_loggers_show_what_crosses_the_plane() {
         &addr,
         "POST",
         "/v1/chat/completions",
-        &["x-request-id: wire-1", "Authorization: Bearer sk-SECRET"],
+        &[
+            "x-request-id: wire-1",
+            "Authorization: Bearer sk-SECRET",
+            &format!("traceparent: {UPSTREAM}"),
+            "tracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        ],
         CHAT,
     );
     assert_eq!(r.status, 200);
@@ -610,8 +615,13 @@ fn wire_loggers_show_what_crosses_the_plane() {
         .expect("the generate call");
     let headers = generate["headers"].as_str().unwrap();
     assert!(
-        headers.contains("traceparent: \"00-") && headers.contains("x-request-id: \"wire-1\""),
+        headers.contains("traceparent: \"00-4bf92f3577b34da6a3ce929d0e0e4736-")
+            && headers.contains("x-request-id: \"wire-1\""),
         "{headers}"
+    );
+    assert!(
+        headers.contains("tracestate: \"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\""),
+        "tracestate is passed on: {headers}"
     );
     assert_eq!(
         generate["x_request_id"], "wire-1",
@@ -637,4 +647,90 @@ fn wire_loggers_show_what_crosses_the_plane() {
         std::fs::read_to_string(dir.join("worker.log")).unwrap()
     );
     assert!(!all.contains("sk-SECRET"));
+}
+
+#[test]
+fn trace_identity_propagates_when_the_frontend_logs_nothing() {
+    let dir = temp_dir("quiet-frontend");
+    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    let worker_url = format!("http://{waddr}");
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--worker", &worker_url],
+        &[JSONL, ("DYN_LOG", "off")],
+    );
+    let addr = wait_for_listener(&f);
+    let r = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &[&format!("traceparent: {UPSTREAM}")],
+        CHAT,
+    );
+    assert_eq!(r.status, 200);
+    f.signal("TERM");
+    assert_eq!(f.wait(), Some(0));
+    assert!(
+        f.output().is_empty(),
+        "DYN_LOG=off writes nothing: {}",
+        f.output()
+    );
+    let wl = stop(w);
+    let hp = span_event(
+        &wl,
+        "SPAN_CREATED",
+        "handle_payload",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
+    let parent = hp["parent_id"].as_str().unwrap();
+    assert_ne!(
+        parent, "00f067aa0ba902b7",
+        "the frontend's own (unlogged) request span sits between"
+    );
+    assert_eq!(parent.len(), 16);
+}
+
+/// The listening address of a process that logs nothing, from Linux's /proc.
+fn wait_for_listener(p: &Process) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(port) = listening_ports(p.pid()).into_iter().next() {
+            return format!("127.0.0.1:{port}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no listening socket");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// TCP ports in LISTEN state whose sockets `pid` holds.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    Some(
+                        l.to_str()?
+                            .strip_prefix("socket:[")?
+                            .strip_suffix(']')?
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let listening = cols.get(3) == Some(&"0A")
+                && cols.get(9).is_some_and(|i| inodes.iter().any(|n| n == i));
+            listening
+                .then(|| u16::from_str_radix(cols[1].rsplit(':').next()?, 16).ok())
+                .flatten()
+        })
+        .collect()
 }

@@ -26,6 +26,8 @@ use crate::{propagation::inject_current, wire};
 /// How long a worker that refused a connection is passed over.
 const DOWN_FOR: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a worker may take to answer with a status line; the stream after it is not bounded.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest line a worker may send.
 const MAX_LINE: usize = 1 << 20;
 
@@ -230,7 +232,15 @@ impl PlaneClient {
                 trace!(target: wire::REQUEST, body = %data.escape_ascii(), "request body");
             }
         }
-        match self.http.request(request).await {
+        let Ok(answered) = tokio::time::timeout(RESPONSE_TIMEOUT, self.http.request(request)).await
+        else {
+            debug!(target: wire::TRANSPORT, worker = worker.base, timeout_ms = RESPONSE_TIMEOUT.as_millis() as u64, "no response in time");
+            return Err(broken(
+                worker,
+                format!("no response within {} s", RESPONSE_TIMEOUT.as_secs()),
+            ));
+        };
+        match answered {
             Ok(response) => {
                 debug!(target: wire::RESPONSE, status = response.status().as_u16(), headers = %wire::Headers(response.headers()), url, "received response");
                 Ok(response)
