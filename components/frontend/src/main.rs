@@ -1,11 +1,11 @@
 //! `tracewire-frontend`: see the crate docs of `tracewire_frontend`.
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use tokio::{net::TcpListener, sync::oneshot};
 use tracewire_runtime::{plane::PlaneClient, serve};
-use tracewire_worker::{BoundWorker, WorkerConfig};
+use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 use tracing::{error, info};
 
 /// OpenAI-style HTTP frontend. With no --worker it runs one worker inside its own process,
@@ -19,17 +19,21 @@ struct Args {
     /// A worker's base URL, e.g. http://127.0.0.1:9090; repeat for round-robin over several.
     #[arg(long = "worker")]
     workers: Vec<String>,
-    /// Embedded worker only: the model it serves.
-    #[arg(long, default_value = "Qwen/Qwen3-0.6B")]
-    model: String,
-    /// Embedded worker only: pause between tokens, in milliseconds.
-    #[arg(long, default_value_t = 10)]
-    token_delay_ms: u64,
+    /// The embedded worker's engine (ignored with --worker).
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let _guard = tracewire_runtime::logging::init_or_exit();
+    let plane = match PlaneClient::new(args.workers.clone()) {
+        Ok(plane) => plane,
+        Err(e) => {
+            eprintln!("tracewire-frontend: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -37,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, plane)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "frontend failed");
@@ -46,26 +50,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> std::io::Result<()> {
+async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
     let listener = TcpListener::bind(&args.listen).await?;
-    let (mut urls, mut embedded) = (args.workers, None);
-    if urls.is_empty() {
-        let config = WorkerConfig {
-            model: args.model,
-            token_delay: Duration::from_millis(args.token_delay_ms),
-            ..WorkerConfig::default()
-        };
+    let mut embedded = None;
+    if args.workers.is_empty() {
+        let config = WorkerConfig::default().with_engine(&args.engine);
         let worker = BoundWorker::bind(config, "127.0.0.1:0").await?;
         let addr = worker.local_addr()?;
         info!(addr = %addr, "embedded worker listening");
-        urls.push(format!("http://{addr}"));
+        plane = PlaneClient::new([format!("http://{addr}")]).map_err(std::io::Error::other)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(worker.serve(async move {
             let _ = stopped.await;
         }));
         embedded = Some((stop, task));
     }
-    let plane = Arc::new(PlaneClient::new(urls));
+    let plane = Arc::new(plane);
     info!(addr = %listener.local_addr()?, workers = ?plane.worker_urls().collect::<Vec<_>>(), "frontend listening");
     let served = serve::serve(
         listener,

@@ -53,6 +53,28 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The mock engine's flags, shared by `tracewire-worker` and the frontend's embedded worker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// The model name served (by the embedded worker, in the frontend).
+    #[arg(long, default_value = "Qwen/Qwen3-0.6B")]
+    pub model: String,
+    /// Pause between tokens, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub token_delay_ms: u64,
+}
+
+impl WorkerConfig {
+    /// The default identity with the engine's flags.
+    pub fn with_engine(self, engine: &EngineArgs) -> Self {
+        WorkerConfig {
+            model: engine.model.clone(),
+            token_delay: Duration::from_millis(engine.token_delay_ms),
+            ..self
+        }
+    }
+}
+
 struct Worker {
     config: WorkerConfig,
     info: WorkerInfo,

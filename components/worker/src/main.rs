@@ -1,9 +1,9 @@
 //! `tracewire-worker`: see the crate docs of `tracewire_worker`.
 
-use std::{process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
 use clap::Parser;
-use tracewire_worker::{BoundWorker, WorkerConfig};
+use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 
 /// Serves the generate endpoint of a mock engine that streams the prompt's words back.
 #[derive(Debug, Parser)]
@@ -21,12 +21,8 @@ struct Args {
     /// Endpoint name, served at POST /<endpoint>.
     #[arg(long, default_value = "generate")]
     endpoint: String,
-    /// The model name served.
-    #[arg(long, default_value = "Qwen/Qwen3-0.6B")]
-    model: String,
-    /// Pause between tokens, in milliseconds.
-    #[arg(long, default_value_t = 10)]
-    token_delay_ms: u64,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 fn main() -> ExitCode {
@@ -36,9 +32,9 @@ fn main() -> ExitCode {
         namespace: args.namespace,
         component: args.component,
         endpoint: args.endpoint,
-        model: args.model,
-        token_delay: Duration::from_millis(args.token_delay_ms),
-    };
+        ..WorkerConfig::default()
+    }
+    .with_engine(&args.engine);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -90,23 +90,28 @@ pub struct PlaneClient {
 }
 
 impl PlaneClient {
-    /// A client for workers at these base URLs (`http://host:port`).
-    pub fn new(worker_urls: impl IntoIterator<Item = String>) -> Self {
+    /// A client for workers at these base URLs (`http://host:port`); an URL of another form is
+    /// refused with the reason.
+    pub fn new(worker_urls: impl IntoIterator<Item = String>) -> Result<Self, InvalidWorkerUrl> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
-        PlaneClient {
-            http: Client::builder(TokioExecutor::new()).build(connector),
-            workers: worker_urls
-                .into_iter()
-                .map(|base| Worker {
-                    base: base.trim_end_matches('/').to_owned(),
+        let workers = worker_urls
+            .into_iter()
+            .map(|url| {
+                check_worker_url(&url)?;
+                Ok(Worker {
+                    base: url.trim_end_matches('/').to_owned(),
                     info: Mutex::new(None),
                     down_until: Mutex::new(None),
                 })
-                .collect(),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PlaneClient {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            workers,
             next: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// The workers' URLs.
@@ -259,6 +264,35 @@ impl PlaneClient {
     }
 }
 
+/// A worker URL that is not `http://host:port`.
+#[derive(Debug, thiserror::Error)]
+#[error("--worker {url:?}: {reason} (expected http://host:port)")]
+pub struct InvalidWorkerUrl {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+fn check_worker_url(url: &str) -> Result<(), InvalidWorkerUrl> {
+    let invalid = |reason| InvalidWorkerUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match (uri.scheme_str(), uri.authority(), uri.path()) {
+        (Some("http"), Some(a), "" | "/") if a.port_u16().is_some() && uri.query().is_none() => {
+            Ok(())
+        }
+        (Some("http"), Some(_), "" | "/") => Err(invalid("no port")),
+        (Some("http"), Some(_), _) => Err(invalid(
+            "a path is not allowed; the worker says where its endpoint is",
+        )),
+        (Some(_), _, _) => Err(invalid("only http is supported")),
+        (None, _, _) => Err(invalid("no scheme")),
+    }
+}
+
 /// The tokens of one generation, as the worker streams them.
 pub struct TokenStream {
     worker: String,
@@ -364,4 +398,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_urls() {
+        for ok in [
+            "http://127.0.0.1:9090",
+            "http://worker-0.backend:9090/",
+            "http://[::1]:9090",
+        ] {
+            assert!(check_worker_url(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("127.0.0.1:9090", "no scheme"),
+            ("https://w:9090", "only http"),
+            ("http://w", "no port"),
+            ("http://w:9090/generate", "a path is not allowed"),
+            ("http://w:9090?x=1", "no port"),
+            ("", "not a URL"),
+        ] {
+            let err = check_worker_url(bad).expect_err(bad).to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 }

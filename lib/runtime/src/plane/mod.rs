@@ -7,5 +7,5 @@
 mod client;
 mod protocol;
 
-pub use client::{PlaneClient, PlaneError, TokenStream};
+pub use client::{InvalidWorkerUrl, PlaneClient, PlaneError, TokenStream};
 pub use protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};
