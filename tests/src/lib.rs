@@ -395,3 +395,67 @@ pub fn lines_with<'a>(
         .filter(|o| span.is_none() || o.get("span_name").and_then(Value::as_str) == span)
         .collect()
 }
+
+/// The OTLP receiver of `tests/tools/otlp_receiver.py` (official opentelemetry-proto messages
+/// over grpcio and HTTP), killed when dropped.
+pub struct Receiver {
+    child: std::process::Child,
+    /// Its OTLP/gRPC port.
+    pub grpc_port: u16,
+    /// Its OTLP/HTTP port.
+    pub http_port: u16,
+    out: PathBuf,
+}
+
+impl Receiver {
+    /// Starts it, writing received spans to `dir/spans.jsonl`; `hang` makes it never answer.
+    pub fn start(dir: &Path, hang: bool) -> Receiver {
+        use std::io::BufRead;
+        let out = dir.join(if hang {
+            "hung-spans.jsonl"
+        } else {
+            "spans.jsonl"
+        });
+        let script = repo_root().join("tests/tools/otlp_receiver.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(&script)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::piped());
+        if hang {
+            command.arg("--hang");
+        }
+        let mut child = command.spawn().expect("python3 runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read READY");
+        let port = |key: &str| -> u16 {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("the receiver did not start (is opentelemetry-proto and grpcio installed? `pip install opentelemetry-proto grpcio`): {line:?}"))
+        };
+        let (grpc_port, http_port) = (port("grpc="), port("http="));
+        Receiver {
+            child,
+            grpc_port,
+            http_port,
+            out,
+        }
+    }
+
+    /// The spans received so far.
+    pub fn spans(&self) -> Vec<Map<String, Value>> {
+        json_lines(&std::fs::read_to_string(&self.out).unwrap_or_default())
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

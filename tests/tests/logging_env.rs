@@ -231,7 +231,21 @@ fn every_bad_value_exits_2_with_one_line_naming_the_culprit() {
         ),
         (
             vec![("OTEL_EXPORT_ENABLED", "true")],
-            "OTEL_EXPORT_ENABLED: \"true\": OTLP export is not built".into(),
+            "OTEL_EXPORT_ENABLED: \"true\": OTLP export runs on the program's Tokio runtime".into(),
+        ),
+        (
+            vec![
+                ("OTEL_EXPORT_ENABLED", "true"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ],
+            "OTEL_EXPORTER_OTLP_PROTOCOL: \"http/json\": http/json is not supported".into(),
+        ),
+        (
+            vec![
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "2"),
+            ],
+            "OTEL_TRACES_SAMPLER_ARG: \"2\": expected a ratio from 0 to 1".into(),
         ),
     ];
     for (env, want) in cases {

@@ -26,19 +26,22 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The runtime first: OTLP export runs on it, and the logging guard (declared after, so
+    // dropped before it) sends the last spans while it still runs.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tracewire-frontend: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _entered = runtime.enter();
     let _guard = tracewire_runtime::logging::init_or_exit();
     let plane = match PlaneClient::new(args.workers.clone()) {
         Ok(plane) => plane,
         Err(e) => {
             eprintln!("tracewire-frontend: {e}");
             return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(args, plane)) {

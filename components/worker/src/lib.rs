@@ -156,6 +156,7 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
             endpoint = info.endpoint.as_str(),
             namespace = info.namespace.as_str(),
             instance_id = info.instance_id.as_str(),
+            otel.kind = "server",
         )
     });
     let request = async {

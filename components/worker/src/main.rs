@@ -27,6 +27,16 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The runtime first: OTLP export runs on it, and the logging guard (declared after, so
+    // dropped before it) sends the last spans while it still runs.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tracewire-worker: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _entered = runtime.enter();
     let _guard = tracewire_runtime::logging::init_or_exit();
     let config = WorkerConfig {
         namespace: args.namespace,
@@ -35,13 +45,6 @@ fn main() -> ExitCode {
         ..WorkerConfig::default()
     }
     .with_engine(&args.engine);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
     runtime.block_on(async {
         let worker = match BoundWorker::bind(config.clone(), &args.listen).await {
             Ok(worker) => worker,

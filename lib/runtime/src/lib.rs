@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod logging;
+pub mod otlp;
 pub mod plane;
 pub mod propagation;
 pub mod serve;

@@ -100,6 +100,7 @@ where
                 status = Empty,
                 prompt_tokens = Empty,
                 completion_tokens = Empty,
+                otel.kind = "server",
             )
         });
         let future = span.in_scope(|| {

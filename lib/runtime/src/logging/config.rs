@@ -11,7 +11,7 @@
 //! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
 //! | | `redact` | field names | none |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
-//! | `OTEL_EXPORT_ENABLED` | `[otlp]` `enabled`, `endpoint` | OTLP span export | off |
+//! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
 //! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
 
@@ -22,6 +22,8 @@ use std::{
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::otlp::OtlpConfig;
 
 use super::{
     directives::{self, FilterConfig},
@@ -85,7 +87,7 @@ pub enum TimeZone {
 }
 
 /// Everything the logging layer needs, resolved from all sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoggingConfig {
     /// Line format.
     pub format: Format,
@@ -103,8 +105,8 @@ pub struct LoggingConfig {
     pub redact: Vec<String>,
     /// The optional log file.
     pub file: Option<FileOutput>,
-    /// Whether OTLP export was asked for.
-    pub otlp_enabled: bool,
+    /// OTLP export.
+    pub otlp: OtlpConfig,
 }
 
 impl Default for LoggingConfig {
@@ -118,7 +120,7 @@ impl Default for LoggingConfig {
             filter: FilterConfig::default(),
             redact: Vec::new(),
             file: None,
-            otlp_enabled: false,
+            otlp: OtlpConfig::default(),
         }
     }
 }
@@ -171,7 +173,7 @@ struct Partial {
     filter: FilterConfig,
     redact: Vec<String>,
     file: Option<FileOutput>,
-    otlp_enabled: Option<bool>,
+    otlp: OtlpConfig,
 }
 
 impl Partial {
@@ -195,7 +197,7 @@ impl Partial {
             filter: self.filter,
             redact: self.redact,
             file: self.file,
-            otlp_enabled: self.otlp_enabled.unwrap_or(false),
+            otlp: self.otlp,
         }
     }
 
@@ -214,9 +216,6 @@ impl Partial {
         if let Some(v) = boolean(env::DYN_LOGGING_SPAN_EVENTS)? {
             self.span_events = Some(v);
         }
-        if let Some(v) = boolean(env::OTEL_EXPORT_ENABLED)? {
-            self.otlp_enabled = Some(v);
-        }
         if let Some(v) = lookup(env::DYN_LOG_STREAM) {
             self.stream = Some(parse_stream(&v, &Origin::Env(env::DYN_LOG_STREAM))?);
         }
@@ -229,7 +228,7 @@ impl Partial {
             let parsed = directives::parse_directives(&v, &Origin::Env(env::DYN_LOG))?;
             self.filter = std::mem::take(&mut self.filter).overlay(parsed);
         }
-        Ok(())
+        self.otlp.apply_env(lookup)
     }
 
     fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
@@ -297,7 +296,7 @@ impl Partial {
             });
         }
         if let Some(otlp) = file.otlp {
-            self.otlp_enabled = Some(otlp.enabled);
+            self.otlp.apply_file(otlp, &at)?;
         }
         Ok(())
     }
@@ -316,7 +315,7 @@ struct FileSettings {
     redact: Vec<String>,
     log_filters: BTreeMap<String, Spanned<String>>,
     file: Option<FileSection>,
-    otlp: Option<OtlpSection>,
+    otlp: Option<crate::otlp::OtlpSection>,
 }
 
 #[derive(Deserialize)]
@@ -335,17 +334,6 @@ fn default_max_bytes() -> u64 {
 
 fn default_max_files() -> u32 {
     5
-}
-
-/// Kept for the OTLP exporter; `endpoint` is read there.
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct OtlpSection {
-    enabled: bool,
-    #[allow(dead_code)]
-    endpoint: Option<String>,
-    #[allow(dead_code)]
-    protocol: Option<String>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -29,6 +29,8 @@ pub struct SpanContext {
     pub trace_state: Option<Arc<str>>,
     /// The request id of the request this span serves, inherited by every child.
     pub x_request_id: Option<Arc<str>>,
+    /// Whether the parent is in another process.
+    pub remote_parent: bool,
 }
 
 /// The parent span of another process, as a W3C `traceparent` carries it.
@@ -123,6 +125,7 @@ impl SpanContext {
                 flags: p.flags,
                 trace_state: p.trace_state.map(Arc::from),
                 x_request_id: None,
+                remote_parent: true,
             },
             (None, Some(p)) => SpanContext {
                 trace_id: p.trace_id,
@@ -131,6 +134,7 @@ impl SpanContext {
                 flags: p.flags,
                 trace_state: p.trace_state.clone(),
                 x_request_id: p.x_request_id.clone(),
+                remote_parent: false,
             },
             (None, None) => SpanContext {
                 trace_id: TraceId::random(),
@@ -139,6 +143,7 @@ impl SpanContext {
                 flags: TraceFlags::SAMPLED,
                 trace_state: None,
                 x_request_id: None,
+                remote_parent: false,
             },
         };
         if let Some(id) = own_request_id.or(remote_request_id) {

@@ -43,6 +43,9 @@ const RESERVED: &[&str] = &[
     "time.duration_us",
 ];
 
+/// Span fields with this prefix steer OTLP export and are not written to lines.
+pub(crate) const OTEL_PREFIX: &str = "otel.";
+
 /// The `target` of records bridged from the `log` crate.
 const LOG_TARGET: &str = "log";
 
@@ -153,7 +156,7 @@ fn write_identity(buf: &mut Vec<u8>, span_name: &str, data: &SpanData) {
 
 fn write_span_fields(buf: &mut Vec<u8>, redact: &Redactions, data: &SpanData, hidden: &[&str]) {
     for (name, value) in data.fields.iter() {
-        if name == X_REQUEST_ID || hidden.contains(&name) {
+        if name == X_REQUEST_ID || name.starts_with(OTEL_PREFIX) || hidden.contains(&name) {
             continue;
         }
         write_field_key(buf, name);

@@ -26,10 +26,13 @@ use tracing_subscriber::{
     Layer,
 };
 
+use crate::otlp::{self, SpanExport};
+
 use super::{
     config::{Format, LoggingConfig, TimeZone},
     fields::{Recorder, Redactions, SpanFields},
     identity::{self, SpanContext},
+    ids::TraceFlags,
     jsonl, readable,
     writer::LineSink,
 };
@@ -45,6 +48,8 @@ pub(crate) struct SpanData {
     /// Whether the filter enables this span's own lines (its span events).
     visible: bool,
     timing: Timing,
+    /// When the span started, if it is sampled for export.
+    export_start: Option<SystemTime>,
 }
 
 /// Busy time is measured directly at enter and exit; idle is the rest of the lifetime.
@@ -132,6 +137,7 @@ pub struct TracewireLayer {
     span_events: bool,
     style: Style,
     outputs: Vec<Output>,
+    export: Option<Arc<SpanExport>>,
 }
 
 impl TracewireLayer {
@@ -152,7 +158,15 @@ impl TracewireLayer {
                 clock: SystemTime::now,
             },
             outputs: Vec::new(),
+            export: None,
         }
+    }
+
+    /// Also exports every sampled span at INFO or above through `export` (OTLP), with the same
+    /// ids as the lines. Its sampler decides each trace's sampled flag.
+    pub fn with_export(mut self, export: Arc<SpanExport>) -> Self {
+        self.export = Some(export);
+        self
     }
 
     /// Also writes every line to `sink`, with ANSI colour if `ansi` (readable format only).
@@ -293,7 +307,7 @@ where
         attrs.record(&mut recorder);
         let own_request_id = recorder.x_request_id;
         let remote = identity::take_pending();
-        let context = {
+        let mut context = {
             let parent = span.parent();
             let parent_ext = parent.as_ref().map(|p| p.extensions());
             let parent_ctx = parent_ext
@@ -302,6 +316,23 @@ where
                 .map(|d| &d.context);
             SpanContext::new(remote, parent_ctx, own_request_id)
         };
+        let export_start = self.export.as_ref().and_then(|export| {
+            let meta = attrs.metadata();
+            if *meta.level() > TRACING_FLOOR {
+                return None;
+            }
+            let parent = context
+                .parent_id
+                .map(|p| (context.trace_id, p, context.flags));
+            let kind = otlp::convert::span_kind(&fields);
+            let sampled = export.sample(parent, context.trace_id, meta.name(), &kind);
+            context.flags = TraceFlags(if sampled {
+                context.flags.0 | 1
+            } else {
+                context.flags.0 & !1
+            });
+            sampled.then(SystemTime::now)
+        });
         let now = Instant::now();
         span.extensions_mut().insert(SpanData {
             context,
@@ -313,6 +344,7 @@ where
                 depth: 0,
                 busy_since: now,
             },
+            export_start,
         });
         if visible && self.span_events {
             self.span_event(&span, SpanEvent::Created);
@@ -364,14 +396,26 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if self.span_events {
-            if let Some(span) = ctx.span(&id) {
-                let timings = span
-                    .extensions()
-                    .get::<SpanData>()
-                    .filter(|d| d.visible)
-                    .map(|d| d.timing.close(Instant::now()));
-                if let Some(timings) = timings {
+        if let Some(span) = ctx.span(&id) {
+            let now = Instant::now();
+            let closed = span.extensions().get::<SpanData>().map(|data| {
+                if let (Some(export), Some(start)) = (&self.export, data.export_start) {
+                    // The exported end is start + the logged duration, so both agree.
+                    let end = start + now.duration_since(data.timing.created);
+                    let meta = span.metadata();
+                    export.end(otlp::convert::span_data(
+                        export,
+                        meta,
+                        &data.context,
+                        &data.fields,
+                        start,
+                        end,
+                    ));
+                }
+                (data.timing.close(now), data.visible)
+            });
+            if let Some((timings, true)) = closed {
+                if self.span_events {
                     self.span_event(&span, SpanEvent::Closed(timings));
                 }
             }

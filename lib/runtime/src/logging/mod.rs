@@ -63,15 +63,18 @@ use tracing_subscriber::layer::SubscriberExt;
 
 pub use config::{parse_bool, ColorMode, FileOutput, Format, LoggingConfig, Stream, TimeZone};
 pub use error::{ConfigError, Origin};
+pub(crate) use fields::{FieldValue, SpanFields};
 pub use identity::{current_context, span_context, RemoteContext, SpanContext, TraceParent};
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use layer::TracewireLayer;
 pub use writer::{LineSink, MemorySink, RotatingFile, StreamSink};
 
-/// Flushes every sink when dropped: keep it alive until the end of `main`.
+/// Flushes every sink (and sends the last spans, if exporting) when dropped: keep it alive
+/// until the end of `main`.
 #[must_use = "dropping the guard flushes and stops nothing, but keep it until the end of main"]
 pub struct LoggingGuard {
     sinks: Vec<Arc<dyn LineSink>>,
+    export: Option<Arc<crate::otlp::SpanExport>>,
 }
 
 impl LoggingGuard {
@@ -86,8 +89,19 @@ impl LoggingGuard {
     }
 }
 
+impl LoggingGuard {
+    /// The span export, if one runs.
+    pub fn export(&self) -> Option<&crate::otlp::SpanExport> {
+        self.export.as_deref()
+    }
+}
+
 impl Drop for LoggingGuard {
     fn drop(&mut self) {
+        // Export first: its shutdown may report losses, and those lines must be flushed too.
+        if let Some(export) = self.export.take() {
+            export.shutdown();
+        }
         self.flush();
     }
 }
@@ -95,11 +109,11 @@ impl Drop for LoggingGuard {
 impl LoggingConfig {
     /// The layer this configuration asks for, writing to the configured stream and file.
     pub fn layer(&self) -> Result<TracewireLayer, ConfigError> {
-        if self.otlp_enabled {
+        if self.otlp.logs_enabled {
             return Err(ConfigError::invalid(
-                Origin::Env(env::OTEL_EXPORT_ENABLED),
+                Origin::Env(crate::otlp::vars::OTEL_EXPORT_LOGS_ENABLED),
                 "true",
-                "OTLP export is not built into this version of tracewire; unset OTEL_EXPORT_ENABLED and [otlp] enabled",
+                "OTLP log export is not available in this version; unset it (spans export with OTEL_EXPORT_ENABLED)",
             ));
         }
         let (stream, is_terminal) = match self.stream {
@@ -120,11 +134,19 @@ impl LoggingConfig {
     }
 
     /// Installs this configuration as the process's global subscriber, with `log` records
-    /// bridged into it.
+    /// bridged into it, and starts OTLP export if asked (which needs a Tokio runtime entered).
     pub fn install(&self) -> Result<LoggingGuard, ConfigError> {
-        let layer = self.layer()?;
+        let mut layer = self.layer()?;
+        let export = if self.otlp.enabled {
+            let export = crate::otlp::SpanExport::start(&self.otlp)?;
+            layer = layer.with_export(export.clone());
+            Some(export)
+        } else {
+            None
+        };
         let guard = LoggingGuard {
             sinks: layer.sinks(),
+            export,
         };
         let max_event_level = layer.max_event_level();
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))

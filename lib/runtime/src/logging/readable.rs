@@ -17,7 +17,7 @@ use tracing_log::NormalizeEvent;
 
 use super::{
     fields::{FieldValue, Redactions, X_REQUEST_ID},
-    jsonl::level_str,
+    jsonl::{level_str, OTEL_PREFIX},
     layer::{SpanData, SpanEvent, Style},
     timestamp,
 };
@@ -116,7 +116,11 @@ fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>,
             buf.extend_from_slice(BOLD.as_bytes());
         }
         escape_into(buf, name);
-        let mut fields = data.fields.iter().peekable();
+        let mut fields = data
+            .fields
+            .iter()
+            .filter(|(n, _)| !n.starts_with(OTEL_PREFIX))
+            .peekable();
         if fields.peek().is_some() {
             buf.push(b'{');
             for (i, (field, value)) in fields.enumerate() {

@@ -1,0 +1,164 @@
+//! A closed tracewire span as the SDK's `SpanData`: the same ids, parent, flags and tracestate
+//! as the log lines, the span's fields as attributes.
+//!
+//! Fields named `otel.*` steer the export and are not written to log lines: `otel.kind`
+//! (`server`, `client`, `producer`, `consumer`, `internal`) and `otel.status_code` (`ERROR`).
+//! A server span's SPEC field names are also given their OpenTelemetry semantic-convention
+//! names: `method` → `http.request.method`, `uri` → `url.path` and `url.query`, `version` →
+//! `network.protocol.version`, `status` → `http.response.status_code` (a 5xx is an error status).
+
+use std::{borrow::Cow, str::FromStr, time::SystemTime};
+
+use opentelemetry::{
+    trace::{SpanKind, Status, TraceState},
+    KeyValue, Value,
+};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use tracing::Metadata;
+
+use super::export::{to_otel_span_id, to_otel_trace_id, SpanExport};
+use crate::logging::{FieldValue, SpanContext, SpanFields};
+
+/// The span kind its `otel.kind` field asks for; internal by default.
+pub(crate) fn span_kind(fields: &SpanFields) -> SpanKind {
+    let kind = fields
+        .iter()
+        .find(|(name, _)| *name == "otel.kind")
+        .and_then(|(_, v)| match v {
+            FieldValue::Str(s) | FieldValue::Text(s) => Some(s.to_ascii_lowercase()),
+            _ => None,
+        });
+    match kind.as_deref() {
+        Some("server") => SpanKind::Server,
+        Some("client") => SpanKind::Client,
+        Some("producer") => SpanKind::Producer,
+        Some("consumer") => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    }
+}
+
+fn value(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::I64(n) => Value::I64(*n),
+        FieldValue::U64(n) => {
+            i64::try_from(*n).map_or_else(|_| Value::String(n.to_string().into()), Value::I64)
+        }
+        FieldValue::I128(n) => {
+            i64::try_from(*n).map_or_else(|_| Value::String(n.to_string().into()), Value::I64)
+        }
+        FieldValue::U128(n) => {
+            i64::try_from(*n).map_or_else(|_| Value::String(n.to_string().into()), Value::I64)
+        }
+        FieldValue::F64(n) => Value::F64(*n),
+        FieldValue::Bool(b) => Value::Bool(*b),
+        FieldValue::Str(s) | FieldValue::Text(s) => Value::String(s.to_string().into()),
+        FieldValue::Redacted => Value::String("[REDACTED]".into()),
+    }
+}
+
+/// Builds the exported span.
+pub(crate) fn span_data(
+    export: &SpanExport,
+    meta: &'static Metadata<'static>,
+    ctx: &SpanContext,
+    fields: &SpanFields,
+    start: SystemTime,
+    end: SystemTime,
+) -> SpanData {
+    let kind = span_kind(fields);
+    let mut attributes = Vec::with_capacity(8);
+    let mut status = Status::Unset;
+    for (name, v) in fields.iter() {
+        if name == "otel.status_code" {
+            if matches!(v, FieldValue::Str(s) | FieldValue::Text(s) if s.eq_ignore_ascii_case("error"))
+            {
+                status = Status::error("");
+            }
+            continue;
+        }
+        if name.starts_with("otel.") {
+            continue;
+        }
+        attributes.push(KeyValue::new(name, value(v)));
+        if kind == SpanKind::Server {
+            server_conventions(name, v, &mut attributes, &mut status);
+        }
+    }
+    if let Some(id) = &ctx.x_request_id {
+        if !fields.iter().any(|(n, _)| n == "x_request_id") {
+            attributes.push(KeyValue::new("x_request_id", id.to_string()));
+        }
+    }
+    if let Some(file) = meta.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(line) = meta.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+    attributes.push(KeyValue::new("code.namespace", meta.target()));
+    let trace_state = ctx
+        .trace_state
+        .as_deref()
+        .and_then(|s| TraceState::from_str(s).ok())
+        .unwrap_or_default();
+    SpanData {
+        span_context: opentelemetry::trace::SpanContext::new(
+            to_otel_trace_id(ctx.trace_id),
+            to_otel_span_id(ctx.span_id),
+            opentelemetry::trace::TraceFlags::new(ctx.flags.0),
+            false,
+            trace_state,
+        ),
+        parent_span_id: ctx
+            .parent_id
+            .map_or(opentelemetry::trace::SpanId::INVALID, to_otel_span_id),
+        parent_span_is_remote: ctx.remote_parent,
+        span_kind: kind,
+        name: Cow::Borrowed(meta.name()),
+        start_time: start,
+        end_time: end,
+        attributes,
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status,
+        instrumentation_scope: export.scope.clone(),
+    }
+}
+
+fn server_conventions(
+    name: &str,
+    v: &FieldValue,
+    attributes: &mut Vec<KeyValue>,
+    status: &mut Status,
+) {
+    let text = match v {
+        FieldValue::Str(s) | FieldValue::Text(s) => Some(&**s),
+        _ => None,
+    };
+    match (name, text) {
+        ("method", Some(m)) => attributes.push(KeyValue::new("http.request.method", m.to_owned())),
+        ("uri", Some(uri)) => {
+            let (path, query) = uri
+                .split_once('?')
+                .map_or((uri, None), |(p, q)| (p, Some(q)));
+            attributes.push(KeyValue::new("url.path", path.to_owned()));
+            if let Some(q) = query {
+                attributes.push(KeyValue::new("url.query", q.to_owned()));
+            }
+        }
+        ("version", Some(version)) => attributes.push(KeyValue::new(
+            "network.protocol.version",
+            version.trim_start_matches("HTTP/").to_owned(),
+        )),
+        ("status", _) => {
+            if let Value::I64(code) = value(v) {
+                attributes.push(KeyValue::new("http.response.status_code", code));
+                if code >= 500 {
+                    *status = Status::error("");
+                }
+            }
+        }
+        _ => {}
+    }
+}

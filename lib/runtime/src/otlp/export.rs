@@ -1,0 +1,316 @@
+//! The span export pipeline: the SDK's sampler decides at span creation, finished spans go
+//! through a bounded queue to the SDK's `BatchSpanProcessor` and the official OTLP exporter,
+//! off the request path. A collector that is down, slow or refusing costs a request nothing:
+//! when the queue is full spans are dropped and counted, and losses are reported at WARN at most
+//! once per [`REPORT_EVERY`].
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+    time::Duration,
+};
+
+use opentelemetry::{
+    trace::{SpanKind, TraceContextExt, TraceState},
+    Context, InstrumentationScope, KeyValue,
+};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::{
+    trace::{
+        BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, ShouldSample, SpanData,
+        SpanProcessor,
+    },
+    Resource,
+};
+use tokio::{runtime::Handle, task::JoinHandle};
+use tracing::warn;
+
+use super::{
+    config::{vars, OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig},
+    transport::{HyperHttpClient, OnRuntime},
+};
+use crate::logging::{ConfigError, Origin, SpanId, TraceFlags, TraceId};
+
+/// Spans waiting for export at most; beyond, they are dropped and counted.
+pub const QUEUE_CAPACITY: u64 = 4096;
+/// How long one export may take.
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the last spans to go out.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Losses are reported at most this often.
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Counters shared by the queue, the exporter and the reporter.
+#[derive(Debug, Default)]
+pub(crate) struct ExportStats {
+    pub(crate) queued: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl ExportStats {
+    pub(crate) fn record_failure(&self, spans: u64, error: &dyn std::fmt::Display) {
+        self.failed.fetch_add(spans, Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+    }
+}
+
+/// A snapshot of what the exporter has done, for tests and shutdown reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportCounts {
+    /// Spans the collector accepted.
+    pub exported: u64,
+    /// Spans dropped because the queue was full.
+    pub dropped: u64,
+    /// Spans in batches the collector did not accept.
+    pub failed: u64,
+}
+
+/// A running span export. Built by [`SpanExport::start`] inside a Tokio runtime; its spans come
+/// from [`TracewireLayer::with_export`](crate::logging::TracewireLayer::with_export).
+#[derive(Debug)]
+pub struct SpanExport {
+    processor: BatchSpanProcessor,
+    sampler: Sampler,
+    pub(crate) scope: InstrumentationScope,
+    stats: Arc<ExportStats>,
+    reporter: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SpanExport {
+    /// Builds the exporter for `config` on the current Tokio runtime. Nothing is sent until the
+    /// first batch: startup never waits for the collector.
+    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
+        let handle = Handle::try_current().map_err(|_| {
+            ConfigError::invalid(
+                Origin::Env(vars::OTEL_EXPORT_ENABLED),
+                "true",
+                "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
+            )
+        })?;
+        let url = config.traces_url();
+        let bad_endpoint = |e: &dyn std::fmt::Display| {
+            ConfigError::invalid(
+                Origin::Env(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+                &url,
+                format!("cannot export there: {e}"),
+            )
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad_endpoint(&"expected an http:// URL"));
+        }
+        let exporter = {
+            let _runtime = handle.enter();
+            match config.protocol {
+                OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(url.clone())
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .build(),
+                OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_endpoint(url.clone())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
+                    .build(),
+            }
+            .map_err(|e| bad_endpoint(&e))?
+        };
+        let stats = Arc::new(ExportStats::default());
+        let exporter = OnRuntime {
+            inner: Arc::new(exporter),
+            handle: handle.clone(),
+            stats: stats.clone(),
+        };
+        let batch = BatchConfigBuilder::default()
+            .with_max_queue_size(QUEUE_CAPACITY as usize)
+            .with_max_export_batch_size(512)
+            .with_scheduled_delay(Duration::from_millis(500))
+            .build();
+        let mut processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(batch)
+            .build();
+        processor.set_resource(&resource(config));
+        let reporter = handle.spawn(report_losses(stats.clone()));
+        Ok(Arc::new(SpanExport {
+            processor,
+            sampler: sampler(&config.sampler),
+            scope: InstrumentationScope::builder("tracewire")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+            stats,
+            reporter: Mutex::new(Some(reporter)),
+        }))
+    }
+
+    /// The sampler's decision for a new span: its parent (remote or local) if any.
+    pub(crate) fn sample(
+        &self,
+        parent: Option<(TraceId, SpanId, TraceFlags)>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+    ) -> bool {
+        let parent_cx = parent.map(|(trace, span, flags)| {
+            Context::new().with_remote_span_context(opentelemetry::trace::SpanContext::new(
+                to_otel_trace_id(trace),
+                to_otel_span_id(span),
+                opentelemetry::trace::TraceFlags::new(flags.0),
+                true,
+                TraceState::NONE,
+            ))
+        });
+        let result = self.sampler.should_sample(
+            parent_cx.as_ref(),
+            to_otel_trace_id(trace_id),
+            name,
+            kind,
+            &[] as &[KeyValue],
+            &[],
+        );
+        result.decision == SamplingDecision::RecordAndSample
+    }
+
+    /// Queues a finished span, or drops and counts it if the queue is full.
+    pub(crate) fn end(&self, span: SpanData) {
+        let queued = self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if queued >= QUEUE_CAPACITY {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.processor.on_end(span);
+    }
+
+    /// What has been exported, dropped and lost so far.
+    pub fn counts(&self) -> ExportCounts {
+        ExportCounts {
+            exported: self.stats.exported.load(Ordering::Relaxed),
+            dropped: self.stats.dropped.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends what is queued (waiting at most [`SHUTDOWN_TIMEOUT`]), stops the exporter, and
+    /// reports any loss at WARN. Called by the logging guard.
+    pub fn shutdown(&self) {
+        if let Some(reporter) = self
+            .reporter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            reporter.abort();
+        }
+        if let Err(e) = self.processor.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
+            // Whatever has not settled by now is lost with the process.
+            let unsent = self.stats.queued.swap(0, Ordering::Relaxed);
+            self.stats.record_failure(
+                unsent,
+                &format!("shutdown gave up after {SHUTDOWN_TIMEOUT:?}: {e}"),
+            );
+        }
+        let counts = self.counts();
+        if counts.dropped > 0 || counts.failed > 0 {
+            warn!(
+                exported = counts.exported,
+                dropped = counts.dropped,
+                failed = counts.failed,
+                last_error = self.last_error(),
+                "OTLP export lost spans"
+            );
+        }
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.stats
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reports new losses at most once per [`REPORT_EVERY`].
+async fn report_losses(stats: Arc<ExportStats>) {
+    let (mut dropped, mut failed) = (0, 0);
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    loop {
+        tick.tick().await;
+        let (d, f) = (
+            stats.dropped.load(Ordering::Relaxed),
+            stats.failed.load(Ordering::Relaxed),
+        );
+        if d > dropped || f > failed {
+            let last_error = stats
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            warn!(
+                dropped = d - dropped,
+                failed = f - failed,
+                last_error,
+                interval_s = REPORT_EVERY.as_secs(),
+                "OTLP export is losing spans"
+            );
+            (dropped, failed) = (d, f);
+        }
+    }
+}
+
+fn sampler(config: &SamplerConfig) -> Sampler {
+    let root = |r: &ParentBasedRoot| match r {
+        ParentBasedRoot::AlwaysOn => Sampler::AlwaysOn,
+        ParentBasedRoot::AlwaysOff => Sampler::AlwaysOff,
+        ParentBasedRoot::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+    };
+    match config {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+        SamplerConfig::ParentBased(r) => Sampler::ParentBased(Box::new(root(r))),
+    }
+}
+
+/// `service.name`, `service.instance.id`, `host.name`, then `OTEL_RESOURCE_ATTRIBUTES`.
+fn resource(config: &OtlpConfig) -> Resource {
+    let service = config.service_name.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown_service".to_owned())
+    });
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let mut builder = Resource::builder_empty().with_attributes([
+        KeyValue::new("service.name", service),
+        KeyValue::new("service.instance.id", SpanId::random().to_string()),
+        KeyValue::new("host.name", host),
+        KeyValue::new("telemetry.sdk.name", "tracewire"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+    ]);
+    for (k, v) in &config.resource_attributes {
+        builder = builder.with_attribute(KeyValue::new(k.clone(), v.clone()));
+    }
+    builder.build()
+}
+
+pub(crate) fn to_otel_trace_id(id: TraceId) -> opentelemetry::trace::TraceId {
+    opentelemetry::trace::TraceId::from_bytes(id.to_u128().to_be_bytes())
+}
+
+pub(crate) fn to_otel_span_id(id: SpanId) -> opentelemetry::trace::SpanId {
+    opentelemetry::trace::SpanId::from_bytes(id.to_u64().to_be_bytes())
+}

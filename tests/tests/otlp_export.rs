@@ -1,0 +1,298 @@
+//! OTLP export to a real receiver (official opentelemetry-proto messages, grpcio and HTTP):
+//! the exported spans are the logged ones, for both protocols; a collector that is down or hung
+//! neither fails requests nor holds up exit.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use tracewire_tests::{http, json_lines, lines_with, temp_dir, Process, Receiver};
+
+const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
+const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+struct Deployment {
+    frontend: Process,
+    worker: Process,
+    addr: String,
+}
+
+fn deploy(dir: &std::path::Path, env: &[(&str, &str)]) -> Deployment {
+    let mut all = vec![
+        ("DYN_LOGGING_JSONL", "true"),
+        ("OTEL_EXPORT_ENABLED", "true"),
+    ];
+    all.extend_from_slice(env);
+    let mut worker = Process::start(
+        "tracewire-worker",
+        "worker",
+        dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
+        &all,
+    );
+    let waddr = worker.wait_for_addr("worker listening");
+    let url = format!("http://{waddr}");
+    let mut frontend = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        dir,
+        &["--listen", "127.0.0.1:0", "--worker", &url],
+        &all,
+    );
+    let addr = frontend.wait_for_addr("frontend listening");
+    Deployment {
+        frontend,
+        worker,
+        addr,
+    }
+}
+
+fn stop(mut p: Process) -> Vec<Map<String, Value>> {
+    p.signal("TERM");
+    assert_eq!(p.wait(), Some(0), "{}", p.output());
+    json_lines(&p.output())
+}
+
+fn exported_matches_logged(protocol: &str) {
+    let dir = temp_dir(&format!("otlp-{}", protocol.replace('/', "-")));
+    let receiver = Receiver::start(&dir, false);
+    let port = if protocol == "grpc" {
+        receiver.grpc_port
+    } else {
+        receiver.http_port
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let d = deploy(
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
+        ],
+    );
+    assert_eq!(
+        http(
+            &d.addr,
+            "POST",
+            "/v1/chat/completions",
+            &["x-request-id: otlp-1"],
+            CHAT
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        http(
+            &d.addr,
+            "POST",
+            "/v1/chat/completions",
+            &[&format!("traceparent: {UPSTREAM}")],
+            CHAT
+        )
+        .status,
+        200
+    );
+    // Spans are flushed on SIGTERM: nothing waits for the batch delay here.
+    let (fl, wl) = (stop(d.frontend), stop(d.worker));
+    let spans = receiver.spans();
+    assert!(spans.iter().all(|s| s["protocol"] == protocol));
+    let by_id: HashMap<&str, &Map<String, Value>> = spans
+        .iter()
+        .map(|s| (s["span_id"].as_str().unwrap(), s))
+        .collect();
+
+    let logged: Vec<_> = lines_with(&fl, "SPAN_CREATED", Some("http-request"))
+        .into_iter()
+        .chain(lines_with(&wl, "SPAN_CREATED", Some("handle_payload")))
+        .collect();
+    assert_eq!(logged.len(), 4);
+    assert_eq!(spans.len(), 4, "every span exported once: {spans:#?}");
+    for line in &logged {
+        let span = by_id
+            .get(line["span_id"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("not exported: {line:?}"));
+        assert_eq!(span["trace_id"], line["trace_id"], "same trace id");
+        assert_eq!(span["name"], line["span_name"]);
+        assert_eq!(
+            span["parent_span_id"].as_str(),
+            line.get("parent_id").and_then(Value::as_str).or(Some("")),
+            "same parent"
+        );
+        assert_eq!(span["kind"], 2, "SERVER");
+        let resource = span["resource"].as_object().unwrap();
+        let service = if line["span_name"] == "http-request" {
+            "tracewire-frontend"
+        } else {
+            "tracewire-worker"
+        };
+        assert_eq!(resource["service.name"], service);
+        assert_eq!(resource["deployment.environment"], "test");
+        assert!(resource["host.name"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()));
+        assert_eq!(
+            resource["service.instance.id"].as_str().map(str::len),
+            Some(16)
+        );
+        // The exported duration is the logged one.
+        let closed = lines_with(
+            if service == "tracewire-frontend" {
+                &fl
+            } else {
+                &wl
+            },
+            "SPAN_CLOSED",
+            None,
+        )
+        .into_iter()
+        .find(|c| c["span_id"] == line["span_id"])
+        .unwrap();
+        let exported_us =
+            (span["end_ns"].as_u64().unwrap() - span["start_ns"].as_u64().unwrap()) / 1000;
+        assert!(
+            exported_us.abs_diff(closed["time.duration_us"].as_u64().unwrap()) <= 1,
+            "{exported_us} vs {closed:?}"
+        );
+    }
+    let server = spans
+        .iter()
+        .find(|s| {
+            s["name"] == "http-request" && s["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+        })
+        .unwrap();
+    assert_eq!(
+        server["parent_span_id"], "00f067aa0ba902b7",
+        "the remote parent is the exported span's parent"
+    );
+    let attrs = server["attributes"].as_object().unwrap();
+    assert_eq!(
+        (
+            &attrs["http.request.method"],
+            &attrs["url.path"],
+            &attrs["http.response.status_code"]
+        ),
+        (
+            &Value::from("POST"),
+            &Value::from("/v1/chat/completions"),
+            &Value::from(200)
+        )
+    );
+    let with_id = spans
+        .iter()
+        .find(|s| s["name"] == "handle_payload" && s["attributes"]["x_request_id"] == "otlp-1");
+    assert!(
+        with_id.is_some(),
+        "x_request_id is an attribute of the worker's span too"
+    );
+    assert!(
+        !lines_with(&fl, "OTLP export lost spans", None)
+            .iter()
+            .any(|_| true),
+        "nothing lost"
+    );
+}
+
+#[test]
+fn grpc_export_carries_the_logged_ids() {
+    exported_matches_logged("grpc");
+}
+
+#[test]
+fn http_protobuf_export_carries_the_logged_ids() {
+    exported_matches_logged("http/protobuf");
+}
+
+#[test]
+fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
+    let dir = temp_dir("otlp-down");
+    // Nothing listens on port 1; the hung receiver accepts and never answers.
+    let hung = Receiver::start(&dir, true);
+    for endpoint in [
+        "http://127.0.0.1:1".to_owned(),
+        format!("http://127.0.0.1:{}", hung.grpc_port),
+    ] {
+        let d = deploy(&dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+        for _ in 0..5 {
+            assert_eq!(
+                http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+                200,
+                "{endpoint}"
+            );
+        }
+        // Exit is bounded (Process::wait gives up after 20 s) and reports the loss.
+        let fl = stop(d.frontend);
+        drop(stop(d.worker));
+        let lost = lines_with(&fl, "OTLP export lost spans", None);
+        assert_eq!(lost.len(), 1, "{endpoint}: {fl:#?}");
+        assert_eq!(lost[0]["level"], "WARN");
+        assert_eq!(
+            lost[0]["failed"].as_u64().unwrap() + lost[0]["dropped"].as_u64().unwrap(),
+            5,
+            "{:?}",
+            lost[0]
+        );
+    }
+    assert!(hung.spans().is_empty());
+}
+
+#[test]
+fn the_sampler_decides_the_sampled_flag_in_both_processes() {
+    let dir = temp_dir("otlp-sampler");
+    let receiver = Receiver::start(&dir, false);
+    let endpoint = format!("http://127.0.0.1:{}", receiver.grpc_port);
+    let d = deploy(
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_TRACES_SAMPLER", "parentbased_always_off"),
+            ("DYN_LOG", "info,tracewire::wire=debug"),
+        ],
+    );
+    assert_eq!(
+        http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+        200
+    );
+    assert_eq!(
+        http(
+            &d.addr,
+            "POST",
+            "/v1/chat/completions",
+            &[&format!("traceparent: {UPSTREAM}")],
+            CHAT
+        )
+        .status,
+        200
+    );
+    let (fl, wl) = (stop(d.frontend), stop(d.worker));
+    let sent: Vec<String> = lines_with(&fl, "sending request", None)
+        .iter()
+        .filter(|o| o["method"] == "POST")
+        .map(|o| o["headers"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0].contains("-00\""),
+        "a new trace is not sampled: {}",
+        sent[0]
+    );
+    assert!(
+        sent[1].contains("-01\""),
+        "an upstream sampled parent wins: {}",
+        sent[1]
+    );
+    let spans = receiver.spans();
+    assert_eq!(
+        spans.len(),
+        2,
+        "only the upstream-sampled trace is exported, in both processes: {spans:#?}"
+    );
+    assert!(spans
+        .iter()
+        .all(|s| s["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert_eq!(
+        lines_with(&wl, "SPAN_CREATED", Some("handle_payload")).len(),
+        2,
+        "logs keep every span"
+    );
+}
