@@ -449,7 +449,19 @@ impl Receiver {
 
     /// The spans received so far.
     pub fn spans(&self) -> Vec<Map<String, Value>> {
-        json_lines(&std::fs::read_to_string(&self.out).unwrap_or_default())
+        self.received("span")
+    }
+
+    /// The log records received so far.
+    pub fn logs(&self) -> Vec<Map<String, Value>> {
+        self.received("log")
+    }
+
+    fn received(&self, signal: &str) -> Vec<Map<String, Value>> {
+        let all = json_lines(&std::fs::read_to_string(&self.out).unwrap_or_default());
+        all.into_iter()
+            .filter(|o| o.get("signal").and_then(Value::as_str) == Some(signal))
+            .collect()
     }
 }
 

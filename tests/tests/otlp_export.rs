@@ -296,3 +296,74 @@ fn the_sampler_decides_the_sampled_flag_in_both_processes() {
         "logs keep every span"
     );
 }
+
+fn log_records_carry_the_trace_context(protocol: &str) {
+    let dir = temp_dir(&format!("otlp-logs-{}", protocol.replace('/', "-")));
+    let receiver = Receiver::start(&dir, false);
+    let port = if protocol == "grpc" {
+        receiver.grpc_port
+    } else {
+        receiver.http_port
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let d = deploy(
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORT_LOGS_ENABLED", "true"),
+        ],
+    );
+    assert_eq!(
+        http(
+            &d.addr,
+            "POST",
+            "/v1/chat/completions",
+            &["x-request-id: logs-1"],
+            CHAT
+        )
+        .status,
+        200
+    );
+    let fl = stop(d.frontend);
+    drop(stop(d.worker));
+    let logs = receiver.logs();
+    let logged = lines_with(&fl, "request completed", None)[0].clone();
+    let record = logs
+        .iter()
+        .find(|r| r["body"] == "request completed")
+        .unwrap_or_else(|| panic!("{logs:#?}"));
+    assert_eq!(
+        (&record["trace_id"], &record["span_id"]),
+        (&logged["trace_id"], &logged["span_id"])
+    );
+    assert_eq!(
+        (&record["severity_number"], &record["severity_text"]),
+        (&Value::from(9), &Value::from("INFO"))
+    );
+    assert_eq!(record["attributes"]["status"], 200);
+    assert_eq!(record["attributes"]["x_request_id"], "logs-1");
+    assert_eq!(record["resource"]["service.name"], "tracewire-frontend");
+    let startup = logs
+        .iter()
+        .find(|r| r["body"] == "frontend listening")
+        .unwrap();
+    assert_eq!(
+        startup["trace_id"], "",
+        "outside a span there is no trace context"
+    );
+    assert!(logs
+        .iter()
+        .any(|r| r["resource"]["service.name"] == "tracewire-worker" && r["body"] == "generating"));
+    assert!(!receiver.spans().is_empty(), "spans are exported alongside");
+}
+
+#[test]
+fn grpc_log_export() {
+    log_records_carry_the_trace_context("grpc");
+}
+
+#[test]
+fn http_protobuf_log_export() {
+    log_records_carry_the_trace_context("http/protobuf");
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""A real OTLP trace receiver for tracewire's tests, built on the official opentelemetry-proto
+"""A real OTLP trace and log receiver for tracewire's tests, built on the official opentelemetry-proto
 messages: OTLP/gRPC (grpcio) and OTLP/HTTP protobuf (POST /v1/traces) on free loopback ports.
 
 usage: otlp_receiver.py --out FILE [--hang]
 
 Prints "READY grpc=<port> http=<port>" once both listen. Every span received is appended to FILE
-as one JSON object (ids in lowercase hex, resource and span attributes as dicts). With --hang it
+as one JSON object with "signal": "span" (ids in lowercase hex, resource and span attributes as
+dicts), every log record with "signal": "log". With --hang it
 accepts requests and never answers, like a stuck collector. Stops on SIGTERM or SIGINT.
 """
 import argparse
@@ -19,6 +20,7 @@ from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 LOCK = threading.Lock()
@@ -40,6 +42,7 @@ def record(out, protocol, request):
         for ss in rs.scope_spans:
             for s in ss.spans:
                 lines.append(json.dumps({
+                    "signal": "span",
                     "protocol": protocol,
                     "resource": resource,
                     "scope": ss.scope.name,
@@ -55,6 +58,32 @@ def record(out, protocol, request):
                     "attributes": {kv.key: value(kv.value) for kv in s.attributes},
                     "status": s.status.code,
                 }))
+    write(out, lines)
+
+
+def record_logs(out, protocol, request):
+    lines = []
+    for rl in request.resource_logs:
+        resource = {kv.key: value(kv.value) for kv in rl.resource.attributes}
+        for sl in rl.scope_logs:
+            for r in sl.log_records:
+                lines.append(json.dumps({
+                    "signal": "log",
+                    "protocol": protocol,
+                    "resource": resource,
+                    "trace_id": r.trace_id.hex(),
+                    "span_id": r.span_id.hex(),
+                    "flags": r.flags,
+                    "severity_number": r.severity_number,
+                    "severity_text": r.severity_text,
+                    "body": value(r.body),
+                    "time_ns": r.time_unix_nano,
+                    "attributes": {kv.key: value(kv.value) for kv in r.attributes},
+                }))
+    write(out, lines)
+
+
+def write(out, lines):
     with LOCK, open(out, "a", encoding="utf-8") as f:
         for line in lines:
             f.write(line + "\n")
@@ -74,8 +103,16 @@ def main():
             record(args.out, "grpc", request)
             return trace_service_pb2.ExportTraceServiceResponse()
 
+    class Logs(logs_service_pb2_grpc.LogsServiceServicer):
+        def Export(self, request, context):
+            if args.hang:
+                stop.wait()
+            record_logs(args.out, "grpc", request)
+            return logs_service_pb2.ExportLogsServiceResponse()
+
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), grpc_server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), grpc_server)
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     grpc_server.start()
 
@@ -84,16 +121,22 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            if self.path != "/v1/traces":
+            if self.path not in ("/v1/traces", "/v1/logs"):
                 self.send_error(404)
                 return
             if args.hang:
                 stop.wait()
                 return
-            request = trace_service_pb2.ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            record(args.out, "http/protobuf", request)
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            if self.path == "/v1/traces":
+                request = trace_service_pb2.ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                record(args.out, "http/protobuf", request)
+                reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            else:
+                request = logs_service_pb2.ExportLogsServiceRequest()
+                request.ParseFromString(body)
+                record_logs(args.out, "http/protobuf", request)
+                reply = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(reply)))

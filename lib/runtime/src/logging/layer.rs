@@ -26,7 +26,7 @@ use tracing_subscriber::{
     Layer,
 };
 
-use crate::otlp::{self, SpanExport};
+use crate::otlp::{self, LogExport, SpanExport};
 
 use super::{
     config::{Format, LoggingConfig, TimeZone},
@@ -138,6 +138,7 @@ pub struct TracewireLayer {
     style: Style,
     outputs: Vec<Output>,
     export: Option<Arc<SpanExport>>,
+    log_export: Option<Arc<LogExport>>,
 }
 
 impl TracewireLayer {
@@ -159,7 +160,15 @@ impl TracewireLayer {
             },
             outputs: Vec::new(),
             export: None,
+            log_export: None,
         }
+    }
+
+    /// Also exports every event the filter lets through as an OTLP log record, with its span's
+    /// trace context.
+    pub fn with_log_export(mut self, export: Arc<LogExport>) -> Self {
+        self.log_export = Some(export);
+        self
     }
 
     /// Also exports every sampled span at INFO or above through `export` (OTLP), with the same
@@ -425,6 +434,12 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let span = ctx.event_span(event);
+        if let Some(export) = &self.log_export {
+            let context = span
+                .as_ref()
+                .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.context.clone()));
+            export.emit(event, context.as_ref(), (self.style.clock)());
+        }
         match self.format {
             Format::Jsonl => {
                 let extensions = span.as_ref().map(|s| s.extensions());

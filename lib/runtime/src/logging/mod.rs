@@ -75,6 +75,7 @@ pub use writer::{LineSink, MemorySink, RotatingFile, StreamSink};
 pub struct LoggingGuard {
     sinks: Vec<Arc<dyn LineSink>>,
     export: Option<Arc<crate::otlp::SpanExport>>,
+    log_export: Option<Arc<crate::otlp::LogExport>>,
 }
 
 impl LoggingGuard {
@@ -102,6 +103,9 @@ impl Drop for LoggingGuard {
         if let Some(export) = self.export.take() {
             export.shutdown();
         }
+        if let Some(export) = self.log_export.take() {
+            export.shutdown();
+        }
         self.flush();
     }
 }
@@ -109,13 +113,6 @@ impl Drop for LoggingGuard {
 impl LoggingConfig {
     /// The layer this configuration asks for, writing to the configured stream and file.
     pub fn layer(&self) -> Result<TracewireLayer, ConfigError> {
-        if self.otlp.logs_enabled {
-            return Err(ConfigError::invalid(
-                Origin::Env(crate::otlp::vars::OTEL_EXPORT_LOGS_ENABLED),
-                "true",
-                "OTLP log export is not available in this version; unset it (spans export with OTEL_EXPORT_ENABLED)",
-            ));
-        }
         let (stream, is_terminal) = match self.stream {
             Stream::Stderr => (StreamSink::stderr(), std::io::stderr().is_terminal()),
             Stream::Stdout => (StreamSink::stdout(), std::io::stdout().is_terminal()),
@@ -144,9 +141,17 @@ impl LoggingConfig {
         } else {
             None
         };
+        let log_export = if self.otlp.logs_enabled {
+            let export = crate::otlp::LogExport::start(&self.otlp)?;
+            layer = layer.with_log_export(export.clone());
+            Some(export)
+        } else {
+            None
+        };
         let guard = LoggingGuard {
             sinks: layer.sinks(),
             export,
+            log_export,
         };
         let max_event_level = layer.max_event_level();
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))

@@ -282,7 +282,7 @@ fn sampler(config: &SamplerConfig) -> Sampler {
 }
 
 /// `service.name`, `service.instance.id`, `host.name`, then `OTEL_RESOURCE_ATTRIBUTES`.
-fn resource(config: &OtlpConfig) -> Resource {
+pub(crate) fn resource(config: &OtlpConfig) -> Resource {
     let service = config.service_name.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()

@@ -14,6 +14,7 @@
 mod config;
 pub(crate) mod convert;
 mod export;
+mod logs;
 mod transport;
 
 pub(crate) use config::OtlpSection;
@@ -21,3 +22,4 @@ pub use config::{vars, OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig}
 pub use export::{
     ExportCounts, SpanExport, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY, SHUTDOWN_TIMEOUT,
 };
+pub use logs::LogExport;

@@ -1,0 +1,236 @@
+//! OTLP log export (off by default; `OTEL_EXPORT_LOGS_ENABLED=true` or `[otlp] logs_enabled`):
+//! every event the filter lets through also becomes an OpenTelemetry log record, with the
+//! severity number of the logs data model (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17), the
+//! message as body, the fields as attributes, and the trace context of its span.
+
+use std::{
+    fmt,
+    sync::{atomic::Ordering, Arc},
+    time::SystemTime,
+};
+
+use opentelemetry::{
+    logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity},
+    Key,
+};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider},
+    Resource,
+};
+use tokio::runtime::Handle;
+use tracing::{
+    field::{Field, Visit},
+    Event, Level,
+};
+
+use super::{
+    config::{vars, OtlpConfig, OtlpProtocol},
+    export::{
+        resource, to_otel_span_id, to_otel_trace_id, ExportStats, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
+    },
+    transport::HyperHttpClient,
+};
+use crate::logging::{ConfigError, Origin, SpanContext};
+
+/// A running log export.
+#[derive(Debug)]
+pub struct LogExport {
+    provider: SdkLoggerProvider,
+    logger: SdkLogger,
+    stats: Arc<ExportStats>,
+}
+
+/// Runs each export on the application's runtime; the batch processor calls from its own
+/// (non-Tokio) thread, where `Handle::block_on` is allowed.
+#[derive(Debug)]
+struct LogsOnRuntime<E> {
+    inner: E,
+    handle: Handle,
+    stats: Arc<ExportStats>,
+}
+
+impl<E: LogExporter> LogExporter for LogsOnRuntime<E> {
+    fn export(
+        &self,
+        batch: LogBatch<'_>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        let n = batch.iter().count() as u64;
+        let result = self.handle.block_on(self.inner.export(batch));
+        match &result {
+            Ok(()) => self.stats.exported.fetch_add(n, Ordering::Relaxed),
+            Err(e) => {
+                self.stats.record_failure(n, e);
+                0
+            }
+        };
+        std::future::ready(result)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl LogExport {
+    /// Builds the log exporter for `config` on the current Tokio runtime.
+    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
+        let handle = Handle::try_current().map_err(|_| {
+            ConfigError::invalid(
+                Origin::Env(vars::OTEL_EXPORT_LOGS_ENABLED),
+                "true",
+                "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
+            )
+        })?;
+        let url = config.logs_url();
+        let exporter = {
+            let _runtime = handle.enter();
+            match config.protocol {
+                OtlpProtocol::Grpc => opentelemetry_otlp::LogExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(url.clone())
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .build(),
+                OtlpProtocol::HttpProtobuf => opentelemetry_otlp::LogExporter::builder()
+                    .with_http()
+                    .with_endpoint(url.clone())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
+                    .build(),
+            }
+            .map_err(|e| {
+                ConfigError::invalid(
+                    Origin::Env(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+                    &url,
+                    format!("cannot export logs there: {e}"),
+                )
+            })?
+        };
+        let stats = Arc::new(ExportStats::default());
+        let provider = SdkLoggerProvider::builder()
+            .with_resource(resource(config))
+            .with_batch_exporter(LogsOnRuntime {
+                inner: exporter,
+                handle,
+                stats: stats.clone(),
+            })
+            .build();
+        let logger = provider.logger("tracewire");
+        Ok(Arc::new(LogExport {
+            provider,
+            logger,
+            stats,
+        }))
+    }
+
+    /// Emits one event as a log record.
+    pub(crate) fn emit(&self, event: &Event<'_>, span: Option<&SpanContext>, now: SystemTime) {
+        let meta = event.metadata();
+        let mut record = self.logger.create_log_record();
+        record.set_timestamp(now);
+        record.set_observed_timestamp(now);
+        let (number, text) = severity(meta.level());
+        record.set_severity_number(number);
+        record.set_severity_text(text);
+        record.set_target(meta.target().to_owned());
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        record.set_body(AnyValue::from(fields.message.unwrap_or_default()));
+        record.add_attributes(fields.attributes);
+        if let Some(ctx) = span {
+            record.set_trace_context(
+                to_otel_trace_id(ctx.trace_id),
+                to_otel_span_id(ctx.span_id),
+                Some(opentelemetry::trace::TraceFlags::new(ctx.flags.0)),
+            );
+            if let Some(id) = &ctx.x_request_id {
+                record.add_attribute("x_request_id", id.to_string());
+            }
+        }
+        self.logger.emit(record);
+    }
+
+    /// Log records accepted and lost so far.
+    pub fn counts(&self) -> super::ExportCounts {
+        super::ExportCounts {
+            exported: self.stats.exported.load(Ordering::Relaxed),
+            dropped: self.stats.dropped.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends what is queued, waiting at most [`SHUTDOWN_TIMEOUT`].
+    pub fn shutdown(&self) {
+        let _ = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
+        let counts = self.counts();
+        if counts.failed > 0 {
+            tracing::warn!(
+                exported = counts.exported,
+                failed = counts.failed,
+                "OTLP export lost log records"
+            );
+        }
+    }
+}
+
+fn severity(level: &Level) -> (Severity, &'static str) {
+    match *level {
+        Level::TRACE => (Severity::Trace, "TRACE"),
+        Level::DEBUG => (Severity::Debug, "DEBUG"),
+        Level::INFO => (Severity::Info, "INFO"),
+        Level::WARN => (Severity::Warn, "WARN"),
+        Level::ERROR => (Severity::Error, "ERROR"),
+    }
+}
+
+/// The message and the other fields as attributes.
+#[derive(Default)]
+struct Fields {
+    message: Option<String>,
+    attributes: Vec<(Key, AnyValue)>,
+}
+
+impl Fields {
+    fn put(&mut self, field: &Field, value: AnyValue) {
+        self.attributes
+            .push((Key::from_static_str(field.name()), value));
+    }
+}
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, AnyValue::Double(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, AnyValue::Int(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(
+            field,
+            i64::try_from(value).map_or_else(|_| AnyValue::from(value.to_string()), AnyValue::Int),
+        );
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, AnyValue::Boolean(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.put(field, AnyValue::from(value.to_owned()));
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        } else {
+            self.put(field, AnyValue::from(format!("{value:?}")));
+        }
+    }
+}
