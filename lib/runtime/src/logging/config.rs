@@ -531,6 +531,13 @@ max_files = 2
 [otlp]
 enabled = false
 endpoint = "http://127.0.0.1:4317"
+protocol = "http/protobuf"
+service_name = "frontend"
+sampler = "parentbased_traceidratio"
+sampler_arg = 0.5
+
+[otlp.resource_attributes]
+"deployment.environment" = "prod"
 "#,
         )
         .unwrap();
@@ -538,6 +545,18 @@ endpoint = "http://127.0.0.1:4317"
         assert!(!c.span_events);
         assert_eq!((c.stream, c.color), (Stream::Stdout, ColorMode::Never));
         assert_eq!(c.redact, ["password", "api_key"]);
+        assert_eq!(c.otlp.traces_url(), "http://127.0.0.1:4317/v1/traces");
+        assert_eq!(c.otlp.service_name.as_deref(), Some("frontend"));
+        assert_eq!(
+            c.otlp.sampler,
+            crate::otlp::SamplerConfig::ParentBased(crate::otlp::ParentBasedRoot::TraceIdRatio(
+                0.5
+            ))
+        );
+        assert_eq!(
+            c.otlp.resource_attributes,
+            [("deployment.environment".to_owned(), "prod".to_owned())]
+        );
         assert_eq!(
             c.file.as_ref().map(|f| (f.max_bytes, f.max_files)),
             Some((1000, 2))
@@ -600,6 +619,16 @@ endpoint = "http://127.0.0.1:4317"
                 "[otlp]\nenabeld = true\n",
                 "cfg.toml:2: unknown field `enabeld`",
                 "unknown key in a table",
+            ),
+            (
+                "[otlp]\nenabled = true\n\nprotocol = \"udp\"\n",
+                "cfg.toml:4: \"udp\": expected grpc or http/protobuf",
+                "bad OTLP protocol",
+            ),
+            (
+                "[otlp]\nsampler = \"traceidratio\"\nsampler_arg = 3.0\n",
+                "cfg.toml:2: \"3\": expected a ratio from 0 to 1",
+                "bad sampler ratio",
             ),
             ("jsonl = tru\n", "cfg.toml:1: ", "not TOML"),
         ];
