@@ -4,6 +4,7 @@
 
 use std::{future::Future, time::Duration};
 
+use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::{info, warn};
 
@@ -50,6 +51,11 @@ pub async fn serve(
     drain: Duration,
 ) -> std::io::Result<()> {
     let (stopping_tx, mut stopping) = watch::channel(false);
+    // Responses are streamed in small frames: without TCP_NODELAY, Nagle's algorithm holds each
+    // one until the peer's delayed ACK (about 40 ms) arrives.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping_tx.send(true);
