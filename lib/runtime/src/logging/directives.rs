@@ -224,6 +224,12 @@ impl FilterConfig {
         self.directives.iter().map(Directive::as_str)
     }
 
+    /// Whether any directive matches on spans or fields (`target[span{field=value}]=level`):
+    /// only those need the filter to follow every span's lifecycle.
+    pub fn has_span_directives(&self) -> bool {
+        self.directives.iter().any(|d| d.text.contains(['[', '{']))
+    }
+
     /// Builds the filter. Every directive was validated when parsed.
     pub fn build(&self) -> EnvFilter {
         let joined = self.directives().collect::<Vec<_>>().join(",");

@@ -88,11 +88,22 @@ impl SpanId {
     }
 }
 
+/// Two hex digits per byte value: ids are written on every line of a span.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    table
+};
+
 fn hex_digits<const N: usize>(value: u128) -> [u8; N] {
     let mut out = [0u8; N];
-    for (i, digit) in out.iter_mut().enumerate() {
-        let shift = 4 * (N - 1 - i);
-        *digit = HEX[((value >> shift) & 0xf) as usize];
+    let bytes = value.to_be_bytes();
+    for (pair, byte) in out.chunks_exact_mut(2).zip(&bytes[16 - N / 2..]) {
+        pair.copy_from_slice(&HEX_PAIRS[*byte as usize]);
     }
     out
 }

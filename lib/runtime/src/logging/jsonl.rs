@@ -20,28 +20,33 @@ use tracing::{
 };
 
 use super::{
-    fields::{FieldValue, Redactions, X_REQUEST_ID},
+    fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID},
+    identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
     timestamp,
 };
 
-/// Keys tracewire writes itself; user fields of these names become `fields.<name>`.
-const RESERVED: &[&str] = &[
-    "time",
-    "level",
-    "file",
-    "line",
-    "target",
-    "message",
-    "span_name",
-    "trace_id",
-    "span_id",
-    "parent_id",
-    "x_request_id",
-    "time.busy_us",
-    "time.idle_us",
-    "time.duration_us",
-];
+/// Keys tracewire writes itself; user fields of these names become `fields.<name>`. A `match`
+/// rather than a list scan: it runs for every field of every line.
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "time"
+            | "level"
+            | "file"
+            | "line"
+            | "target"
+            | "message"
+            | "span_name"
+            | "trace_id"
+            | "span_id"
+            | "parent_id"
+            | "x_request_id"
+            | "time.busy_us"
+            | "time.idle_us"
+            | "time.duration_us"
+    )
+}
 
 /// Span fields with this prefix steer OTLP export and are not written to lines.
 pub(crate) const OTEL_PREFIX: &str = "otel.";
@@ -66,24 +71,37 @@ pub(crate) fn write_event(
     event: &Event<'_>,
     span: Option<(&str, &SpanData)>,
 ) {
+    with_callsite(event.metadata(), |callsite| {
+        write_event_with(buf, style, event, span, callsite)
+    });
+}
+
+fn write_event_with(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    event: &Event<'_>,
+    span: Option<(&str, &SpanData)>,
+    callsite: &Callsite,
+) {
     let meta = event.metadata();
-    write_head(buf, style, meta);
+    write_head(buf, style, callsite);
     let mut message = MessageVisitor { buf, found: false };
     event.record(&mut message);
     buf.push(b'"');
-    if let Some((name, data)) = span {
-        write_identity(buf, name, data);
+    if let Some((_, data)) = span {
+        buf.extend_from_slice(&data.identity_json);
     }
-    let mut written = Vec::new();
+    let mut written = Names::default();
     let mut fields = FieldWriter {
         buf,
         written: &mut written,
         redact: &style.redact,
         skip_module_path: meta.target() == LOG_TARGET,
+        callsite,
     };
     event.record(&mut fields);
     if let Some((_, data)) = span {
-        write_span_fields(buf, &style.redact, data, &written);
+        data.json.write(buf, &written);
     }
     buf.extend_from_slice(b"}\n");
 }
@@ -92,14 +110,14 @@ pub(crate) fn write_event(
 pub(crate) fn write_span_event(
     buf: &mut Vec<u8>,
     style: &Style,
-    meta: &Metadata<'_>,
+    meta: &'static Metadata<'static>,
     data: &SpanData,
     kind: SpanEvent,
 ) {
-    write_head(buf, style, meta);
+    with_callsite(meta, |callsite| write_head(buf, style, callsite));
     buf.extend_from_slice(kind.message().as_bytes());
     buf.push(b'"');
-    write_identity(buf, meta.name(), data);
+    buf.extend_from_slice(&data.identity_json);
     if let SpanEvent::Closed(t) = kind {
         for (key, value) in [
             ("time.busy_us", t.busy_us),
@@ -110,70 +128,208 @@ pub(crate) fn write_span_event(
             buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
     }
-    write_span_fields(buf, &style.redact, data, &[]);
+    data.json.write(buf, &Names::default());
     buf.extend_from_slice(b"}\n");
 }
 
 /// `{"time":…,"level":…,["file":…,"line":…,]"target":…,"message":"` — the message is next.
-fn write_head(buf: &mut Vec<u8>, style: &Style, meta: &Metadata<'_>) {
+fn write_head(buf: &mut Vec<u8>, style: &Style, callsite: &Callsite) {
     buf.extend_from_slice(b"{\"time\":\"");
     timestamp::write_rfc3339(buf, (style.clock)(), style.zone);
-    buf.extend_from_slice(b"\",\"level\":\"");
-    buf.extend_from_slice(level_str(meta.level()).as_bytes());
-    buf.push(b'"');
-    if let Some(file) = meta.file() {
-        write_key(buf, "file");
-        write_string(buf, file);
-    }
-    if let Some(line) = meta.line() {
-        write_key(buf, "line");
-        buf.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
-    }
-    write_key(buf, "target");
-    write_string(buf, meta.target());
-    buf.extend_from_slice(b",\"message\":\"");
+    buf.extend_from_slice(&callsite.head);
 }
 
-fn write_identity(buf: &mut Vec<u8>, span_name: &str, data: &SpanData) {
-    let ctx = &data.context;
-    write_key(buf, "span_name");
-    write_string(buf, span_name);
+/// What a line of a callsite always contains, rendered once per thread: the level, file, line
+/// and target keys, and each field's key (`,"name":`, renamed if reserved).
+struct Callsite {
+    meta: usize,
+    head: Vec<u8>,
+    keys: Vec<u8>,
+    key_ends: Vec<u32>,
+}
+
+impl Callsite {
+    fn new(meta: &'static Metadata<'static>) -> Self {
+        let mut head = Vec::with_capacity(96);
+        head.extend_from_slice(b"\",\"level\":\"");
+        head.extend_from_slice(level_str(meta.level()).as_bytes());
+        head.push(b'"');
+        if let Some(file) = meta.file() {
+            write_key(&mut head, "file");
+            write_string(&mut head, file);
+        }
+        if let Some(line) = meta.line() {
+            write_key(&mut head, "line");
+            head.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+        }
+        write_key(&mut head, "target");
+        write_string(&mut head, meta.target());
+        head.extend_from_slice(b",\"message\":\"");
+        let mut keys = Vec::new();
+        let mut key_ends = Vec::new();
+        for field in meta.fields() {
+            write_field_key(&mut keys, field.name());
+            key_ends.push(keys.len() as u32);
+        }
+        Callsite {
+            meta: meta as *const _ as usize,
+            head,
+            keys,
+            key_ends,
+        }
+    }
+
+    fn key(&self, field: &Field) -> &[u8] {
+        let i = field.index();
+        let start = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
+        &self.keys[start..self.key_ends[i] as usize]
+    }
+}
+
+const CALLSITE_SLOTS: usize = 64;
+
+thread_local! {
+    static CALLSITES: std::cell::RefCell<Vec<Option<Callsite>>> =
+        std::cell::RefCell::new((0..CALLSITE_SLOTS).map(|_| None).collect());
+}
+
+/// Runs `f` with the callsite's rendered parts, from this thread's direct-mapped cache.
+fn with_callsite<R>(meta: &'static Metadata<'static>, f: impl FnOnce(&Callsite) -> R) -> R {
+    let address = meta as *const _ as usize;
+    let mut f = Some(f);
+    let cached = CALLSITES.with(|cell| {
+        let mut slots = cell.try_borrow_mut().ok()?;
+        let slot = &mut slots[(address >> 4) % CALLSITE_SLOTS];
+        if slot.as_ref().is_none_or(|c| c.meta != address) {
+            *slot = Some(Callsite::new(meta));
+        }
+        let f = f.take()?;
+        slot.as_ref().map(f)
+    });
+    match cached {
+        Some(r) => r,
+        // Re-entered while a line is being written on this thread: render without the cache.
+        None => (f.take().expect("not yet called"))(&Callsite::new(meta)),
+    }
+}
+
+/// `,"span_name":…,"trace_id":…,"span_id":…[,"parent_id":…][,"x_request_id":…]`, rendered once
+/// per span (and again if `x_request_id` is recorded later) and copied into each of its lines.
+pub(crate) fn identity_fragment(span_name: &str, ctx: &SpanContext) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(128);
+    write_key(&mut buf, "span_name");
+    write_string(&mut buf, span_name);
     buf.extend_from_slice(b",\"trace_id\":\"");
-    ctx.trace_id.write_hex(buf);
+    ctx.trace_id.write_hex(&mut buf);
     buf.extend_from_slice(b"\",\"span_id\":\"");
-    ctx.span_id.write_hex(buf);
+    ctx.span_id.write_hex(&mut buf);
     buf.push(b'"');
     if let Some(parent) = ctx.parent_id {
         buf.extend_from_slice(b",\"parent_id\":\"");
-        parent.write_hex(buf);
+        parent.write_hex(&mut buf);
         buf.push(b'"');
     }
     if let Some(id) = &ctx.x_request_id {
-        write_key(buf, X_REQUEST_ID);
-        write_string(buf, id);
+        write_key(&mut buf, X_REQUEST_ID);
+        write_string(&mut buf, id);
+    }
+    buf
+}
+
+/// A span's fields as a JSON fragment (`,"k":v,...`), serialized when they are recorded and
+/// copied into every line of the span; `keys` holds each field's name and start offset so that
+/// a field hidden by an event field of the same name can be cut out.
+#[derive(Debug, Default)]
+pub(crate) struct JsonFields {
+    bytes: Vec<u8>,
+    keys: Vec<(&'static str, u32)>,
+}
+
+impl JsonFields {
+    pub(crate) fn build(fields: &SpanFields, redact: &Redactions) -> Self {
+        let mut out = JsonFields {
+            bytes: Vec::with_capacity(32 * fields.len()),
+            keys: Vec::with_capacity(fields.len()),
+        };
+        for (name, value) in fields.iter() {
+            if name == X_REQUEST_ID || name.starts_with(OTEL_PREFIX) {
+                continue;
+            }
+            out.keys.push((name, out.bytes.len() as u32));
+            let buf = &mut out.bytes;
+            write_field_key(buf, name);
+            if redact.contains(name) {
+                write_string(buf, "[REDACTED]");
+                continue;
+            }
+            match value {
+                FieldValue::I64(v) => {
+                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
+                }
+                FieldValue::U64(v) => {
+                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
+                }
+                FieldValue::I128(v) => {
+                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
+                }
+                FieldValue::U128(v) => {
+                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
+                }
+                FieldValue::F64(v) => write_f64(buf, *v),
+                FieldValue::Bool(v) => buf.extend_from_slice(if *v { b"true" } else { b"false" }),
+                FieldValue::Str(s) | FieldValue::Text(s) => write_string(buf, s),
+                FieldValue::Redacted => write_string(buf, "[REDACTED]"),
+            }
+        }
+        out
+    }
+
+    fn write(&self, buf: &mut Vec<u8>, hidden: &Names) {
+        if hidden.is_empty() || !self.keys.iter().any(|(k, _)| hidden.contains(k)) {
+            buf.extend_from_slice(&self.bytes);
+            return;
+        }
+        for (i, (key, start)) in self.keys.iter().enumerate() {
+            if !hidden.contains(key) {
+                let end = self
+                    .keys
+                    .get(i + 1)
+                    .map_or(self.bytes.len(), |(_, e)| *e as usize);
+                buf.extend_from_slice(&self.bytes[*start as usize..end]);
+            }
+        }
     }
 }
 
-fn write_span_fields(buf: &mut Vec<u8>, redact: &Redactions, data: &SpanData, hidden: &[&str]) {
-    for (name, value) in data.fields.iter() {
-        if name == X_REQUEST_ID || name.starts_with(OTEL_PREFIX) || hidden.contains(&name) {
-            continue;
+/// The names of an event's fields, for hiding span fields of the same name; no allocation for
+/// events of up to 16 fields.
+#[derive(Default)]
+pub(crate) struct Names {
+    inline: [&'static str; 16],
+    len: usize,
+    spill: Vec<&'static str>,
+}
+
+impl Names {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.inline[..self.len.min(16)].contains(&name) || self.spill.contains(&name)
+    }
+
+    fn push(&mut self, name: &'static str) {
+        if self.len < 16 {
+            self.inline[self.len] = name;
+        } else {
+            self.spill.push(name);
         }
-        write_field_key(buf, name);
-        if redact.contains(name) {
-            write_string(buf, "[REDACTED]");
-            continue;
-        }
-        match value {
-            FieldValue::I64(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
-            FieldValue::U64(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
-            FieldValue::I128(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
-            FieldValue::U128(v) => buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
-            FieldValue::F64(v) => write_f64(buf, *v),
-            FieldValue::Bool(v) => buf.extend_from_slice(if *v { b"true" } else { b"false" }),
-            FieldValue::Str(s) | FieldValue::Text(s) => write_string(buf, s),
-            FieldValue::Redacted => write_string(buf, "[REDACTED]"),
-        }
+        self.len += 1;
     }
 }
 
@@ -187,7 +343,7 @@ fn write_key(buf: &mut Vec<u8>, key: &str) {
 /// `,"name":` for a user field, renamed to `fields.<name>` if it would collide.
 fn write_field_key(buf: &mut Vec<u8>, name: &str) {
     buf.extend_from_slice(b",\"");
-    if RESERVED.contains(&name) || name.starts_with("fields.") {
+    if is_reserved(name) || name.starts_with("fields.") {
         buf.extend_from_slice(b"fields.");
     }
     escape_into(buf, name);
@@ -214,6 +370,14 @@ pub(crate) fn write_string(buf: &mut Vec<u8>, s: &str) {
 /// copies the runs between them in one go.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Most strings need no escaping: one vectorizable scan, one copy.
+    if bytes
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
+    {
+        buf.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped: &[u8] = match b {
@@ -279,9 +443,10 @@ impl Visit for MessageVisitor<'_> {
 /// Writes every event field but the message, each name once.
 struct FieldWriter<'a, 'w> {
     buf: &'a mut Vec<u8>,
-    written: &'w mut Vec<&'static str>,
+    written: &'w mut Names,
     redact: &'a Redactions,
     skip_module_path: bool,
+    callsite: &'a Callsite,
 }
 
 impl FieldWriter<'_, '_> {
@@ -289,13 +454,13 @@ impl FieldWriter<'_, '_> {
     fn key(&mut self, field: &Field) -> bool {
         let name = field.name();
         if name == "message"
-            || self.written.contains(&name)
+            || self.written.contains(name)
             || (self.skip_module_path && name == "log.module_path")
         {
             return false;
         }
         self.written.push(name);
-        write_field_key(self.buf, name);
+        self.buf.extend_from_slice(self.callsite.key(field));
         if self.redact.contains(name) {
             write_string(self.buf, "[REDACTED]");
             return false;

@@ -30,10 +30,11 @@ use crate::otlp::{self, LogExport, SpanExport};
 
 use super::{
     config::{Format, LoggingConfig, TimeZone},
-    fields::{Recorder, Redactions, SpanFields},
+    fields::{Recorder, Redactions, SpanFields, X_REQUEST_ID},
     identity::{self, SpanContext},
     ids::TraceFlags,
-    jsonl, readable,
+    jsonl::{self, JsonFields},
+    readable,
     writer::LineSink,
 };
 
@@ -45,6 +46,12 @@ const TRACING_FLOOR: Level = Level::INFO;
 pub(crate) struct SpanData {
     pub(crate) context: SpanContext,
     pub(crate) fields: SpanFields,
+    /// The fields as JSON (JSONL format), serialized when recorded.
+    pub(crate) json: JsonFields,
+    /// The span's name and ids as JSON (JSONL format), rendered once.
+    pub(crate) identity_json: Vec<u8>,
+    /// `name{field=value ...}` (readable format), written when recorded.
+    pub(crate) text: Vec<u8>,
     /// Whether the filter enables this span's own lines (its span events).
     visible: bool,
     timing: Timing,
@@ -133,6 +140,9 @@ struct Output {
 /// ```
 pub struct TracewireLayer {
     filter: EnvFilter,
+    /// Whether the filter has span directives; without them its span callbacks (each a
+    /// RwLock read) are skipped.
+    dynamic_filter: bool,
     format: Format,
     span_events: bool,
     style: Style,
@@ -151,6 +161,7 @@ impl TracewireLayer {
     pub(crate) fn without_outputs(config: &LoggingConfig) -> Self {
         TracewireLayer {
             filter: config.filter.build(),
+            dynamic_filter: config.filter.has_span_directives(),
             format: config.format,
             span_events: config.span_events,
             style: Style {
@@ -199,6 +210,24 @@ impl TracewireLayer {
         self.filter.max_level_hint().unwrap_or(LevelFilter::TRACE)
     }
 
+    fn render_identity(&self, name: &str, context: &SpanContext) -> Vec<u8> {
+        match self.format {
+            Format::Jsonl => jsonl::identity_fragment(name, context),
+            Format::Readable => Vec::new(),
+        }
+    }
+
+    /// A span's fields pre-rendered for this layer's format.
+    fn render(&self, name: &str, fields: &SpanFields) -> (JsonFields, Vec<u8>) {
+        match self.format {
+            Format::Jsonl => (JsonFields::build(fields, &self.style.redact), Vec::new()),
+            Format::Readable => (
+                JsonFields::default(),
+                readable::span_text(name, fields, &self.style.redact),
+            ),
+        }
+    }
+
     /// The sinks, for flushing at shutdown.
     pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
         self.outputs.iter().map(|o| o.sink.clone()).collect()
@@ -234,9 +263,13 @@ impl TracewireLayer {
                 };
                 self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
             }
-            Format::Readable => with_scope(span.scope().from_root(), |scope| {
+            Format::Readable => with_chain(Some(span), |chain| {
+                let extensions = span.extensions();
+                let Some(data) = extensions.get::<SpanData>() else {
+                    return;
+                };
                 self.emit(|buf, ansi| {
-                    readable::write_span_event(buf, &self.style, ansi, meta, scope, kind)
+                    readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
                 });
             }),
         }
@@ -245,6 +278,7 @@ impl TracewireLayer {
 
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    static CHAIN: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
 /// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is
@@ -261,20 +295,42 @@ fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
     });
 }
 
-/// Calls `f` with (name, data) of each span from the root, holding their extensions.
-fn with_scope<'a, S>(
-    spans: impl Iterator<Item = SpanRef<'a, S>>,
-    f: impl FnOnce(readable::Scope<'_>),
-) where
-    S: for<'l> LookupSpan<'l> + 'a,
+/// Calls `f` with the readable chain of `span`'s scope, from the root, concatenated from each
+/// span's pre-rendered text into this thread's chain buffer.
+fn with_chain<S>(span: Option<&SpanRef<'_, S>>, f: impl FnOnce(readable::Chain<'_>))
+where
+    S: for<'a> LookupSpan<'a>,
 {
-    let spans: Vec<_> = spans.collect();
-    let extensions: Vec<_> = spans.iter().map(|s| (s.name(), s.extensions())).collect();
-    let scope: Vec<_> = extensions
-        .iter()
-        .filter_map(|(name, ext)| ext.get::<SpanData>().map(|d| (*name, d)))
-        .collect();
-    f(&scope);
+    let build = |chain: &mut Vec<u8>| {
+        chain.clear();
+        let mut id_shown = false;
+        for s in span.into_iter().flat_map(|s| s.scope().from_root()) {
+            let extensions = s.extensions();
+            if let Some(data) = extensions.get::<SpanData>() {
+                chain.extend_from_slice(&data.text);
+                chain.push(b':');
+                id_shown |= data.fields.iter().any(|(name, _)| name == X_REQUEST_ID);
+            }
+        }
+        id_shown
+    };
+    CHAIN.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut chain) => {
+            let id_shown = build(&mut chain);
+            f(readable::Chain {
+                text: &chain,
+                id_shown,
+            });
+        }
+        Err(_) => {
+            let mut chain = Vec::new();
+            let id_shown = build(&mut chain);
+            f(readable::Chain {
+                text: &chain,
+                id_shown,
+            });
+        }
+    });
 }
 
 impl<S> Layer<S> for TracewireLayer
@@ -304,7 +360,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        self.filter.on_new_span(attrs, id, ctx.clone());
+        if self.dynamic_filter {
+            self.filter.on_new_span(attrs, id, ctx.clone());
+        }
         let Some(span) = ctx.span(id) else { return };
         let visible = self.filter.enabled(attrs.metadata(), ctx.clone());
         let mut fields = SpanFields::default();
@@ -342,10 +400,15 @@ where
             });
             sampled.then(SystemTime::now)
         });
+        let (json, text) = self.render(attrs.metadata().name(), &fields);
+        let identity_json = self.render_identity(attrs.metadata().name(), &context);
         let now = Instant::now();
         span.extensions_mut().insert(SpanData {
             context,
             fields,
+            json,
+            identity_json,
+            text,
             visible,
             timing: Timing {
                 created: now,
@@ -361,7 +424,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        self.filter.on_record(id, values, ctx.clone());
+        if self.dynamic_filter {
+            self.filter.on_record(id, values, ctx.clone());
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         let Some(data) = extensions.get_mut::<SpanData>() else {
@@ -375,11 +440,15 @@ where
         values.record(&mut recorder);
         if let Some(id) = recorder.x_request_id {
             data.context.x_request_id = Some(id);
+            data.identity_json = self.render_identity(span.name(), &data.context);
         }
+        (data.json, data.text) = self.render(span.name(), &data.fields);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.filter.on_enter(id, ctx.clone());
+        if self.dynamic_filter {
+            self.filter.on_enter(id, ctx.clone());
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
@@ -392,7 +461,9 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        self.filter.on_exit(id, ctx.clone());
+        if self.dynamic_filter {
+            self.filter.on_exit(id, ctx.clone());
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
@@ -429,7 +500,9 @@ where
                 }
             }
         }
-        self.filter.on_close(id, ctx);
+        if self.dynamic_filter {
+            self.filter.on_close(id, ctx);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -447,14 +520,13 @@ where
                 let current = span.as_ref().zip(data).map(|(s, d)| (s.name(), d));
                 self.emit(|buf, _| jsonl::write_event(buf, &self.style, event, current));
             }
-            Format::Readable => {
-                let spans = span.into_iter().flat_map(|s| s.scope().from_root());
-                with_scope(spans, |scope| {
-                    self.emit(|buf, ansi| {
-                        readable::write_event(buf, &self.style, ansi, event, scope)
-                    });
+            Format::Readable => with_chain(span.as_ref(), |chain| {
+                let extensions = span.as_ref().map(|s| s.extensions());
+                let current = extensions.as_ref().and_then(|e| e.get::<SpanData>());
+                self.emit(|buf, ansi| {
+                    readable::write_event(buf, &self.style, ansi, event, &chain, current)
                 });
-            }
+            }),
         }
     }
 }

@@ -16,7 +16,7 @@ use tracing::{
 use tracing_log::NormalizeEvent;
 
 use super::{
-    fields::{FieldValue, Redactions, X_REQUEST_ID},
+    fields::{FieldValue, Redactions, SpanFields},
     jsonl::{level_str, OTEL_PREFIX},
     layer::{SpanData, SpanEvent, Style},
     timestamp,
@@ -36,20 +36,20 @@ fn level_colour(level: &Level) -> &'static str {
     }
 }
 
-/// The spans from the root to the current one, each as (name, data).
-pub(crate) type Scope<'a> = &'a [(&'static str, &'a SpanData)];
-
-/// Writes one event line.
+/// Writes one event line. `chain` is the rendered span chain (`a{..}:b{..}:`, empty outside
+/// spans) and `current` the innermost span.
 pub(crate) fn write_event(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
     event: &Event<'_>,
-    scope: Scope<'_>,
+    chain: &Chain<'_>,
+    current: Option<&SpanData>,
 ) {
+    let (chain, id_shown) = (chain.text, chain.id_shown);
     let normalized = event.normalized_metadata();
     let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    write_head(buf, style, ansi, meta, scope);
+    write_head(buf, style, ansi, meta, chain);
     for message_pass in [true, false] {
         event.record(&mut Fields {
             buf,
@@ -58,20 +58,22 @@ pub(crate) fn write_event(
             message_pass,
         });
     }
-    write_trace_id(buf, scope);
+    write_ids(buf, current, id_shown);
     buf.push(b'\n');
 }
 
-/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line; `scope` ends with the span itself.
+/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line; `chain` ends with the span itself.
 pub(crate) fn write_span_event(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
     meta: &Metadata<'_>,
-    scope: Scope<'_>,
+    chain: &Chain<'_>,
+    data: &SpanData,
     kind: SpanEvent,
 ) {
-    write_head(buf, style, ansi, meta, scope);
+    let (chain, id_shown) = (chain.text, chain.id_shown);
+    write_head(buf, style, ansi, meta, chain);
     buf.extend_from_slice(kind.message().as_bytes());
     if let SpanEvent::Closed(t) = kind {
         for (key, value) in [
@@ -83,16 +85,44 @@ pub(crate) fn write_span_event(
             buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
     }
-    if let Some((_, data)) = scope.last() {
-        buf.extend_from_slice(b" span_id=");
-        data.context.span_id.write_hex(buf);
-    }
-    write_trace_id(buf, scope);
+    buf.extend_from_slice(b" span_id=");
+    data.context.span_id.write_hex(buf);
+    write_ids(buf, Some(data), id_shown);
     buf.push(b'\n');
 }
 
+/// The rendered span chain of a line (`a{..}:b{..}:`), and whether one of its spans shows an
+/// `x_request_id` field.
+pub(crate) struct Chain<'a> {
+    pub(crate) text: &'a [u8],
+    pub(crate) id_shown: bool,
+}
+
+/// `name{field=value ...}` for a span, written when its fields are recorded.
+pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64);
+    escape_into(&mut buf, name);
+    let mut fields = fields
+        .iter()
+        .filter(|(n, _)| !n.starts_with(OTEL_PREFIX))
+        .peekable();
+    if fields.peek().is_some() {
+        buf.push(b'{');
+        for (i, (field, value)) in fields.enumerate() {
+            if i > 0 {
+                buf.push(b' ');
+            }
+            escape_into(&mut buf, field);
+            buf.push(b'=');
+            write_value(&mut buf, redact, field, value);
+        }
+        buf.push(b'}');
+    }
+    buf
+}
+
 /// `time LEVEL span{..}:span{..}: target: `
-fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>, scope: Scope<'_>) {
+fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>, chain: &[u8]) {
     if ansi {
         buf.extend_from_slice(DIM.as_bytes());
     }
@@ -111,34 +141,14 @@ fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>,
         buf.extend_from_slice(RESET.as_bytes());
     }
     buf.push(b' ');
-    for (name, data) in scope {
+    if !chain.is_empty() {
         if ansi {
             buf.extend_from_slice(BOLD.as_bytes());
         }
-        escape_into(buf, name);
-        let mut fields = data
-            .fields
-            .iter()
-            .filter(|(n, _)| !n.starts_with(OTEL_PREFIX))
-            .peekable();
-        if fields.peek().is_some() {
-            buf.push(b'{');
-            for (i, (field, value)) in fields.enumerate() {
-                if i > 0 {
-                    buf.push(b' ');
-                }
-                escape_into(buf, field);
-                buf.push(b'=');
-                write_value(buf, &style.redact, field, value);
-            }
-            buf.push(b'}');
-        }
+        buf.extend_from_slice(chain);
         if ansi {
             buf.extend_from_slice(RESET.as_bytes());
         }
-        buf.push(b':');
-    }
-    if !scope.is_empty() {
         buf.push(b' ');
     }
     escape_into(buf, meta.target());
@@ -147,15 +157,10 @@ fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>,
 
 /// ` trace_id=…`, preceded by ` x_request_id=…` when the request id was inherited from another
 /// process rather than shown as a span field in the chain.
-fn write_trace_id(buf: &mut Vec<u8>, scope: Scope<'_>) {
-    let Some((_, data)) = scope.last() else {
-        return;
-    };
+fn write_ids(buf: &mut Vec<u8>, current: Option<&SpanData>, id_shown: bool) {
+    let Some(data) = current else { return };
     if let Some(id) = &data.context.x_request_id {
-        let shown = scope
-            .iter()
-            .any(|(_, d)| d.fields.iter().any(|(name, _)| name == X_REQUEST_ID));
-        if !shown {
+        if !id_shown {
             buf.extend_from_slice(b" x_request_id=");
             escape_into(buf, id);
         }

@@ -7,9 +7,44 @@ use chrono::{Offset, TimeZone as _};
 
 use super::config::TimeZone;
 
+thread_local! {
+    /// The last second formatted on this thread: (unix seconds, zone, `YYYY-MM-DDTHH:MM:SS`,
+    /// offset suffix). Lines come many per second, so the date arithmetic runs once a second.
+    static LAST_SECOND: std::cell::RefCell<(i64, TimeZone, [u8; 19], [u8; 6], usize)> =
+        const { std::cell::RefCell::new((i64::MIN, TimeZone::Utc, [0; 19], [0; 6], 0)) };
+}
+
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (or `+HH:MM` in `zone`).
 pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: SystemTime, zone: TimeZone) {
-    let (secs, micros) = match t.duration_since(SystemTime::UNIX_EPOCH) {
+    let (secs, micros) = split(t);
+    let cached = LAST_SECOND.with(|cell| {
+        let cache = cell.borrow();
+        (cache.0 == secs && cache.1 == zone).then(|| {
+            buf.extend_from_slice(&cache.2);
+            buf.push(b'.');
+            push_digits(buf, micros, 6);
+            buf.extend_from_slice(&cache.3[..cache.4]);
+        })
+    });
+    if cached.is_some() {
+        return;
+    }
+    let start = buf.len();
+    write_uncached(buf, secs, micros, zone);
+    LAST_SECOND.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        let line = &buf[start..];
+        cache.0 = secs;
+        cache.1 = zone;
+        cache.2.copy_from_slice(&line[..19]);
+        let suffix = &line[26..];
+        cache.3[..suffix.len()].copy_from_slice(suffix);
+        cache.4 = suffix.len();
+    });
+}
+
+fn split(t: SystemTime) -> (i64, u32) {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_micros()),
         Err(e) => {
             let d = e.duration();
@@ -21,7 +56,10 @@ pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: SystemTime, zone: TimeZone) {
                 (whole - 1, 1_000_000 - micros)
             }
         }
-    };
+    }
+}
+
+fn write_uncached(buf: &mut Vec<u8>, secs: i64, micros: u32, zone: TimeZone) {
     let offset = match zone {
         TimeZone::Utc => None,
         TimeZone::Fixed(seconds) => Some(seconds),
@@ -160,6 +198,26 @@ mod tests {
                 "day {days}"
             );
         }
+    }
+
+    #[test]
+    fn the_cached_second_gives_the_same_text() {
+        for zone in [
+            TimeZone::Utc,
+            TimeZone::Fixed(19_800),
+            TimeZone::Fixed(-3600),
+        ] {
+            let first = at(1_756_828_201, 1, zone);
+            let second = at(1_756_828_201, 999_999, zone);
+            assert_eq!(
+                first[..26].replace(".000001", ""),
+                second[..26].replace(".999999", ""),
+                "{zone:?}"
+            );
+            assert_eq!(first[27..], second[27..], "{zone:?}: suffix kept: {second}");
+            assert_eq!(first.len(), second.len());
+        }
+        assert!(at(1_756_828_201, 5, TimeZone::Utc).ends_with(".000005Z"));
     }
 
     #[test]
