@@ -7,11 +7,22 @@ use chrono::{Offset, TimeZone as _};
 
 use super::config::TimeZone;
 
+/// The last second formatted on a thread: lines come many per second, so the date arithmetic
+/// runs once a second.
+struct SecondCache {
+    secs: i64,
+    zone: TimeZone,
+    /// `YYYY-MM-DDTHH:MM:SS`
+    date: [u8; 19],
+    /// `Z` or `+HH:MM`.
+    suffix: [u8; 6],
+    suffix_len: usize,
+}
+
 thread_local! {
-    /// The last second formatted on this thread: (unix seconds, zone, `YYYY-MM-DDTHH:MM:SS`,
-    /// offset suffix). Lines come many per second, so the date arithmetic runs once a second.
-    static LAST_SECOND: std::cell::RefCell<(i64, TimeZone, [u8; 19], [u8; 6], usize)> =
-        const { std::cell::RefCell::new((i64::MIN, TimeZone::Utc, [0; 19], [0; 6], 0)) };
+    static LAST_SECOND: std::cell::RefCell<SecondCache> = const {
+        std::cell::RefCell::new(SecondCache { secs: i64::MIN, zone: TimeZone::Utc, date: [0; 19], suffix: [0; 6], suffix_len: 0 })
+    };
 }
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (or `+HH:MM` in `zone`).
@@ -19,11 +30,11 @@ pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: SystemTime, zone: TimeZone) {
     let (secs, micros) = split(t);
     let cached = LAST_SECOND.with(|cell| {
         let cache = cell.borrow();
-        (cache.0 == secs && cache.1 == zone).then(|| {
-            buf.extend_from_slice(&cache.2);
+        (cache.secs == secs && cache.zone == zone).then(|| {
+            buf.extend_from_slice(&cache.date);
             buf.push(b'.');
             push_digits(buf, micros, 6);
-            buf.extend_from_slice(&cache.3[..cache.4]);
+            buf.extend_from_slice(&cache.suffix[..cache.suffix_len]);
         })
     });
     if cached.is_some() {
@@ -34,12 +45,12 @@ pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: SystemTime, zone: TimeZone) {
     LAST_SECOND.with(|cell| {
         let mut cache = cell.borrow_mut();
         let line = &buf[start..];
-        cache.0 = secs;
-        cache.1 = zone;
-        cache.2.copy_from_slice(&line[..19]);
+        cache.secs = secs;
+        cache.zone = zone;
+        cache.date.copy_from_slice(&line[..19]);
         let suffix = &line[26..];
-        cache.3[..suffix.len()].copy_from_slice(suffix);
-        cache.4 = suffix.len();
+        cache.suffix[..suffix.len()].copy_from_slice(suffix);
+        cache.suffix_len = suffix.len();
     });
 }
 
