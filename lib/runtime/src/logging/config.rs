@@ -10,6 +10,8 @@
 //! | `DYN_LOG_STREAM` | `stream` | `stderr`, `stdout` | `stderr` |
 //! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
 //! | | `redact` | field names | none |
+//! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
+//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, at least 65536 | 4 MiB |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
 //! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
@@ -29,6 +31,7 @@ use super::{
     directives::{self, FilterConfig},
     env::{self, Lookup},
     error::{ConfigError, Origin},
+    queue::{Overflow, QueueConfig},
 };
 
 /// Readable text or JSON lines.
@@ -107,6 +110,8 @@ pub struct LoggingConfig {
     pub file: Option<FileOutput>,
     /// OTLP export.
     pub otlp: OtlpConfig,
+    /// The output queue in front of the stream and the file.
+    pub queue: QueueConfig,
 }
 
 impl Default for LoggingConfig {
@@ -121,6 +126,7 @@ impl Default for LoggingConfig {
             redact: Vec::new(),
             file: None,
             otlp: OtlpConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -174,6 +180,7 @@ struct Partial {
     redact: Vec<String>,
     file: Option<FileOutput>,
     otlp: OtlpConfig,
+    queue: QueueConfig,
 }
 
 impl Partial {
@@ -198,6 +205,7 @@ impl Partial {
             redact: self.redact,
             file: self.file,
             otlp: self.otlp,
+            queue: self.queue,
         }
     }
 
@@ -215,6 +223,12 @@ impl Partial {
         }
         if let Some(v) = boolean(env::DYN_LOGGING_SPAN_EVENTS)? {
             self.span_events = Some(v);
+        }
+        if let Some(v) = lookup(env::DYN_LOG_OVERFLOW) {
+            self.queue.overflow = parse_overflow(&v, &Origin::Env(env::DYN_LOG_OVERFLOW))?;
+        }
+        if let Some(v) = lookup(env::DYN_LOG_BUFFER_BYTES) {
+            self.queue.capacity = parse_buffer_bytes(&v, &Origin::Env(env::DYN_LOG_BUFFER_BYTES))?;
         }
         if let Some(v) = lookup(env::DYN_LOG_STREAM) {
             self.stream = Some(parse_stream(&v, &Origin::Env(env::DYN_LOG_STREAM))?);
@@ -273,6 +287,13 @@ impl Partial {
             self.color = Some(parse_color(v.get_ref(), &at(v.span().start))?);
         }
         self.redact = file.redact;
+        if let Some(v) = &file.overflow {
+            self.queue.overflow = parse_overflow(v.get_ref(), &at(v.span().start))?;
+        }
+        if let Some(v) = &file.buffer_bytes {
+            self.queue.capacity =
+                parse_buffer_bytes(&v.get_ref().to_string(), &at(v.span().start))?;
+        }
         if let Some(f) = file.file {
             let origin = at(f.path.span().start);
             if f.path.get_ref().trim().is_empty() {
@@ -313,6 +334,8 @@ struct FileSettings {
     stream: Option<Spanned<String>>,
     color: Option<Spanned<String>>,
     redact: Vec<String>,
+    overflow: Option<Spanned<String>>,
+    buffer_bytes: Option<Spanned<i64>>,
     log_filters: BTreeMap<String, Spanned<String>>,
     file: Option<FileSection>,
     otlp: Option<crate::otlp::OtlpSection>,
@@ -359,6 +382,29 @@ pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
             value,
             BOOLEANS_ACCEPTED,
         ))
+    }
+}
+
+fn parse_overflow(value: &str, origin: &Origin) -> Result<Overflow, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "block" => Ok(Overflow::Block),
+        "drop" => Ok(Overflow::Drop),
+        _ => Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            "expected block or drop",
+        )),
+    }
+}
+
+fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 65_536 => Ok(n),
+        _ => Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            "expected a number of bytes, at least 65536",
+        )),
     }
 }
 
@@ -464,6 +510,16 @@ mod tests {
             ColorMode::Always,
             "an explicit DYN_LOG_COLOR wins over NO_COLOR"
         );
+        let c = from_vars(&[
+            ("DYN_LOG_OVERFLOW", "DROP"),
+            ("DYN_LOG_BUFFER_BYTES", "1048576"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.queue.overflow, c.queue.capacity),
+            (Overflow::Drop, 1 << 20)
+        );
+        assert_eq!(from_vars(&[]).unwrap().queue, QueueConfig::default());
         let c = from_vars(&[("NO_COLOR", "")]).unwrap();
         assert_eq!(c.color, ColorMode::Auto, "an empty NO_COLOR is ignored");
     }
@@ -478,6 +534,18 @@ mod tests {
             (
                 ("DYN_LOG_STREAM", "stdlog"),
                 "DYN_LOG_STREAM: \"stdlog\": expected stderr or stdout",
+            ),
+            (
+                ("DYN_LOG_OVERFLOW", "lose"),
+                "DYN_LOG_OVERFLOW: \"lose\": expected block or drop",
+            ),
+            (
+                ("DYN_LOG_BUFFER_BYTES", "1024"),
+                "DYN_LOG_BUFFER_BYTES: \"1024\": expected a number of bytes, at least 65536",
+            ),
+            (
+                ("DYN_LOG_BUFFER_BYTES", "lots"),
+                "DYN_LOG_BUFFER_BYTES: \"lots\": expected a number of bytes",
             ),
             (
                 ("DYN_LOG_COLOR", "sometimes"),
@@ -518,6 +586,8 @@ span_events = false
 stream = "stdout"
 color = "never"
 redact = ["password", "api_key"]
+overflow = "drop"
+buffer_bytes = 131072
 
 [log_filters]
 "h2" = "error"
@@ -545,6 +615,10 @@ sampler_arg = 0.5
         assert!(!c.span_events);
         assert_eq!((c.stream, c.color), (Stream::Stdout, ColorMode::Never));
         assert_eq!(c.redact, ["password", "api_key"]);
+        assert_eq!(
+            (c.queue.overflow, c.queue.capacity),
+            (Overflow::Drop, 131_072)
+        );
         assert_eq!(c.otlp.traces_url(), "http://127.0.0.1:4317/v1/traces");
         assert_eq!(c.otlp.service_name.as_deref(), Some("frontend"));
         assert_eq!(

@@ -19,6 +19,10 @@ pub const DYN_LOG_STREAM: &str = "DYN_LOG_STREAM";
 pub const DYN_LOG_COLOR: &str = "DYN_LOG_COLOR";
 /// Any non-empty value turns colour off unless `DYN_LOG_COLOR` says otherwise (no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// `block` (lossless, the default) or `drop`: what happens when the output queue is full.
+pub const DYN_LOG_OVERFLOW: &str = "DYN_LOG_OVERFLOW";
+/// Bytes of the output queue (at least 65536).
+pub const DYN_LOG_BUFFER_BYTES: &str = "DYN_LOG_BUFFER_BYTES";
 /// Boolean, as in the reference system: export spans over OTLP.
 pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
 

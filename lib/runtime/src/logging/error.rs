@@ -65,6 +65,9 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
+    /// The background writer thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    WriterThread(#[source] io::Error),
     /// A global subscriber was installed before `init()` ran.
     #[error("logging is already initialised in this process (a global tracing subscriber or `log` logger is set)")]
     AlreadyInitialised,

@@ -53,6 +53,7 @@ mod identity;
 pub(crate) mod ids;
 mod jsonl;
 mod layer;
+mod queue;
 mod readable;
 mod timestamp;
 mod writer;
@@ -67,7 +68,8 @@ pub(crate) use fields::{FieldValue, SpanFields};
 pub use identity::{current_context, span_context, RemoteContext, SpanContext, TraceParent};
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use layer::TracewireLayer;
-pub use writer::{LineSink, MemorySink, RotatingFile, StreamSink};
+pub use queue::{Overflow, QueueConfig, QueuedSink};
+pub use writer::{LineSink, MemorySink, RotatingFile, StdStream, StreamSink};
 
 /// Flushes every sink (and sends the last spans, if exporting) when dropped: keep it alive
 /// until the end of `main`.
@@ -114,15 +116,20 @@ impl LoggingConfig {
     /// The layer this configuration asks for, writing to the configured stream and file.
     pub fn layer(&self) -> Result<TracewireLayer, ConfigError> {
         let (stream, is_terminal) = match self.stream {
-            Stream::Stderr => (StreamSink::stderr(), std::io::stderr().is_terminal()),
-            Stream::Stdout => (StreamSink::stdout(), std::io::stdout().is_terminal()),
+            Stream::Stderr => (StdStream::stderr(), std::io::stderr().is_terminal()),
+            Stream::Stdout => (StdStream::stdout(), std::io::stdout().is_terminal()),
         };
+        let queue_error = ConfigError::WriterThread;
+        let stream = QueuedSink::new("stream", self.queue, stream).map_err(queue_error)?;
         let ansi = match self.color {
             ColorMode::Always => true,
             ColorMode::Never => false,
             ColorMode::Auto => is_terminal,
         };
-        let file = self.file.as_ref().map(RotatingFile::open).transpose()?;
+        let file = match self.file.as_ref().map(RotatingFile::open).transpose()? {
+            Some(file) => Some(QueuedSink::new("file", self.queue, file).map_err(queue_error)?),
+            None => None,
+        };
         let mut layer = TracewireLayer::without_outputs(self).with_output(stream, ansi);
         if let Some(file) = file {
             layer = layer.with_output(file, false);

@@ -86,6 +86,43 @@ impl LineSink for StreamSink {
     }
 }
 
+/// Standard error or output as an `io::Write` for the output queue: each batch is written under
+/// the stream's lock, so lines from `eprintln!` elsewhere cannot land inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct StdStream {
+    stdout: bool,
+}
+
+impl StdStream {
+    /// Standard error.
+    pub fn stderr() -> Self {
+        StdStream { stdout: false }
+    }
+
+    /// Standard output.
+    pub fn stdout() -> Self {
+        StdStream { stdout: true }
+    }
+}
+
+impl Write for StdStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.stdout {
+            io::stdout().lock().write(buf)
+        } else {
+            io::stderr().lock().write(buf)
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.stdout {
+            io::stdout().flush()
+        } else {
+            io::stderr().flush()
+        }
+    }
+}
+
 /// Lines kept in memory, for tests and for programs that show their own logs.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySink(Arc<Mutex<Vec<u8>>>);
@@ -163,22 +200,46 @@ fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-impl LineSink for RotatingFile {
-    fn write_line(&self, line: &[u8]) {
+impl RotatingFile {
+    /// Appends whole lines, rotating at a line boundary when the next line would not fit.
+    fn append(&self, lines: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (file, size) = &mut *state;
-        if *size > 0 && *size + line.len() as u64 > self.config.max_bytes {
-            // If rotation fails, keep appending to the current file rather than lose the line.
-            if let Ok(fresh) = self.rotate() {
-                *file = fresh;
-                *size = 0;
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            if *size > 0 && *size + line.len() as u64 > self.config.max_bytes {
+                // If rotation fails, keep appending to the current file rather than lose lines.
+                if let Ok(fresh) = self.rotate() {
+                    *file = fresh;
+                    *size = 0;
+                }
             }
+            file.write_all(line)?;
+            *size += line.len() as u64;
         }
-        match file.write_all(line) {
-            Ok(()) => *size += line.len() as u64,
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        Ok(())
+    }
+}
+
+/// Batches from the output queue: whole lines, rotated between them.
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.append(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .flush()
+    }
+}
+
+impl LineSink for RotatingFile {
+    fn write_line(&self, line: &[u8]) {
+        if self.append(line).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
