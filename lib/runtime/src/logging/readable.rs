@@ -175,21 +175,49 @@ fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &Field
         return;
     }
     let _ = match value {
-        FieldValue::I64(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::U64(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::I64(v) => {
+            buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            Ok(())
+        }
+        FieldValue::U64(v) => {
+            buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            Ok(())
+        }
         FieldValue::I128(v) => write!(Escaping(buf), "{v}"),
         FieldValue::U128(v) => write!(Escaping(buf), "{v}"),
         FieldValue::F64(v) => write!(Escaping(buf), "{v}"),
         FieldValue::Bool(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::Str(s) => write!(Escaping(buf), "{s:?}"),
+        FieldValue::Str(s) => {
+            write_quoted(buf, s);
+            Ok(())
+        }
         FieldValue::Text(s) => write!(Escaping(buf), "{s}"),
         FieldValue::Redacted => write!(Escaping(buf), "[REDACTED]"),
     };
 }
 
+/// `value` quoted as `{:?}` writes it; plain printable ASCII without `"` or `\` (the usual case)
+/// skips `core::fmt`.
+fn write_quoted(buf: &mut Vec<u8>, value: &str) {
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        buf.push(b'"');
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = write!(Escaping(buf), "{value:?}");
+    }
+}
+
 /// Escapes control characters as Rust does (`\n`, `\t`, `\u{1b}`); all else is copied.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if bytes.iter().all(|&b| b >= 0x20 && b != 0x7f) {
+        buf.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if b >= 0x20 && b != 0x7f {
@@ -269,10 +297,16 @@ impl Visit for Fields<'_> {
         self.display(field, value);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.display(field, value);
+        if self.start(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.display(field, value);
+        if self.start(field) {
+            self.buf
+                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
     }
     fn record_i128(&mut self, field: &Field, value: i128) {
         self.display(field, value);
@@ -288,7 +322,7 @@ impl Visit for Fields<'_> {
             if self.message_pass {
                 escape_into(self.buf, value);
             } else {
-                let _ = write!(Escaping(self.buf), "{value:?}");
+                write_quoted(self.buf, value);
             }
         }
     }
