@@ -6,6 +6,8 @@
 #
 # usage: scripts/bench-e2e.sh [SECONDS] [MODE...]
 #   modes: jsonl (no export), off (DYN_LOG=off), otlp-live, otlp-down, otlp-hung
+# Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
+# they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}; shift || true
@@ -39,7 +41,8 @@ for mode in "${modes[@]}"; do
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   port=$((port + 1))
-  env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 2>"$work/$mode.log" &
+  log=/dev/null; [ "${BENCH_LOG:-}" = file ] && log="$work/$mode.log"
+  env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 2>"$log" &
   pid=$!
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   ticks_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")

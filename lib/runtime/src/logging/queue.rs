@@ -55,6 +55,13 @@ impl Default for QueueConfig {
     }
 }
 
+/// The writer drains the queue this often while lines arrive, and producers wake it early only
+/// when this much is queued: a wake-up per line would cost more than the line.
+const DRAIN_EVERY: Duration = Duration::from_millis(5);
+const WAKE_AT: usize = 64 * 1024;
+/// How long an idle writer sleeps before looking again (the first line after a quiet period
+/// waits at most this long).
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// How long `flush` waits for the writer at most.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
 /// Losses are reported at most this often.
@@ -137,14 +144,17 @@ impl LineSink for QueuedSink {
         loop {
             let room = state.pending.len() + line.len() <= shared.config.capacity;
             if room || (state.pending.is_empty() && !state.writing) {
-                let wake = state.pending.is_empty();
+                let before = state.pending.len();
                 state.pending.extend_from_slice(line);
+                let wake = before < WAKE_AT && state.pending.len() >= WAKE_AT;
                 drop(state);
                 if wake {
                     shared.has_lines.notify_one();
                 }
                 return;
             }
+            // Full: make sure the writer is draining before waiting or dropping.
+            shared.has_lines.notify_one();
             let may_wait =
                 shared.config.overflow == Overflow::Block && !IS_WRITER.get() && !shared.stalled();
             if !may_wait {
@@ -191,18 +201,21 @@ fn write_loop(shared: &Shared, mut sink: impl Write) {
             state.writing = false;
             shared.mark_progress();
             shared.has_room.notify_all();
-            while state.pending.is_empty() {
+            let mut wait = DRAIN_EVERY;
+            loop {
                 state = shared
                     .has_lines
-                    .wait_timeout(state, REPORT_EVERY)
+                    .wait_timeout(state, wait)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
                 shared.mark_progress();
-                if state.pending.is_empty() {
-                    drop(state);
-                    report(shared, &mut reported, &mut last_report);
-                    state = shared.lock();
+                if !state.pending.is_empty() {
+                    break;
                 }
+                drop(state);
+                report(shared, &mut reported, &mut last_report);
+                state = shared.lock();
+                wait = (wait * 2).min(IDLE_WAIT);
             }
             std::mem::swap(&mut state.pending, &mut batch);
             state.writing = true;
