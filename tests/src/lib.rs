@@ -324,6 +324,41 @@ impl HttpCall {
     }
 }
 
+/// Sends a request and reads the whole response, or says why none came (connection refused or
+/// reset, no response head).
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> Result<HttpResponse, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head.push_str(body);
+    stream
+        .write_all(head.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(format!("no response ({read:?}, {} bytes)", raw.len()));
+    }
+    Ok(parse_response(&raw))
+}
+
 /// Sends a request and reads the whole response.
 pub fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> HttpResponse {
     HttpCall::send(addr, method, path, headers, body.as_bytes()).finish()

@@ -1,0 +1,176 @@
+//! Load through a frontend and two workers, JSONL on: afterwards every line parses, every
+//! request has one linked span pair per process, every x-request-id sent appears on both
+//! sides, no two requests share a trace, every SPAN_CLOSED's timings add up.
+//!
+//! Scaled down for CI; `TRACEWIRE_LOAD_REQUESTS=10000` runs the full size.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use serde_json::{Map, Value};
+use tracewire_tests::{check_jsonl, http, json_lines, lines_with, temp_dir, Process};
+
+const CONCURRENCY: usize = 64;
+
+fn requests() -> usize {
+    std::env::var("TRACEWIRE_LOAD_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+fn stop(mut p: Process) -> Vec<Map<String, Value>> {
+    p.signal("TERM");
+    assert_eq!(
+        p.wait(),
+        Some(0),
+        "{}",
+        p.output()
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    json_lines(&p.output())
+}
+
+#[test]
+fn every_request_is_traced_once_and_links_across_processes() {
+    let dir = temp_dir("load");
+    let env = [("DYN_LOGGING_JSONL", "true")];
+    let mut w1 = Process::start(
+        "tracewire-worker",
+        "worker1",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
+    let mut w2 = Process::start(
+        "tracewire-worker",
+        "worker2",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
+    let (a1, a2) = (
+        w1.wait_for_addr("worker listening"),
+        w2.wait_for_addr("worker listening"),
+    );
+    let (u1, u2) = (format!("http://{a1}"), format!("http://{a2}"));
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--worker", &u1, "--worker", &u2],
+        &env,
+    );
+    let addr = f.wait_for_addr("frontend listening");
+
+    let total = requests();
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..CONCURRENCY {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return;
+                }
+                let stream = i % 2 == 0;
+                let body = format!(
+                    r#"{{"model":"Qwen/Qwen3-0.6B","stream":{stream},"messages":[{{"role":"user","content":"request number {i} says hello"}}]}}"#
+                );
+                let id = format!("load-{i}");
+                let parent = format!("00-{:032x}-{:016x}-01", 0xabc0_0000_u128 + i as u128 + 1, i as u64 + 1);
+                let id_header = format!("x-request-id: {id}");
+                let parent_header = format!("traceparent: {parent}");
+                let mut headers: Vec<&str> = Vec::new();
+                if i % 3 != 0 {
+                    headers.push(&id_header);
+                }
+                if i % 5 == 0 {
+                    headers.push(&parent_header);
+                }
+                let r = http(&addr, "POST", "/v1/chat/completions", &headers, &body);
+                let complete = if stream { r.body.ends_with("data: [DONE]\n\n") } else { r.json()["choices"][0]["finish_reason"] == "stop" };
+                if r.status != 200 || !complete {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "every request answered completely"
+    );
+
+    let fl = stop(f);
+    let (l1, l2) = (stop(w1), stop(w2));
+    let summary = check_jsonl(&[
+        &dir.join("frontend.log"),
+        &dir.join("worker1.log"),
+        &dir.join("worker2.log"),
+    ]);
+    assert!(summary.contains(" 0 never closed"), "{summary}");
+
+    let created: Vec<_> = lines_with(&fl, "SPAN_CREATED", Some("http-request"));
+    let closed = lines_with(&fl, "SPAN_CLOSED", Some("http-request"));
+    assert_eq!(
+        (created.len(), closed.len()),
+        (total, total),
+        "one http-request pair per request"
+    );
+    let traces: HashSet<&str> = created
+        .iter()
+        .map(|o| o["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(traces.len(), total, "no two requests share a trace");
+
+    let workers: Vec<&Map<String, Value>> = l1.iter().chain(&l2).collect();
+    let worker_spans: HashMap<&str, &Map<String, Value>> = workers
+        .iter()
+        .filter(|o| o["message"] == "SPAN_CREATED" && o["span_name"] == "handle_payload")
+        .map(|o| (o["parent_id"].as_str().unwrap(), *o))
+        .collect();
+    assert_eq!(worker_spans.len(), total, "one handle_payload per request");
+    for span in &created {
+        let child = worker_spans
+            .get(span["span_id"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("no worker span for {span:?}"));
+        assert_eq!(child["trace_id"], span["trace_id"]);
+        assert_eq!(
+            child.get("x_request_id"),
+            span.get("x_request_id"),
+            "x-request-id on both sides"
+        );
+    }
+    let with_ids = created
+        .iter()
+        .filter(|o| o.contains_key("x_request_id"))
+        .count();
+    assert_eq!(with_ids, (0..total).filter(|i| i % 3 != 0).count());
+    let continued = created
+        .iter()
+        .filter(|o| o.get("parent_id").is_some())
+        .count();
+    assert_eq!(
+        continued,
+        (0..total).filter(|i| i % 5 == 0).count(),
+        "every upstream traceparent continued"
+    );
+    let (n1, n2) = (
+        lines_with(&l1, "SPAN_CLOSED", Some("handle_payload")).len(),
+        lines_with(&l2, "SPAN_CLOSED", Some("handle_payload")).len(),
+    );
+    assert_eq!(n1 + n2, total);
+    assert!(
+        n1 > total / 4 && n2 > total / 4,
+        "both workers served: {n1} / {n2}"
+    );
+}
