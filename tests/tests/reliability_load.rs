@@ -81,7 +81,7 @@ fn every_request_is_traced_once_and_links_across_processes() {
                 if i >= total {
                     return;
                 }
-                let stream = i % 2 == 0;
+                let stream = i.is_multiple_of(2);
                 let body = format!(
                     r#"{{"model":"Qwen/Qwen3-0.6B","stream":{stream},"messages":[{{"role":"user","content":"request number {i} says hello"}}]}}"#
                 );
@@ -90,10 +90,10 @@ fn every_request_is_traced_once_and_links_across_processes() {
                 let id_header = format!("x-request-id: {id}");
                 let parent_header = format!("traceparent: {parent}");
                 let mut headers: Vec<&str> = Vec::new();
-                if i % 3 != 0 {
+                if !i.is_multiple_of(3) {
                     headers.push(&id_header);
                 }
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     headers.push(&parent_header);
                 }
                 let r = http(&addr, "POST", "/v1/chat/completions", &headers, &body);
@@ -154,14 +154,17 @@ fn every_request_is_traced_once_and_links_across_processes() {
         .iter()
         .filter(|o| o.contains_key("x_request_id"))
         .count();
-    assert_eq!(with_ids, (0..total).filter(|i| i % 3 != 0).count());
+    assert_eq!(
+        with_ids,
+        (0..total).filter(|i| !i.is_multiple_of(3)).count()
+    );
     let continued = created
         .iter()
         .filter(|o| o.get("parent_id").is_some())
         .count();
     assert_eq!(
         continued,
-        (0..total).filter(|i| i % 5 == 0).count(),
+        (0..total).filter(|i| i.is_multiple_of(5)).count(),
         "every upstream traceparent continued"
     );
     let (n1, n2) = (
