@@ -1,0 +1,142 @@
+//! Hostile input: secrets in headers never reach a line or an exported span; oversized headers,
+//! raw bytes and terminal escapes in headers, prompts and model names get a clear answer and
+//! never reach a log line raw; a client that goes away mid-stream cancels cleanly.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::{io::Write, net::TcpStream, time::Duration};
+
+use serde_json::Value;
+use tracewire_tests::{http, json_lines, lines_with, temp_dir, HttpCall, Process, Receiver};
+
+const SECRET: &str = "sk-PLANTED-SECRET-42";
+
+#[test]
+fn secrets_in_headers_reach_no_line_and_no_exported_span() {
+    let dir = temp_dir("secrets");
+    let receiver = Receiver::start(&dir, false);
+    let endpoint = format!("http://127.0.0.1:{}", receiver.grpc_port);
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("DYN_LOG", "trace,tracewire::wire=trace"),
+        ("OTEL_EXPORT_ENABLED", "true"),
+        ("OTEL_EXPORT_LOGS_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+    ];
+    let mut w = Process::start("tracewire-worker", "worker", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"], &env);
+    let worker = format!("http://{}", w.wait_for_addr("worker listening"));
+    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--worker", &worker], &env);
+    let addr = f.wait_for_addr("frontend listening");
+    let headers = [
+        format!("Authorization: Bearer {SECRET}"),
+        format!("Cookie: session={SECRET}"),
+        format!("api-key: {SECRET}"),
+        format!("x-api-key: {SECRET}"),
+    ];
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let body = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hello"}]}"#;
+    assert_eq!(http(&addr, "POST", "/v1/chat/completions", &headers, body).status, 200);
+    f.signal("TERM");
+    w.signal("TERM");
+    assert_eq!((f.wait(), w.wait()), (Some(0), Some(0)));
+    let logs = format!("{}{}", f.output(), w.output());
+    assert!(logs.lines().count() > 10, "TRACE is on: {}", logs.lines().count());
+    assert!(!logs.contains("PLANTED-SECRET"), "a secret reached a log line");
+    let exported = std::fs::read_to_string(dir.join("spans.jsonl")).unwrap();
+    assert!(exported.contains("http-request") && !exported.contains("PLANTED-SECRET"), "a secret reached an exported span or log record");
+}
+
+fn no_raw_escapes(log: &str) {
+    assert!(!log.contains('\u{1b}'), "a raw ESC reached the log");
+    assert!(!log.bytes().any(|b| b == b'\r'), "a raw CR reached the log");
+}
+
+fn hostile_requests(addr: &str) {
+    // Oversized headers: refused by the HTTP parser.
+    let huge = format!("x-filler: {}", "a".repeat(512 * 1024));
+    let r = tracewire_tests::try_http(addr, "GET", "/health", &[&huge], "");
+    assert!(r.as_ref().map_or(true, |r| r.status == 431), "{:?}", r.map(|r| r.status));
+    // Raw bytes in x-request-id (obs-text): dropped with an escaped WARN, request served.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let body = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hi"}]}"#;
+    let mut raw = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\nx-request-id: ", body.len()).into_bytes();
+    raw.extend_from_slice(b"\xff\xfe\x80abc");
+    raw.extend_from_slice(b"\r\n\r\n");
+    raw.extend_from_slice(body.as_bytes());
+    s.write_all(&raw).unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut s, &mut reply).ok();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Terminal escapes in a prompt and in a model name.
+    let ansi_prompt = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"\u001b[31mred\u001b[0m \r\n injected"}]}"#;
+    assert_eq!(http(addr, "POST", "/v1/chat/completions", &[], ansi_prompt).status, 200);
+    let ansi_model = r#"{"model":"\u001b[2J\u001b[Hfake\r\n{\"level\":\"ERROR\"}","messages":[{"role":"user","content":"x"}]}"#;
+    let r = http(addr, "POST", "/v1/chat/completions", &[], ansi_model);
+    assert_eq!(r.status, 404);
+    // An escape in the path.
+    let r = http(addr, "GET", "/v1/%1b%5b31mnothing", &[], "");
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
+    for jsonl in [true, false] {
+        let dir = temp_dir(&format!("hostile-{jsonl}"));
+        let env = [("DYN_LOGGING_JSONL", if jsonl { "true" } else { "false" })];
+        let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"], &env);
+        let addr = if jsonl {
+            f.wait_for_addr("frontend listening")
+        } else {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Some(line) = f.output().lines().find(|l| l.contains("frontend listening")) {
+                    break line.split("addr=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+                }
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        hostile_requests(&addr);
+        f.signal("TERM");
+        assert_eq!(f.wait(), Some(0), "{}", f.output());
+        let log = f.output();
+        no_raw_escapes(&log);
+        if jsonl {
+            let lines = json_lines(&log); // every line is one JSON object
+            let warn = lines_with(&lines, "ignoring invalid x-request-id", None);
+            assert_eq!(warn.len(), 1);
+            assert_eq!(warn[0]["value"], r#""\xff\xfe\x80abc""#);
+            assert!(lines.iter().all(|o| o["level"] != "ERROR" || o["message"] != ""), "no injected line");
+            let refused = lines_with(&lines, "request refused", None).into_iter().find(|o| o["status"] == 404 && o.contains_key("model")).unwrap();
+            assert_eq!(refused["model"], Value::from("\u{1b}[2J\u{1b}[Hfake\r\n{\"level\":\"ERROR\"}"), "kept as an escaped value");
+        } else {
+            assert!(log.contains(r"\u{1b}[2J"), "escaped in readable mode");
+        }
+    }
+}
+
+#[test]
+fn a_client_that_goes_away_mid_stream_cancels_both_sides() {
+    let dir = temp_dir("disconnect");
+    let env = [("DYN_LOGGING_JSONL", "true")];
+    let mut w = Process::start("tracewire-worker", "worker", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "100"], &env);
+    let worker = format!("http://{}", w.wait_for_addr("worker listening"));
+    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--worker", &worker], &env);
+    let addr = f.wait_for_addr("frontend listening");
+    let body = r#"{"model":"Qwen/Qwen3-0.6B","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l m n o p q r s t"}]}"#;
+    let mut call = HttpCall::send(&addr, "POST", "/v1/chat/completions", &["x-request-id: gone"], body.as_bytes());
+    call.read_until("data: ");
+    drop(call);
+    std::thread::sleep(Duration::from_millis(800));
+    f.signal("TERM");
+    w.signal("TERM");
+    assert_eq!((f.wait(), w.wait()), (Some(0), Some(0)));
+    let (fl, wl) = (json_lines(&f.output()), json_lines(&w.output()));
+    let done = lines_with(&fl, "request completed", None);
+    assert_eq!((done.len(), &done[0]["outcome"]), (1, &Value::from("cancelled")));
+    assert_eq!(lines_with(&fl, "client disconnected; generation cancelled", None).len(), 1);
+    let stopped = lines_with(&wl, "caller went away; generation stopped", None);
+    assert_eq!(stopped.len(), 1, "the worker stops generating");
+    assert!(stopped[0]["sent"].as_u64().unwrap() < 19);
+    assert!(lines_with(&wl, "SPAN_CLOSED", Some("handle_payload")).len() == 1);
+}
