@@ -134,13 +134,26 @@ fn a_full_disk_for_the_log_file_and_stderr_does_not_stop_serving() {
     std::fs::write(&config, "jsonl = true\n[file]\npath = \"/dev/full\"\n").unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let mut child = frontend(port).env("DYN_LOGGING_CONFIG_PATH", &config).stderr(full).spawn().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = frontend(port)
+        .env("DYN_LOGGING_CONFIG_PATH", &config)
+        .stderr(full)
+        .spawn()
+        .unwrap();
     wait_until_serving(&addr);
     for _ in 0..50 {
-        assert_eq!(http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status, 200);
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200
+        );
     }
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "exit 0, no panic");
 }
 
@@ -151,33 +164,79 @@ fn a_killed_worker_is_skipped_and_used_again_once_restarted() {
     let env = [("DYN_LOGGING_JSONL", "true")];
     let port = free_port();
     let doomed_addr = format!("127.0.0.1:{port}");
-    let mut survivor = Process::start("tracewire-worker", "survivor", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"], &env);
+    let mut survivor = Process::start(
+        "tracewire-worker",
+        "survivor",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
     let survivor_url = format!("http://{}", survivor.wait_for_addr("worker listening"));
-    let mut doomed = Process::start("tracewire-worker", "doomed", &dir, &["--listen", &doomed_addr, "--token-delay-ms", "0"], &env);
+    let mut doomed = Process::start(
+        "tracewire-worker",
+        "doomed",
+        &dir,
+        &["--listen", &doomed_addr, "--token-delay-ms", "0"],
+        &env,
+    );
     doomed.wait_for_addr("worker listening");
     let doomed_url = format!("http://{doomed_addr}");
-    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--worker", &doomed_url, "--worker", &survivor_url], &env);
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--worker",
+            &doomed_url,
+            "--worker",
+            &survivor_url,
+        ],
+        &env,
+    );
     let addr = f.wait_for_addr("frontend listening");
     for _ in 0..4 {
-        assert_eq!(http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status, 200);
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200
+        );
     }
     doomed.signal("KILL");
     assert_eq!(doomed.wait(), None, "killed by a signal");
     for i in 0..10 {
-        assert_eq!(http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status, 200, "request {i} goes to the survivor");
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200,
+            "request {i} goes to the survivor"
+        );
     }
     // Restarted on the same port, it is tried again once its down period (1 s) is over.
-    let mut again = Process::start("tracewire-worker", "restarted", &dir, &["--listen", &doomed_addr, "--token-delay-ms", "0"], &env);
+    let mut again = Process::start(
+        "tracewire-worker",
+        "restarted",
+        &dir,
+        &["--listen", &doomed_addr, "--token-delay-ms", "0"],
+        &env,
+    );
     again.wait_for_addr("worker listening");
     std::thread::sleep(Duration::from_millis(1200));
     for _ in 0..6 {
-        assert_eq!(http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status, 200);
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200
+        );
     }
     f.signal("TERM");
     assert_eq!(f.wait(), Some(0));
     again.signal("TERM");
     assert_eq!(again.wait(), Some(0));
-    let served = lines_with(&json_lines(&again.output()), "SPAN_CLOSED", Some("handle_payload")).len();
+    let served = lines_with(
+        &json_lines(&again.output()),
+        "SPAN_CLOSED",
+        Some("handle_payload"),
+    )
+    .len();
     assert!(served >= 2, "the restarted worker serves again: {served}");
     survivor.signal("TERM");
     assert_eq!(survivor.wait(), Some(0));

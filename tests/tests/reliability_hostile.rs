@@ -23,9 +23,21 @@ fn secrets_in_headers_reach_no_line_and_no_exported_span() {
         ("OTEL_EXPORT_LOGS_ENABLED", "true"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
     ];
-    let mut w = Process::start("tracewire-worker", "worker", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"], &env);
+    let mut w = Process::start(
+        "tracewire-worker",
+        "worker",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
     let worker = format!("http://{}", w.wait_for_addr("worker listening"));
-    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--worker", &worker], &env);
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--worker", &worker],
+        &env,
+    );
     let addr = f.wait_for_addr("frontend listening");
     let headers = [
         format!("Authorization: Bearer {SECRET}"),
@@ -35,15 +47,28 @@ fn secrets_in_headers_reach_no_line_and_no_exported_span() {
     ];
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let body = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hello"}]}"#;
-    assert_eq!(http(&addr, "POST", "/v1/chat/completions", &headers, body).status, 200);
+    assert_eq!(
+        http(&addr, "POST", "/v1/chat/completions", &headers, body).status,
+        200
+    );
     f.signal("TERM");
     w.signal("TERM");
     assert_eq!((f.wait(), w.wait()), (Some(0), Some(0)));
     let logs = format!("{}{}", f.output(), w.output());
-    assert!(logs.lines().count() > 10, "TRACE is on: {}", logs.lines().count());
-    assert!(!logs.contains("PLANTED-SECRET"), "a secret reached a log line");
+    assert!(
+        logs.lines().count() > 10,
+        "TRACE is on: {}",
+        logs.lines().count()
+    );
+    assert!(
+        !logs.contains("PLANTED-SECRET"),
+        "a secret reached a log line"
+    );
     let exported = std::fs::read_to_string(dir.join("spans.jsonl")).unwrap();
-    assert!(exported.contains("http-request") && !exported.contains("PLANTED-SECRET"), "a secret reached an exported span or log record");
+    assert!(
+        exported.contains("http-request") && !exported.contains("PLANTED-SECRET"),
+        "a secret reached an exported span or log record"
+    );
 }
 
 fn no_raw_escapes(log: &str) {
@@ -55,7 +80,11 @@ fn hostile_requests(addr: &str) {
     // Oversized headers: refused by the HTTP parser.
     let huge = format!("x-filler: {}", "a".repeat(512 * 1024));
     let r = tracewire_tests::try_http(addr, "GET", "/health", &[&huge], "");
-    assert!(r.as_ref().map_or(true, |r| r.status == 431), "{:?}", r.map(|r| r.status));
+    assert!(
+        r.as_ref().map_or(true, |r| r.status == 431),
+        "{:?}",
+        r.map(|r| r.status)
+    );
     // Raw bytes in x-request-id (obs-text): dropped with an escaped WARN, request served.
     let mut s = TcpStream::connect(addr).unwrap();
     let body = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hi"}]}"#;
@@ -69,7 +98,10 @@ fn hostile_requests(addr: &str) {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     // Terminal escapes in a prompt and in a model name.
     let ansi_prompt = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"\u001b[31mred\u001b[0m \r\n injected"}]}"#;
-    assert_eq!(http(addr, "POST", "/v1/chat/completions", &[], ansi_prompt).status, 200);
+    assert_eq!(
+        http(addr, "POST", "/v1/chat/completions", &[], ansi_prompt).status,
+        200
+    );
     let ansi_model = r#"{"model":"\u001b[2J\u001b[Hfake\r\n{\"level\":\"ERROR\"}","messages":[{"role":"user","content":"x"}]}"#;
     let r = http(addr, "POST", "/v1/chat/completions", &[], ansi_model);
     assert_eq!(r.status, 404);
@@ -83,14 +115,31 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
     for jsonl in [true, false] {
         let dir = temp_dir(&format!("hostile-{jsonl}"));
         let env = [("DYN_LOGGING_JSONL", if jsonl { "true" } else { "false" })];
-        let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"], &env);
+        let mut f = Process::start(
+            "tracewire-frontend",
+            "frontend",
+            &dir,
+            &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+            &env,
+        );
         let addr = if jsonl {
             f.wait_for_addr("frontend listening")
         } else {
             let deadline = std::time::Instant::now() + Duration::from_secs(20);
             loop {
-                if let Some(line) = f.output().lines().find(|l| l.contains("frontend listening")) {
-                    break line.split("addr=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+                if let Some(line) = f
+                    .output()
+                    .lines()
+                    .find(|l| l.contains("frontend listening"))
+                {
+                    break line
+                        .split("addr=")
+                        .nth(1)
+                        .unwrap()
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .to_owned();
                 }
                 assert!(std::time::Instant::now() < deadline);
                 std::thread::sleep(Duration::from_millis(20));
@@ -106,9 +155,21 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
             let warn = lines_with(&lines, "ignoring invalid x-request-id", None);
             assert_eq!(warn.len(), 1);
             assert_eq!(warn[0]["value"], r#""\xff\xfe\x80abc""#);
-            assert!(lines.iter().all(|o| o["level"] != "ERROR" || o["message"] != ""), "no injected line");
-            let refused = lines_with(&lines, "request refused", None).into_iter().find(|o| o["status"] == 404 && o.contains_key("model")).unwrap();
-            assert_eq!(refused["model"], Value::from("\u{1b}[2J\u{1b}[Hfake\r\n{\"level\":\"ERROR\"}"), "kept as an escaped value");
+            assert!(
+                lines
+                    .iter()
+                    .all(|o| o["level"] != "ERROR" || o["message"] != ""),
+                "no injected line"
+            );
+            let refused = lines_with(&lines, "request refused", None)
+                .into_iter()
+                .find(|o| o["status"] == 404 && o.contains_key("model"))
+                .unwrap();
+            assert_eq!(
+                refused["model"],
+                Value::from("\u{1b}[2J\u{1b}[Hfake\r\n{\"level\":\"ERROR\"}"),
+                "kept as an escaped value"
+            );
         } else {
             assert!(log.contains(r"\u{1b}[2J"), "escaped in readable mode");
         }
@@ -119,12 +180,30 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
 fn a_client_that_goes_away_mid_stream_cancels_both_sides() {
     let dir = temp_dir("disconnect");
     let env = [("DYN_LOGGING_JSONL", "true")];
-    let mut w = Process::start("tracewire-worker", "worker", &dir, &["--listen", "127.0.0.1:0", "--token-delay-ms", "100"], &env);
+    let mut w = Process::start(
+        "tracewire-worker",
+        "worker",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "100"],
+        &env,
+    );
     let worker = format!("http://{}", w.wait_for_addr("worker listening"));
-    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &["--listen", "127.0.0.1:0", "--worker", &worker], &env);
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--worker", &worker],
+        &env,
+    );
     let addr = f.wait_for_addr("frontend listening");
     let body = r#"{"model":"Qwen/Qwen3-0.6B","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l m n o p q r s t"}]}"#;
-    let mut call = HttpCall::send(&addr, "POST", "/v1/chat/completions", &["x-request-id: gone"], body.as_bytes());
+    let mut call = HttpCall::send(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: gone"],
+        body.as_bytes(),
+    );
     call.read_until("data: ");
     drop(call);
     std::thread::sleep(Duration::from_millis(800));
@@ -133,8 +212,14 @@ fn a_client_that_goes_away_mid_stream_cancels_both_sides() {
     assert_eq!((f.wait(), w.wait()), (Some(0), Some(0)));
     let (fl, wl) = (json_lines(&f.output()), json_lines(&w.output()));
     let done = lines_with(&fl, "request completed", None);
-    assert_eq!((done.len(), &done[0]["outcome"]), (1, &Value::from("cancelled")));
-    assert_eq!(lines_with(&fl, "client disconnected; generation cancelled", None).len(), 1);
+    assert_eq!(
+        (done.len(), &done[0]["outcome"]),
+        (1, &Value::from("cancelled"))
+    );
+    assert_eq!(
+        lines_with(&fl, "client disconnected; generation cancelled", None).len(),
+        1
+    );
     let stopped = lines_with(&wl, "caller went away; generation stopped", None);
     assert_eq!(stopped.len(), 1, "the worker stops generating");
     assert!(stopped[0]["sent"].as_u64().unwrap() < 19);

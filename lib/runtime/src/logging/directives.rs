@@ -133,7 +133,9 @@ fn parse_segment(segment: &str, origin: &Origin) -> Result<Directive, ConfigErro
             return parse_segment(&format!("{target}={level}"), origin);
         }
         return Err(invalid(format!(
-            "not a level nor target=level ({LEVELS_ACCEPTED}; write `{segment}=trace` to enable a target)"
+            "not a level nor target=level ({LEVELS_ACCEPTED}; write `{}=trace` to enable a target)",
+            // Escaped: the error is one line, whatever the variable held.
+            segment.escape_debug()
         )));
     };
     let (lhs, level_text) = (segment[..eq].trim(), segment[eq + 1..].trim());
