@@ -14,7 +14,13 @@ use std::{
 use tracewire_tests::{check_jsonl, temp_dir, try_http, Process};
 
 fn load_then_signal(signal: &str, stream: bool) {
-    let dir = temp_dir(&format!("shutdown-{signal}-{stream}"));
+    load_then_signal_both(signal, stream, false);
+}
+
+/// With `both`, the worker gets the signal at the same moment: its in-flight calls finish, and
+/// requests that reach the frontend after it stopped listening get a 5xx error answer.
+fn load_then_signal_both(signal: &str, stream: bool, both: bool) {
+    let dir = temp_dir(&format!("shutdown-{signal}-{stream}-{both}"));
     let env = [("DYN_LOGGING_JSONL", "true")];
     let mut w = Process::start(
         "tracewire-worker",
@@ -70,6 +76,9 @@ fn load_then_signal(signal: &str, stream: bool) {
             });
         }
         std::thread::sleep(Duration::from_millis(700));
+        if both {
+            w.signal(signal);
+        }
         f.signal(signal);
         assert_eq!(f.wait(), Some(0), "the frontend exits 0 after {signal}");
         stop.store(true, Ordering::Relaxed);
@@ -80,7 +89,9 @@ fn load_then_signal(signal: &str, stream: bool) {
         "accepted requests that did not complete: {broken:?}"
     );
     assert!(completed.load(Ordering::Relaxed) > 16, "load was running");
-    w.signal("TERM");
+    if !both {
+        w.signal("TERM");
+    }
     assert_eq!(w.wait(), Some(0));
     let summary = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
     assert!(summary.contains(" 0 never closed"), "{summary}");
@@ -99,4 +110,9 @@ fn sigterm_mid_load_with_streams() {
 #[test]
 fn sigint_mid_load_with_json_answers() {
     load_then_signal("INT", false);
+}
+
+#[test]
+fn sigterm_to_frontend_and_worker_at_once_mid_load() {
+    load_then_signal_both("TERM", true, true);
 }

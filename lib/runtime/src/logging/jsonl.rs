@@ -745,6 +745,32 @@ mod tests {
     }
 
     #[test]
+    fn any_field_name_gives_a_valid_unique_key() {
+        let out = lines(&jsonl(), || {
+            info_span!("s", "we\"ird" = 1, "tab\tname" = 2).in_scope(|| {
+                info!(
+                    "new\nline" = 3,
+                    "quote\"d" = 4,
+                    "fields.fields.x" = 5,
+                    "é ü" = 6,
+                    "" = 7,
+                    "weird names"
+                )
+            })
+        });
+        let e = capture::parse_line(&out[1]); // panics on invalid JSON or a duplicate key
+        assert_eq!((&e["we\"ird"], &e["tab\tname"]), (&json!(1), &json!(2)));
+        assert_eq!(
+            (&e["new\nline"], &e["quote\"d"], &e["é ü"], &e[""]),
+            (&json!(3), &json!(4), &json!(6), &json!(7))
+        );
+        assert_eq!(
+            e["fields.fields.fields.x"], 5,
+            "the renaming rule applies to any depth"
+        );
+    }
+
+    #[test]
     fn an_event_without_a_message_has_an_empty_one() {
         let out = json(&jsonl(), || info!(a = 1));
         assert_eq!(out[0]["message"], Value::from(""));
