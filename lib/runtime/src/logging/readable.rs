@@ -185,7 +185,10 @@ fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &Field
         }
         FieldValue::I128(v) => write!(Escaping(buf), "{v}"),
         FieldValue::U128(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::F64(v) => write!(Escaping(buf), "{v}"),
+        FieldValue::F64(v) => {
+            write_f64(buf, *v);
+            Ok(())
+        }
         FieldValue::Bool(v) => write!(Escaping(buf), "{v}"),
         FieldValue::Str(s) => {
             write_quoted(buf, s);
@@ -194,6 +197,15 @@ fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &Field
         FieldValue::Text(s) => write!(Escaping(buf), "{s}"),
         FieldValue::Redacted => write!(Escaping(buf), "[REDACTED]"),
     };
+}
+
+/// Shortest round-trip text (ryu, as in JSONL); `NaN` and `inf` as Rust writes them.
+fn write_f64(buf: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        buf.extend_from_slice(v.to_string().as_bytes());
+    }
 }
 
 /// `value` quoted as `{:?}` writes it; plain printable ASCII without `"` or `\` (the usual case)
@@ -294,7 +306,9 @@ impl Fields<'_> {
 
 impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.display(field, value);
+        if self.start(field) {
+            write_f64(self.buf, value);
+        }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.start(field) {
