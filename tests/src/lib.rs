@@ -246,6 +246,41 @@ impl Drop for Process {
     }
 }
 
+/// Starts a worker on a free loopback port; returns it and its address (`host:port`).
+pub fn start_worker(
+    dir: &Path,
+    label: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, String) {
+    let mut all = vec!["--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut p = Process::start("tracewire-worker", label, dir, &all, env);
+    let addr = p.wait_for_addr("worker listening");
+    (p, addr)
+}
+
+/// Starts a frontend on a free loopback port in front of workers at these addresses (none: its
+/// embedded worker), logging to `dir/frontend.log`; returns it and its address. Its log must be
+/// JSONL (the address is read from the "frontend listening" line).
+pub fn start_frontend(
+    dir: &Path,
+    workers: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, String) {
+    let mut all = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
+    for w in workers {
+        all.push("--worker".into());
+        all.push(format!("http://{w}"));
+    }
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let mut p = Process::start("tracewire-frontend", "frontend", dir, &all, env);
+    let addr = p.wait_for_addr("frontend listening");
+    (p, addr)
+}
+
 /// A response read by [`HttpCall`].
 #[derive(Debug)]
 pub struct HttpResponse {

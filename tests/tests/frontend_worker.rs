@@ -2,42 +2,14 @@
 //! x-request-id end to end, W3C traceparent continued, faults, and shutdown.
 
 use serde_json::{Map, Value};
-use tracewire_tests::{check_jsonl, http, json_lines, lines_with, temp_dir, HttpCall, Process};
+use tracewire_tests::{
+    check_jsonl, http, json_lines, lines_with, start_frontend, start_worker, temp_dir, HttpCall,
+    Process,
+};
 
 const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "max_completion_tokens": 2049, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn worker(
-    dir: &std::path::Path,
-    label: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (Process, String) {
-    let mut all = vec!["--listen", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let mut p = Process::start("tracewire-worker", label, dir, &all, env);
-    let addr = p.wait_for_addr("worker listening");
-    (p, addr)
-}
-
-fn frontend(
-    dir: &std::path::Path,
-    workers: &[&str],
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (Process, String) {
-    let mut all = vec!["--listen".to_owned(), "127.0.0.1:0".to_owned()];
-    for w in workers {
-        all.push("--worker".into());
-        all.push(format!("http://{w}"));
-    }
-    all.extend(args.iter().map(|s| s.to_string()));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    let mut p = Process::start("tracewire-frontend", "frontend", dir, &all, env);
-    let addr = p.wait_for_addr("frontend listening");
-    (p, addr)
-}
 
 fn span_event<'a>(
     lines: &'a [Map<String, Value>],
@@ -66,8 +38,8 @@ fn stop(mut p: Process) -> Vec<Map<String, Value>> {
 #[test]
 fn two_processes_share_one_trace_per_request() {
     let dir = temp_dir("two-processes");
-    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "2"], &[JSONL]);
-    let (f, faddr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "2"], &[JSONL]);
+    let (f, faddr) = start_frontend(&dir, &[&waddr], &[], &[JSONL]);
 
     let with_id = http(
         &faddr,
@@ -224,7 +196,7 @@ fn two_processes_share_one_trace_per_request() {
 #[test]
 fn embedded_worker_and_bad_input() {
     let dir = temp_dir("embedded");
-    let (f, addr) = frontend(&dir, &[], &["--token-delay-ms", "0"], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &[], &["--token-delay-ms", "0"], &[JSONL]);
     let ok = http(&addr, "POST", "/v1/chat/completions", &[], CHAT);
     assert_eq!(
         ok.status, 200,
@@ -370,9 +342,9 @@ fn embedded_worker_and_bad_input() {
 #[test]
 fn unreachable_workers_give_503_and_dead_ones_are_skipped() {
     let dir = temp_dir("dead-workers");
-    let (w, live) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    let (w, live) = start_worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
     // Port 1 on loopback refuses connections.
-    let (f, addr) = frontend(&dir, &["127.0.0.1:1", &live], &[], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &["127.0.0.1:1", &live], &[], &[JSONL]);
     for _ in 0..6 {
         assert_eq!(
             http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
@@ -409,9 +381,9 @@ fn unreachable_workers_give_503_and_dead_ones_are_skipped() {
 #[test]
 fn two_workers_share_the_load() {
     let dir = temp_dir("round-robin");
-    let (w1, a1) = worker(&dir, "worker1", &["--token-delay-ms", "0"], &[JSONL]);
-    let (w2, a2) = worker(&dir, "worker2", &["--token-delay-ms", "0"], &[JSONL]);
-    let (f, addr) = frontend(&dir, &[&a1, &a2], &[], &[JSONL]);
+    let (w1, a1) = start_worker(&dir, "worker1", &["--token-delay-ms", "0"], &[JSONL]);
+    let (w2, a2) = start_worker(&dir, "worker2", &["--token-delay-ms", "0"], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &[&a1, &a2], &[], &[JSONL]);
     for _ in 0..4 {
         assert_eq!(
             http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
@@ -437,8 +409,8 @@ fn two_workers_share_the_load() {
 #[test]
 fn a_worker_killed_mid_stream_ends_the_stream_with_an_error() {
     let dir = temp_dir("killed-worker");
-    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "300"], &[JSONL]);
-    let (f, addr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "300"], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &[&waddr], &[], &[JSONL]);
     let body = CHAT.replace("2049,", "2049, \"stream\": true,");
     let mut call = HttpCall::send(
         &addr,
@@ -479,8 +451,8 @@ fn a_worker_killed_mid_stream_ends_the_stream_with_an_error() {
 #[test]
 fn sigterm_finishes_in_flight_streams_and_closes_every_span() {
     let dir = temp_dir("sigterm");
-    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "100"], &[JSONL]);
-    let (f, addr) = frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "100"], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &[&waddr], &[], &[JSONL]);
     let body = CHAT.replace("2049,", "2049, \"stream\": true,");
     let mut call = HttpCall::send(&addr, "POST", "/v1/chat/completions", &[], body.as_bytes());
     call.read_until("data: ");
@@ -525,7 +497,7 @@ impl TcpProbe {
 #[test]
 fn sigint_and_readable_mode_work_too() {
     let dir = temp_dir("sigint");
-    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
     let mut f = Process::start(
         "tracewire-frontend",
         "frontend",
@@ -576,13 +548,13 @@ fn sigint_and_readable_mode_work_too() {
 #[test]
 fn wire_loggers_show_what_crosses_the_plane() {
     let dir = temp_dir("wire");
-    let (w, waddr) = worker(
+    let (w, waddr) = start_worker(
         &dir,
         "worker",
         &["--token-delay-ms", "0"],
         &[JSONL, ("DYN_LOG", "info,tracewire::wire=trace")],
     );
-    let (f, addr) = frontend(
+    let (f, addr) = start_frontend(
         &dir,
         &[&waddr],
         &[],
@@ -652,7 +624,7 @@ fn wire_loggers_show_what_crosses_the_plane() {
 #[test]
 fn trace_identity_propagates_when_the_frontend_logs_nothing() {
     let dir = temp_dir("quiet-frontend");
-    let (w, waddr) = worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "0"], &[JSONL]);
     let worker_url = format!("http://{waddr}");
     let mut f = Process::start(
         "tracewire-frontend",

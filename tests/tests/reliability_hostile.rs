@@ -7,7 +7,10 @@
 use std::{io::Write, net::TcpStream, time::Duration};
 
 use serde_json::Value;
-use tracewire_tests::{http, json_lines, lines_with, temp_dir, HttpCall, Process, Receiver};
+use tracewire_tests::{
+    http, json_lines, lines_with, start_frontend, start_worker, temp_dir, HttpCall, Process,
+    Receiver,
+};
 
 const SECRET: &str = "sk-PLANTED-SECRET-42";
 
@@ -23,22 +26,8 @@ fn secrets_in_headers_reach_no_line_and_no_exported_span() {
         ("OTEL_EXPORT_LOGS_ENABLED", "true"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
     ];
-    let mut w = Process::start(
-        "tracewire-worker",
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
-        &env,
-    );
-    let worker = format!("http://{}", w.wait_for_addr("worker listening"));
-    let mut f = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--worker", &worker],
-        &env,
-    );
-    let addr = f.wait_for_addr("frontend listening");
+    let (mut w, worker) = start_worker(&dir, "worker", &["--token-delay-ms", "0"], &env);
+    let (mut f, addr) = start_frontend(&dir, &[&worker], &[], &env);
     let headers = [
         format!("Authorization: Bearer {SECRET}"),
         format!("Cookie: session={SECRET}"),
@@ -180,22 +169,8 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
 fn a_client_that_goes_away_mid_stream_cancels_both_sides() {
     let dir = temp_dir("disconnect");
     let env = [("DYN_LOGGING_JSONL", "true")];
-    let mut w = Process::start(
-        "tracewire-worker",
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "100"],
-        &env,
-    );
-    let worker = format!("http://{}", w.wait_for_addr("worker listening"));
-    let mut f = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--worker", &worker],
-        &env,
-    );
-    let addr = f.wait_for_addr("frontend listening");
+    let (mut w, worker) = start_worker(&dir, "worker", &["--token-delay-ms", "100"], &env);
+    let (mut f, addr) = start_frontend(&dir, &[&worker], &[], &env);
     let body = r#"{"model":"Qwen/Qwen3-0.6B","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l m n o p q r s t"}]}"#;
     let mut call = HttpCall::send(
         &addr,

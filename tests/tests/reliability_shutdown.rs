@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use tracewire_tests::{check_jsonl, temp_dir, try_http, Process};
+use tracewire_tests::{check_jsonl, start_frontend, start_worker, temp_dir, try_http};
 
 fn load_then_signal(signal: &str, stream: bool) {
     load_then_signal_both(signal, stream, false);
@@ -22,22 +22,8 @@ fn load_then_signal(signal: &str, stream: bool) {
 fn load_then_signal_both(signal: &str, stream: bool, both: bool) {
     let dir = temp_dir(&format!("shutdown-{signal}-{stream}-{both}"));
     let env = [("DYN_LOGGING_JSONL", "true")];
-    let mut w = Process::start(
-        "tracewire-worker",
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "20"],
-        &env,
-    );
-    let worker = format!("http://{}", w.wait_for_addr("worker listening"));
-    let mut f = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--worker", &worker],
-        &env,
-    );
-    let addr = f.wait_for_addr("frontend listening");
+    let (mut w, worker) = start_worker(&dir, "worker", &["--token-delay-ms", "20"], &env);
+    let (mut f, addr) = start_frontend(&dir, &[&worker], &[], &env);
 
     let body = format!(
         r#"{{"model":"Qwen/Qwen3-0.6B","stream":{stream},"messages":[{{"role":"user","content":"one two three four five six"}}]}}"#

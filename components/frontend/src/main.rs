@@ -26,17 +26,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // The runtime first: OTLP export runs on it, and the logging guard (declared after, so
-    // dropped before it) sends the last spans while it still runs.
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tracewire-frontend: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let _entered = runtime.enter();
-    let _guard = tracewire_runtime::logging::init_or_exit();
     let plane = match PlaneClient::new(args.workers.clone()) {
         Ok(plane) => plane,
         Err(e) => {
@@ -44,13 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(args, plane)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "frontend failed");
-            ExitCode::FAILURE
-        }
-    }
+    tracewire_runtime::serve::run_main("frontend", || run(args, plane))
 }
 
 async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
@@ -86,6 +69,5 @@ async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
             Ok(Ok(())) => {}
         }
     }
-    info!("frontend stopped");
     served
 }

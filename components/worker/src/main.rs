@@ -27,17 +27,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // The runtime first: OTLP export runs on it, and the logging guard (declared after, so
-    // dropped before it) sends the last spans while it still runs.
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tracewire-worker: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let _entered = runtime.enter();
-    let _guard = tracewire_runtime::logging::init_or_exit();
     let config = WorkerConfig {
         namespace: args.namespace,
         component: args.component,
@@ -45,36 +34,22 @@ fn main() -> ExitCode {
         ..WorkerConfig::default()
     }
     .with_engine(&args.engine);
-    runtime.block_on(async {
-        let worker = match BoundWorker::bind(config.clone(), &args.listen).await {
-            Ok(worker) => worker,
-            Err(e) => {
-                tracing::error!(listen = args.listen, error = %e, "cannot listen");
-                return ExitCode::FAILURE;
-            }
-        };
-        let addr = worker
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+    tracewire_runtime::serve::run_main("worker", || async move {
+        let listen = args.listen;
+        let worker = BoundWorker::bind(config.clone(), &listen)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
+            })?;
+        let addr = worker.local_addr()?.to_string();
         tracing::info!(
             addr,
             model = config.model,
             endpoint = config.endpoint,
             "worker listening"
         );
-        match worker
+        worker
             .serve(tracewire_runtime::serve::shutdown_signal())
             .await
-        {
-            Ok(()) => {
-                tracing::info!("worker stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "worker failed");
-                ExitCode::FAILURE
-            }
-        }
     })
 }

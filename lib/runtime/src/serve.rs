@@ -2,11 +2,54 @@
 //! requests finish for a bounded time, and return so that `main` drops the logging guard and
 //! every line is flushed.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, process::ExitCode, time::Duration};
 
 use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, sync::watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+/// A service's `main` after its flags are parsed: starts the Tokio runtime, initialises logging
+/// inside it (exit status 2 and one line on a configuration error), runs `service`, and logs
+/// "`<name>` stopped" (exit 0) or "`<name>` failed" (exit 1). The logging guard is dropped before
+/// the runtime, so the last lines and spans go out while export can still run.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     tracewire_runtime::serve::run_main("my-service", || async {
+///         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///         let app = axum::Router::new();
+///         tracewire_runtime::serve::serve(listener, app, tracewire_runtime::serve::shutdown_signal(), tracewire_runtime::serve::DEFAULT_DRAIN).await
+///     })
+/// }
+/// ```
+pub fn run_main<F, Fut>(name: &str, service: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let entered = runtime.enter();
+    let guard = crate::logging::init_or_exit();
+    let code = match runtime.block_on(service()) {
+        Ok(()) => {
+            info!("{name} stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!(error = %e, "{name} failed");
+            ExitCode::FAILURE
+        }
+    };
+    drop(guard);
+    drop(entered);
+    code
+}
 
 /// How long in-flight requests may take to finish after a shutdown signal, by default.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);

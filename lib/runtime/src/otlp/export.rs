@@ -42,6 +42,38 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Losses are reported at most this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
+/// Builds a span or a log exporter: the OTLP crate's builders differ in type, not in calls.
+macro_rules! otlp_exporter {
+    ($builder:path, $protocol:expr, $url:expr) => {
+        match $protocol {
+            OtlpProtocol::Grpc => $builder()
+                .with_tonic()
+                .with_endpoint($url)
+                .with_timeout(EXPORT_TIMEOUT)
+                .build(),
+            OtlpProtocol::HttpProtobuf => $builder()
+                .with_http()
+                .with_endpoint($url)
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(EXPORT_TIMEOUT)
+                .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
+                .build(),
+        }
+    };
+}
+pub(crate) use otlp_exporter;
+
+/// The running Tokio runtime export runs on, or an error naming the variable that asked for it.
+pub(crate) fn runtime_handle(variable: &'static str) -> Result<Handle, ConfigError> {
+    Handle::try_current().map_err(|_| {
+        ConfigError::invalid(
+            Origin::Env(variable),
+            "true",
+            "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
+        )
+    })
+}
+
 /// Counters shared by the queue, the exporter and the reporter.
 #[derive(Debug, Default)]
 pub(crate) struct ExportStats {
@@ -88,13 +120,7 @@ impl SpanExport {
     /// Builds the exporter for `config` on the current Tokio runtime. Nothing is sent until the
     /// first batch: startup never waits for the collector.
     pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
-        let handle = Handle::try_current().map_err(|_| {
-            ConfigError::invalid(
-                Origin::Env(vars::OTEL_EXPORT_ENABLED),
-                "true",
-                "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
-            )
-        })?;
+        let handle = runtime_handle(vars::OTEL_EXPORT_ENABLED)?;
         let url = config.traces_url();
         let bad_endpoint = |e: &dyn std::fmt::Display| {
             ConfigError::invalid(
@@ -108,20 +134,11 @@ impl SpanExport {
         }
         let exporter = {
             let _runtime = handle.enter();
-            match config.protocol {
-                OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(url.clone())
-                    .with_timeout(EXPORT_TIMEOUT)
-                    .build(),
-                OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_endpoint(url.clone())
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_timeout(EXPORT_TIMEOUT)
-                    .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
-                    .build(),
-            }
+            otlp_exporter!(
+                opentelemetry_otlp::SpanExporter::builder,
+                config.protocol,
+                url.clone()
+            )
             .map_err(|e| bad_endpoint(&e))?
         };
         let stats = Arc::new(ExportStats::default());

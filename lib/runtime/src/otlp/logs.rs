@@ -28,7 +28,8 @@ use tracing::{
 use super::{
     config::{vars, OtlpConfig, OtlpProtocol},
     export::{
-        resource, to_otel_span_id, to_otel_trace_id, ExportStats, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
+        otlp_exporter, resource, runtime_handle, to_otel_span_id, to_otel_trace_id, ExportStats,
+        EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
     },
     transport::HyperHttpClient,
 };
@@ -80,30 +81,15 @@ impl<E: LogExporter> LogExporter for LogsOnRuntime<E> {
 impl LogExport {
     /// Builds the log exporter for `config` on the current Tokio runtime.
     pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
-        let handle = Handle::try_current().map_err(|_| {
-            ConfigError::invalid(
-                Origin::Env(vars::OTEL_EXPORT_LOGS_ENABLED),
-                "true",
-                "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
-            )
-        })?;
+        let handle = runtime_handle(vars::OTEL_EXPORT_LOGS_ENABLED)?;
         let url = config.logs_url();
         let exporter = {
             let _runtime = handle.enter();
-            match config.protocol {
-                OtlpProtocol::Grpc => opentelemetry_otlp::LogExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(url.clone())
-                    .with_timeout(EXPORT_TIMEOUT)
-                    .build(),
-                OtlpProtocol::HttpProtobuf => opentelemetry_otlp::LogExporter::builder()
-                    .with_http()
-                    .with_endpoint(url.clone())
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_timeout(EXPORT_TIMEOUT)
-                    .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
-                    .build(),
-            }
+            otlp_exporter!(
+                opentelemetry_otlp::LogExporter::builder,
+                config.protocol,
+                url.clone()
+            )
             .map_err(|e| {
                 ConfigError::invalid(
                     Origin::Env(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
