@@ -483,14 +483,16 @@ where
                     // The exported end is start + the logged duration, so both agree.
                     let end = start + now.duration_since(data.timing.created);
                     let meta = span.metadata();
-                    export.end(otlp::convert::span_data(
-                        export,
-                        meta,
-                        &data.context,
-                        &data.fields,
-                        start,
-                        end,
-                    ));
+                    export.end(|| {
+                        otlp::convert::span_data(
+                            export,
+                            meta,
+                            &data.context,
+                            &data.fields,
+                            start,
+                            end,
+                        )
+                    });
                 }
                 (data.timing.close(now), data.visible)
             });

@@ -196,15 +196,16 @@ impl SpanExport {
         result.decision == SamplingDecision::RecordAndSample
     }
 
-    /// Queues a finished span, or drops and counts it if the queue is full.
-    pub(crate) fn end(&self, span: SpanData) {
+    /// Queues a finished span built by `build`, or drops and counts it, unbuilt, if the queue
+    /// is full (a collector that is down costs no conversion work per span).
+    pub(crate) fn end(&self, build: impl FnOnce() -> SpanData) {
         let queued = self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if queued >= QUEUE_CAPACITY {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.processor.on_end(span);
+        self.processor.on_end(build());
     }
 
     /// What has been exported, dropped and lost so far.
