@@ -1,8 +1,9 @@
 //! The span export pipeline: the SDK's sampler decides at span creation, finished spans go
 //! through a bounded queue to the SDK's `BatchSpanProcessor` and the official OTLP exporter,
 //! off the request path. A collector that is down, slow or refusing costs a request nothing:
-//! when the queue is full spans are dropped and counted, and losses are reported at WARN at most
-//! once per [`REPORT_EVERY`].
+//! when the queue is full, or for [`BACK_OFF`] after a failed export, spans are dropped and
+//! counted without being built, and losses are reported at WARN at most once per
+//! [`REPORT_EVERY`].
 
 use std::{
     sync::{
@@ -41,6 +42,9 @@ pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Losses are reported at most this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// After a failed export, spans are dropped (and counted) without being built for this long:
+/// a collector that is down then costs the requests nothing.
+pub const BACK_OFF: Duration = Duration::from_secs(2);
 
 /// Builds a span or a log exporter: the OTLP crate's builders differ in type, not in calls.
 macro_rules! otlp_exporter {
@@ -82,6 +86,9 @@ pub(crate) struct ExportStats {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Milliseconds since `epoch` until which new spans are dropped after a failed export.
+    backing_off_until_ms: AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl ExportStats {
@@ -91,6 +98,20 @@ impl ExportStats {
             .last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+        let until = self.now_ms() + BACK_OFF.as_millis() as u64;
+        self.backing_off_until_ms.store(until, Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    fn backing_off(&self) -> bool {
+        let until = self.backing_off_until_ms.load(Ordering::Relaxed);
+        until != 0 && self.now_ms() < until
     }
 }
 
@@ -199,6 +220,10 @@ impl SpanExport {
     /// Queues a finished span built by `build`, or drops and counts it, unbuilt, if the queue
     /// is full (a collector that is down costs no conversion work per span).
     pub(crate) fn end(&self, build: impl FnOnce() -> SpanData) {
+        if self.stats.backing_off() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let queued = self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if queued >= QUEUE_CAPACITY {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);

@@ -20,6 +20,7 @@ mod transport;
 pub(crate) use config::OtlpSection;
 pub use config::{vars, OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig};
 pub use export::{
-    ExportCounts, SpanExport, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY, SHUTDOWN_TIMEOUT,
+    ExportCounts, SpanExport, BACK_OFF, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
+    SHUTDOWN_TIMEOUT,
 };
 pub use logs::LogExport;
