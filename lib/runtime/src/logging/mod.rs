@@ -69,7 +69,7 @@ pub use identity::{current_context, span_context, RemoteContext, SpanContext, Tr
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use layer::TracewireLayer;
 pub use queue::{Overflow, QueueConfig, QueuedSink};
-pub use writer::{LineSink, MemorySink, RotatingFile, StdStream, StreamSink};
+pub use writer::{LineSink, MemorySink, RotatingFile, StdStream};
 
 /// Flushes every sink (and sends the last spans, if exporting) when dropped: keep it alive
 /// until the end of `main`.

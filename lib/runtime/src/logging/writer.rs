@@ -39,53 +39,6 @@ impl<T: LineSink + ?Sized> LineSink for Arc<T> {
     }
 }
 
-/// Standard error or standard output of the process.
-#[derive(Debug, Default)]
-pub struct StreamSink {
-    stdout: bool,
-    dropped: AtomicU64,
-}
-
-impl StreamSink {
-    /// Standard error.
-    pub fn stderr() -> Self {
-        StreamSink::default()
-    }
-
-    /// Standard output.
-    pub fn stdout() -> Self {
-        StreamSink {
-            stdout: true,
-            dropped: AtomicU64::new(0),
-        }
-    }
-}
-
-impl LineSink for StreamSink {
-    fn write_line(&self, line: &[u8]) {
-        let written = if self.stdout {
-            io::stdout().lock().write_all(line)
-        } else {
-            io::stderr().lock().write_all(line)
-        };
-        if written.is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn flush(&self) {
-        let _ = if self.stdout {
-            io::stdout().flush()
-        } else {
-            io::stderr().flush()
-        };
-    }
-
-    fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
-
 /// Standard error or output as an `io::Write` for the output queue: each batch is written under
 /// the stream's lock, so lines from `eprintln!` elsewhere cannot land inside it.
 #[derive(Debug, Clone, Copy)]
