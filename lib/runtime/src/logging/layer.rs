@@ -449,6 +449,11 @@ where
         if self.dynamic_filter {
             self.filter.on_enter(id, ctx.clone());
         }
+        // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
+        // span's many enters and exits (one per poll) cost nothing here.
+        if !self.span_events {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
@@ -463,6 +468,11 @@ where
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if self.dynamic_filter {
             self.filter.on_exit(id, ctx.clone());
+        }
+        // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
+        // span's many enters and exits (one per poll) cost nothing here.
+        if !self.span_events {
+            return;
         }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
