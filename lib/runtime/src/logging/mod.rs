@@ -30,6 +30,10 @@
 //! `time.idle_us`, `time.duration_us`) unless `DYN_LOGGING_SPAN_EVENTS=false`, and every line
 //! inside a span carries `trace_id`, `span_id`, `parent_id` and the request's `x_request_id`.
 //!
+//! Lines reach the stream (and the `[file]`) through a [`QueuedSink`]: a bounded queue written out
+//! by a background thread, lossless unless the output stalls (or `overflow = "drop"`), with
+//! losses counted and reported at WARN. The [`LoggingGuard`] writes out what is queued.
+//!
 //! # Trace identity
 //!
 //! Every span gets a [`SpanContext`]: a root span a new trace, a child its parent's trace, a span

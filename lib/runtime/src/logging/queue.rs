@@ -6,8 +6,10 @@
 //!   [`QueueConfig::stall`] (a pipe nobody reads, a hung disk) switches producers to dropping and
 //!   counting until it writes again, so a request is never held longer than that.
 //! - [`Overflow::Drop`] always drops, and counts, when the queue is full.
-//! - A line costs a lock and a copy: no allocation, no channel send, and no thread wake-up
-//!   unless the writer was idle. Memory is bounded by twice [`QueueConfig::capacity`].
+//! - A line costs a lock and a copy: no allocation, no channel send, no thread wake-up. The
+//!   writer drains the queue every 5 ms while lines arrive (100 ms when idle), and producers
+//!   wake it early only past 64 KiB queued or when the queue is full. Memory is bounded by twice
+//!   [`QueueConfig::capacity`].
 //! - Dropped lines and failed writes are reported at WARN at most once per second, and
 //!   everything queued is written by [`LineSink::flush`] (the logging guard calls it).
 
