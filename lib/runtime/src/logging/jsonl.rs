@@ -12,7 +12,10 @@
 //! with `fields.` is written as `fields.<name>`, which keeps the renaming one-to-one; a second
 //! field of the same name is dropped, and an event field hides the span field of the same name.
 
-use std::fmt::{self, Write as _};
+use std::{
+    fmt::{self, Write as _},
+    time::SystemTime,
+};
 
 use tracing::{
     field::{Field, Visit},
@@ -84,7 +87,7 @@ fn write_event_with(
     callsite: &Callsite,
 ) {
     let meta = event.metadata();
-    write_head(buf, style, callsite);
+    write_head(buf, style.now(), style, callsite);
     let mut message = MessageVisitor { buf, found: false };
     event.record(&mut message);
     buf.push(b'"');
@@ -113,8 +116,9 @@ pub(crate) fn write_span_event(
     meta: &'static Metadata<'static>,
     data: &SpanData,
     kind: SpanEvent,
+    time: SystemTime,
 ) {
-    with_callsite(meta, |callsite| write_head(buf, style, callsite));
+    with_callsite(meta, |callsite| write_head(buf, time, style, callsite));
     buf.extend_from_slice(kind.message().as_bytes());
     buf.push(b'"');
     buf.extend_from_slice(&data.identity_json);
@@ -133,9 +137,9 @@ pub(crate) fn write_span_event(
 }
 
 /// `{"time":…,"level":…,["file":…,"line":…,]"target":…,"message":"` — the message is next.
-fn write_head(buf: &mut Vec<u8>, style: &Style, callsite: &Callsite) {
+fn write_head(buf: &mut Vec<u8>, time: SystemTime, style: &Style, callsite: &Callsite) {
     buf.extend_from_slice(b"{\"time\":\"");
-    timestamp::write_rfc3339(buf, (style.clock)(), style.zone);
+    timestamp::write_rfc3339(buf, time, style.zone);
     buf.extend_from_slice(&callsite.head);
 }
 

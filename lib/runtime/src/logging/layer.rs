@@ -34,7 +34,7 @@ use super::{
     identity::{self, SpanContext},
     ids::TraceFlags,
     jsonl::{self, JsonFields},
-    readable,
+    readable, timestamp,
     writer::LineSink,
 };
 
@@ -114,6 +114,25 @@ pub(crate) struct Style {
     pub(crate) zone: TimeZone,
     pub(crate) redact: Redactions,
     pub(crate) clock: fn() -> SystemTime,
+    /// `clock` is the system clock, so span events may derive their time from an `Instant`.
+    pub(crate) system_clock: bool,
+}
+
+impl Style {
+    /// The time of a line written now.
+    pub(crate) fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    /// The time of a line about `instant`, already read for the span's timing: derived from a
+    /// per-thread anchor instead of a second clock read (a fixed test clock is used as is).
+    pub(crate) fn at(&self, instant: Instant) -> SystemTime {
+        if self.system_clock {
+            timestamp::system_time_at(instant)
+        } else {
+            (self.clock)()
+        }
+    }
 }
 
 struct Output {
@@ -168,6 +187,7 @@ impl TracewireLayer {
                 zone: config.time_zone,
                 redact: Redactions::new(&config.redact),
                 clock: SystemTime::now,
+                system_clock: true,
             },
             outputs: Vec::new(),
             export: None,
@@ -202,6 +222,7 @@ impl TracewireLayer {
     /// Defaults to [`SystemTime::now`].
     pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
         self.style.clock = clock;
+        self.style.system_clock = false;
         self
     }
 
@@ -250,10 +271,11 @@ impl TracewireLayer {
         });
     }
 
-    fn span_event<S>(&self, span: &SpanRef<'_, S>, kind: SpanEvent)
+    fn span_event<S>(&self, span: &SpanRef<'_, S>, kind: SpanEvent, at: Instant)
     where
         S: for<'a> LookupSpan<'a>,
     {
+        let time = self.style.at(at);
         let meta = span.metadata();
         match self.format {
             Format::Jsonl => {
@@ -261,7 +283,9 @@ impl TracewireLayer {
                 let Some(data) = extensions.get::<SpanData>() else {
                     return;
                 };
-                self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
+                self.emit(|buf, _| {
+                    jsonl::write_span_event(buf, &self.style, meta, data, kind, time)
+                });
             }
             Format::Readable => with_chain(Some(span), |chain| {
                 let extensions = span.extensions();
@@ -269,7 +293,16 @@ impl TracewireLayer {
                     return;
                 };
                 self.emit(|buf, ansi| {
-                    readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
+                    readable::write_span_event(
+                        buf,
+                        &self.style,
+                        ansi,
+                        meta,
+                        &chain,
+                        data,
+                        kind,
+                        time,
+                    )
                 });
             }),
         }
@@ -419,7 +452,7 @@ where
             export_start,
         });
         if visible && self.span_events {
-            self.span_event(&span, SpanEvent::Created);
+            self.span_event(&span, SpanEvent::Created, now);
         }
     }
 
@@ -508,7 +541,7 @@ where
             });
             if let Some((timings, true)) = closed {
                 if self.span_events {
-                    self.span_event(&span, SpanEvent::Closed(timings));
+                    self.span_event(&span, SpanEvent::Closed(timings), now);
                 }
             }
         }
@@ -523,7 +556,7 @@ where
             let context = span
                 .as_ref()
                 .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.context.clone()));
-            export.emit(event, context.as_ref(), (self.style.clock)());
+            export.emit(event, context.as_ref(), self.style.now());
         }
         match self.format {
             Format::Jsonl => {

@@ -7,7 +7,10 @@
 //! Control characters in messages and values are escaped (`\n`, `\u{1b}`), so one event is one
 //! line and no value can move the cursor or colour a terminal.
 
-use std::fmt::{self, Write as _};
+use std::{
+    fmt::{self, Write as _},
+    time::SystemTime,
+};
 
 use tracing::{
     field::{Field, Visit},
@@ -49,7 +52,7 @@ pub(crate) fn write_event(
     let (chain, id_shown) = (chain.text, chain.id_shown);
     let normalized = event.normalized_metadata();
     let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    write_head(buf, style, ansi, meta, chain);
+    write_head(buf, style.now(), style, ansi, meta, chain);
     for message_pass in [true, false] {
         event.record(&mut Fields {
             buf,
@@ -71,9 +74,10 @@ pub(crate) fn write_span_event(
     chain: &Chain<'_>,
     data: &SpanData,
     kind: SpanEvent,
+    time: SystemTime,
 ) {
     let (chain, id_shown) = (chain.text, chain.id_shown);
-    write_head(buf, style, ansi, meta, chain);
+    write_head(buf, time, style, ansi, meta, chain);
     buf.extend_from_slice(kind.message().as_bytes());
     if let SpanEvent::Closed(t) = kind {
         for (key, value) in [
@@ -122,11 +126,18 @@ pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) ->
 }
 
 /// `time LEVEL span{..}:span{..}: target: `
-fn write_head(buf: &mut Vec<u8>, style: &Style, ansi: bool, meta: &Metadata<'_>, chain: &[u8]) {
+fn write_head(
+    buf: &mut Vec<u8>,
+    time: SystemTime,
+    style: &Style,
+    ansi: bool,
+    meta: &Metadata<'_>,
+    chain: &[u8],
+) {
     if ansi {
         buf.extend_from_slice(DIM.as_bytes());
     }
-    timestamp::write_rfc3339(buf, (style.clock)(), style.zone);
+    timestamp::write_rfc3339(buf, time, style.zone);
     if ansi {
         buf.extend_from_slice(RESET.as_bytes());
     }

@@ -1,7 +1,10 @@
 //! RFC 3339 timestamps with microseconds, written by hand: `core::fmt` costs a fifth of a
 //! tracing-subscriber line, and the civil-date arithmetic is a few integer operations.
 
-use std::{cell::Cell, time::SystemTime};
+use std::{
+    cell::Cell,
+    time::{Duration, Instant, SystemTime},
+};
 
 use chrono::{Offset, TimeZone as _};
 
@@ -110,6 +113,32 @@ fn push_digits(buf: &mut Vec<u8>, mut value: u32, width: usize) {
     for slot in buf[start..].iter_mut().rev() {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
+    }
+}
+
+thread_local! {
+    /// A pair of clock readings taken together, re-read once a second.
+    static ANCHOR: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
+}
+
+/// The wall-clock time of `instant` (read from the monotonic clock), from this thread's anchor
+/// pair: one system clock read a second instead of one per span event. Within a second of the
+/// anchor, the error is the clocks' drift over that second.
+pub(crate) fn system_time_at(instant: Instant) -> SystemTime {
+    let (anchor_instant, anchor_time) = match ANCHOR.get() {
+        Some((i, t)) if instant >= i && instant.duration_since(i) < Duration::from_secs(1) => {
+            (i, t)
+        }
+        _ => {
+            let pair = (Instant::now(), SystemTime::now());
+            ANCHOR.set(Some(pair));
+            pair
+        }
+    };
+    if instant >= anchor_instant {
+        anchor_time + instant.duration_since(anchor_instant)
+    } else {
+        anchor_time - anchor_instant.duration_since(instant)
     }
 }
 
@@ -229,6 +258,32 @@ mod tests {
             assert_eq!(first.len(), second.len());
         }
         assert!(at(1_756_828_201, 5, TimeZone::Utc).ends_with(".000005Z"));
+    }
+
+    #[test]
+    fn span_event_times_from_the_anchor_agree_with_the_system_clock() {
+        let early = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let (before, derived, after) = (
+            SystemTime::now(),
+            system_time_at(Instant::now()),
+            SystemTime::now(),
+        );
+        let slack = Duration::from_millis(50);
+        assert!(
+            derived + slack >= before && derived <= after + slack,
+            "{derived:?} not near {before:?}..{after:?}"
+        );
+        let earlier = system_time_at(early);
+        assert!(
+            earlier < derived,
+            "an instant read before the anchor maps before it"
+        );
+        let later = Instant::now() + Duration::from_millis(10);
+        let gap = system_time_at(later)
+            .duration_since(derived)
+            .expect("monotonic");
+        assert!(gap >= Duration::from_millis(10), "{gap:?}");
     }
 
     #[test]
