@@ -116,13 +116,12 @@ pub(crate) fn write_span_event(
     meta: &'static Metadata<'static>,
     data: &SpanData,
     kind: SpanEvent,
-    time: SystemTime,
 ) {
-    with_callsite(meta, |callsite| write_head(buf, time, style, callsite));
+    with_callsite(meta, |callsite| write_head(buf, kind.time, style, callsite));
     buf.extend_from_slice(kind.message().as_bytes());
     buf.push(b'"');
     buf.extend_from_slice(&data.identity_json);
-    if let SpanEvent::Closed(t) = kind {
+    if let Some(t) = kind.closed {
         for (key, value) in [
             ("time.busy_us", t.busy_us),
             ("time.idle_us", t.idle_us),

@@ -93,18 +93,19 @@ impl Timing {
     }
 }
 
-/// Which span event a line reports.
+/// What a span event line reports: when it happened and, for `SPAN_CLOSED`, the timings.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum SpanEvent {
-    Created,
-    Closed(Timings),
+pub(crate) struct SpanEvent {
+    pub(crate) time: SystemTime,
+    pub(crate) closed: Option<Timings>,
 }
 
 impl SpanEvent {
     pub(crate) fn message(self) -> &'static str {
-        match self {
-            SpanEvent::Created => "SPAN_CREATED",
-            SpanEvent::Closed(_) => "SPAN_CLOSED",
+        if self.closed.is_some() {
+            "SPAN_CLOSED"
+        } else {
+            "SPAN_CREATED"
         }
     }
 }
@@ -271,11 +272,15 @@ impl TracewireLayer {
         });
     }
 
-    fn span_event<S>(&self, span: &SpanRef<'_, S>, kind: SpanEvent, at: Instant)
+    /// Writes a span event that happened at `at` (`closed`: the timings of SPAN_CLOSED).
+    fn span_event<S>(&self, span: &SpanRef<'_, S>, closed: Option<Timings>, at: Instant)
     where
         S: for<'a> LookupSpan<'a>,
     {
-        let time = self.style.at(at);
+        let kind = SpanEvent {
+            time: self.style.at(at),
+            closed,
+        };
         let meta = span.metadata();
         match self.format {
             Format::Jsonl => {
@@ -283,9 +288,7 @@ impl TracewireLayer {
                 let Some(data) = extensions.get::<SpanData>() else {
                     return;
                 };
-                self.emit(|buf, _| {
-                    jsonl::write_span_event(buf, &self.style, meta, data, kind, time)
-                });
+                self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
             }
             Format::Readable => with_chain(Some(span), |chain| {
                 let extensions = span.extensions();
@@ -293,16 +296,7 @@ impl TracewireLayer {
                     return;
                 };
                 self.emit(|buf, ansi| {
-                    readable::write_span_event(
-                        buf,
-                        &self.style,
-                        ansi,
-                        meta,
-                        &chain,
-                        data,
-                        kind,
-                        time,
-                    )
+                    readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
                 });
             }),
         }
@@ -452,7 +446,7 @@ where
             export_start,
         });
         if visible && self.span_events {
-            self.span_event(&span, SpanEvent::Created, now);
+            self.span_event(&span, None, now);
         }
     }
 
@@ -541,7 +535,7 @@ where
             });
             if let Some((timings, true)) = closed {
                 if self.span_events {
-                    self.span_event(&span, SpanEvent::Closed(timings), now);
+                    self.span_event(&span, Some(timings), now);
                 }
             }
         }

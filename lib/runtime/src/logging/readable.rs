@@ -74,12 +74,11 @@ pub(crate) fn write_span_event(
     chain: &Chain<'_>,
     data: &SpanData,
     kind: SpanEvent,
-    time: SystemTime,
 ) {
     let (chain, id_shown) = (chain.text, chain.id_shown);
-    write_head(buf, time, style, ansi, meta, chain);
+    write_head(buf, kind.time, style, ansi, meta, chain);
     buf.extend_from_slice(kind.message().as_bytes());
-    if let SpanEvent::Closed(t) = kind {
+    if let Some(t) = kind.closed {
         for (key, value) in [
             (" time.busy_us=", t.busy_us),
             (" time.idle_us=", t.idle_us),
