@@ -95,9 +95,12 @@ fn write_event_with(
         buf.extend_from_slice(&data.identity_json);
     }
     let mut written = Names::default();
+    // Names are only needed to hide span fields and to drop a repeated name.
+    let track = callsite.repeats_a_name || span.is_some_and(|(_, data)| !data.json.is_empty());
     let mut fields = FieldWriter {
         buf,
         written: &mut written,
+        track,
         redact: &style.redact,
         skip_module_path: meta.target() == LOG_TARGET,
         callsite,
@@ -149,6 +152,8 @@ struct Callsite {
     head: Vec<u8>,
     keys: Vec<u8>,
     key_ends: Vec<u32>,
+    /// Two fields of the callsite share a name (the second must be dropped).
+    repeats_a_name: bool,
 }
 
 impl Callsite {
@@ -174,7 +179,13 @@ impl Callsite {
             write_field_key(&mut keys, field.name());
             key_ends.push(keys.len() as u32);
         }
+        let names: Vec<&str> = meta.fields().iter().map(|f| f.name()).collect();
+        let repeats_a_name = names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| names[..i].contains(n));
         Callsite {
+            repeats_a_name,
             meta: meta as *const _ as usize,
             head,
             keys,
@@ -289,6 +300,10 @@ impl JsonFields {
             }
         }
         out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
     }
 
     fn write(&self, buf: &mut Vec<u8>, hidden: &Names) {
@@ -447,6 +462,7 @@ impl Visit for MessageVisitor<'_> {
 struct FieldWriter<'a, 'w> {
     buf: &'a mut Vec<u8>,
     written: &'w mut Names,
+    track: bool,
     redact: &'a Redactions,
     skip_module_path: bool,
     callsite: &'a Callsite,
@@ -457,12 +473,14 @@ impl FieldWriter<'_, '_> {
     fn key(&mut self, field: &Field) -> bool {
         let name = field.name();
         if name == "message"
-            || self.written.contains(name)
+            || (self.track && self.written.contains(name))
             || (self.skip_module_path && name == "log.module_path")
         {
             return false;
         }
-        self.written.push(name);
+        if self.track {
+            self.written.push(name);
+        }
         self.buf.extend_from_slice(self.callsite.key(field));
         if self.redact.contains(name) {
             write_string(self.buf, "[REDACTED]");
@@ -771,6 +789,19 @@ mod tests {
             e["fields.fields.fields.x"], 5,
             "the renaming rule applies to any depth"
         );
+    }
+
+    #[test]
+    fn a_repeated_field_name_is_written_once_inside_or_outside_spans() {
+        let out = lines(&jsonl(), || {
+            info!(a = 1, a = 2, "outside");
+            info_span!("plain").in_scope(|| info!(b = 1, b = 2, "in a span without fields"));
+        });
+        for line in &out {
+            capture::parse_line(line); // panics on a duplicate key
+        }
+        let outside = capture::parse_line(&out[0]);
+        assert_eq!(outside["a"], 1, "the first value is kept");
     }
 
     #[test]
