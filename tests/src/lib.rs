@@ -212,6 +212,28 @@ impl Process {
         line["addr"].as_str().expect("addr field").to_owned()
     }
 
+    /// The address in the `addr=` field of the readable line with this message, waiting for it
+    /// (up to 20 s): for a process that logs readable lines.
+    pub fn wait_for_readable_addr(&mut self, message: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = self.output();
+            let addr = out
+                .lines()
+                .find(|l| l.contains(message))
+                .and_then(|l| l.split("addr=").nth(1))
+                .and_then(|rest| rest.split(' ').next());
+            if let Some(addr) = addr {
+                return addr.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {message:?} line within 20 s:\n{out}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Sends a signal by name (`TERM`, `INT`, `KILL`).
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -515,6 +537,16 @@ impl Receiver {
             http_port,
             out,
         }
+    }
+
+    /// The URL to export to with `protocol` (`grpc` or `http/protobuf`).
+    pub fn endpoint(&self, protocol: &str) -> String {
+        let port = if protocol == "grpc" {
+            self.grpc_port
+        } else {
+            self.http_port
+        };
+        format!("http://127.0.0.1:{port}")
     }
 
     /// The spans received so far.

@@ -510,21 +510,7 @@ fn sigint_and_readable_mode_work_too() {
         ],
         &[],
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let addr = loop {
-        let out = f.output();
-        if let Some(line) = out.lines().find(|l| l.contains("frontend listening")) {
-            let addr = line
-                .split("addr=")
-                .nth(1)
-                .and_then(|s| s.split(' ').next())
-                .unwrap()
-                .to_owned();
-            break addr;
-        }
-        assert!(std::time::Instant::now() < deadline, "{out}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let addr = f.wait_for_readable_addr("frontend listening");
     let r = http(
         &addr,
         "POST",

@@ -57,12 +57,7 @@ fn stop(mut p: Process) -> Vec<Map<String, Value>> {
 fn exported_matches_logged(protocol: &str) {
     let dir = temp_dir(&format!("otlp-{}", protocol.replace('/', "-")));
     let receiver = Receiver::start(&dir, false);
-    let port = if protocol == "grpc" {
-        receiver.grpc_port
-    } else {
-        receiver.http_port
-    };
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = receiver.endpoint(protocol);
     let d = deploy(
         &dir,
         &[
@@ -208,10 +203,7 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
     let dir = temp_dir("otlp-down");
     // Nothing listens on port 1; the hung receiver accepts and never answers.
     let hung = Receiver::start(&dir, true);
-    for endpoint in [
-        "http://127.0.0.1:1".to_owned(),
-        format!("http://127.0.0.1:{}", hung.grpc_port),
-    ] {
+    for endpoint in ["http://127.0.0.1:1".to_owned(), hung.endpoint("grpc")] {
         let d = deploy(&dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
         for _ in 0..5 {
             assert_eq!(
@@ -240,7 +232,7 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
 fn the_sampler_decides_the_sampled_flag_in_both_processes() {
     let dir = temp_dir("otlp-sampler");
     let receiver = Receiver::start(&dir, false);
-    let endpoint = format!("http://127.0.0.1:{}", receiver.grpc_port);
+    let endpoint = receiver.endpoint("grpc");
     let d = deploy(
         &dir,
         &[
@@ -300,12 +292,7 @@ fn the_sampler_decides_the_sampled_flag_in_both_processes() {
 fn log_records_carry_the_trace_context(protocol: &str) {
     let dir = temp_dir(&format!("otlp-logs-{}", protocol.replace('/', "-")));
     let receiver = Receiver::start(&dir, false);
-    let port = if protocol == "grpc" {
-        receiver.grpc_port
-    } else {
-        receiver.http_port
-    };
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = receiver.endpoint(protocol);
     let d = deploy(
         &dir,
         &[

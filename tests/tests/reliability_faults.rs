@@ -49,6 +49,22 @@ fn wait_until_serving(addr: &str) {
     }
 }
 
+/// The frontend answers 50 requests, then exits 0 on SIGTERM (no panic).
+fn serves_then_exits_cleanly(mut child: std::process::Child, addr: &str) {
+    wait_until_serving(addr);
+    for _ in 0..50 {
+        assert_eq!(
+            http(addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+            200
+        );
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "exit 0, no panic");
+}
+
 #[test]
 fn a_stderr_pipe_nobody_reads_does_not_stop_serving_and_losses_are_reported() {
     let port = free_port();
@@ -112,18 +128,7 @@ fn a_closed_stderr_does_not_stop_serving_or_panic() {
     let addr = format!("127.0.0.1:{port}");
     let mut child = frontend(port).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stderr.take()); // the read end is closed: every write fails with EPIPE
-    wait_until_serving(&addr);
-    for _ in 0..50 {
-        assert_eq!(
-            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
-            200
-        );
-    }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "exit 0, no panic");
+    serves_then_exits_cleanly(child, &addr);
 }
 
 #[test]
@@ -138,23 +143,12 @@ fn a_full_disk_for_the_log_file_and_stderr_does_not_stop_serving() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let mut child = frontend(port)
+    let child = frontend(port)
         .env("DYN_LOGGING_CONFIG_PATH", &config)
         .stderr(full)
         .spawn()
         .unwrap();
-    wait_until_serving(&addr);
-    for _ in 0..50 {
-        assert_eq!(
-            http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,
-            200
-        );
-    }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "exit 0, no panic");
+    serves_then_exits_cleanly(child, &addr);
 }
 
 #[test]

@@ -18,7 +18,7 @@ const SECRET: &str = "sk-PLANTED-SECRET-42";
 fn secrets_in_headers_reach_no_line_and_no_exported_span() {
     let dir = temp_dir("secrets");
     let receiver = Receiver::start(&dir, false);
-    let endpoint = format!("http://127.0.0.1:{}", receiver.grpc_port);
+    let endpoint = receiver.endpoint("grpc");
     let env = [
         ("DYN_LOGGING_JSONL", "true"),
         ("DYN_LOG", "trace,tracewire::wire=trace"),
@@ -114,25 +114,7 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
         let addr = if jsonl {
             f.wait_for_addr("frontend listening")
         } else {
-            let deadline = std::time::Instant::now() + Duration::from_secs(20);
-            loop {
-                if let Some(line) = f
-                    .output()
-                    .lines()
-                    .find(|l| l.contains("frontend listening"))
-                {
-                    break line
-                        .split("addr=")
-                        .nth(1)
-                        .unwrap()
-                        .split(' ')
-                        .next()
-                        .unwrap()
-                        .to_owned();
-                }
-                assert!(std::time::Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            f.wait_for_readable_addr("frontend listening")
         };
         hostile_requests(&addr);
         f.signal("TERM");

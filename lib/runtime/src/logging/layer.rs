@@ -52,7 +52,7 @@ pub(crate) struct SpanData {
     pub(crate) identity_json: Vec<u8>,
     /// `name{field=value ...}` (readable format), written when recorded.
     pub(crate) text: Vec<u8>,
-    /// Whether the filter enables this span's own lines (its span events).
+    /// Whether this span writes span events: they are on and the filter enables the span.
     visible: bool,
     timing: Timing,
     /// When the span started, if it is sampled for export.
@@ -391,7 +391,8 @@ where
             self.filter.on_new_span(attrs, id, ctx.clone());
         }
         let Some(span) = ctx.span(id) else { return };
-        let visible = self.filter.enabled(attrs.metadata(), ctx.clone());
+        // Only span events use it: without them, no directive scan per span.
+        let visible = self.span_events && self.filter.enabled(attrs.metadata(), ctx.clone());
         let mut fields = SpanFields::default();
         let mut recorder = Recorder {
             fields: &mut fields,
@@ -445,7 +446,7 @@ where
             },
             export_start,
         });
-        if visible && self.span_events {
+        if visible {
             self.span_event(&span, None, now);
         }
     }
@@ -534,9 +535,7 @@ where
                 (data.timing.close(now), data.visible)
             });
             if let Some((timings, true)) = closed {
-                if self.span_events {
-                    self.span_event(&span, Some(timings), now);
-                }
+                self.span_event(&span, Some(timings), now);
             }
         }
         if self.dynamic_filter {
