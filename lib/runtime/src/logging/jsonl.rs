@@ -12,10 +12,7 @@
 //! with `fields.` is written as `fields.<name>`, which keeps the renaming one-to-one; a second
 //! field of the same name is dropped, and an event field hides the span field of the same name.
 
-use std::{
-    fmt::{self, Write as _},
-    time::SystemTime,
-};
+use std::fmt::{self, Write as _};
 
 use tracing::{
     field::{Field, Visit},
@@ -26,7 +23,7 @@ use super::{
     fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID},
     identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
-    timestamp,
+    timestamp::{self, UnixMicros},
 };
 
 /// Keys tracewire writes itself; user fields of these names become `fields.<name>`. A `match`
@@ -139,7 +136,7 @@ pub(crate) fn write_span_event(
 }
 
 /// `{"time":…,"level":…,["file":…,"line":…,]"target":…,"message":"` — the message is next.
-fn write_head(buf: &mut Vec<u8>, time: SystemTime, style: &Style, callsite: &Callsite) {
+fn write_head(buf: &mut Vec<u8>, time: UnixMicros, style: &Style, callsite: &Callsite) {
     buf.extend_from_slice(b"{\"time\":\"");
     timestamp::write_rfc3339(buf, time, style.zone);
     buf.extend_from_slice(&callsite.head);
@@ -370,7 +367,7 @@ fn write_field_key(buf: &mut Vec<u8>, name: &str) {
 
 fn write_f64(buf: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        buf.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         // JSON has no NaN or infinity: write them as the strings Rust prints.
         write_string(buf, &v.to_string());

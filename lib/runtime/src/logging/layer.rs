@@ -8,11 +8,7 @@
 //! event costs what tracing's callsite cache costs. `SPAN_CREATED` / `SPAN_CLOSED` lines are
 //! written only for spans the filter enables.
 
-use std::{
-    cell::RefCell,
-    sync::Arc,
-    time::{Instant, SystemTime},
-};
+use std::{cell::RefCell, sync::Arc, time::SystemTime};
 
 use tracing::{
     span::{Attributes, Id, Record},
@@ -34,7 +30,8 @@ use super::{
     identity::{self, SpanContext},
     ids::TraceFlags,
     jsonl::{self, JsonFields},
-    readable, timestamp,
+    readable,
+    timestamp::{self, Instant, UnixMicros},
     writer::LineSink,
 };
 
@@ -96,7 +93,7 @@ impl Timing {
 /// What a span event line reports: when it happened and, for `SPAN_CLOSED`, the timings.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SpanEvent {
-    pub(crate) time: SystemTime,
+    pub(crate) time: UnixMicros,
     pub(crate) closed: Option<Timings>,
 }
 
@@ -121,17 +118,21 @@ pub(crate) struct Style {
 
 impl Style {
     /// The time of a line written now.
-    pub(crate) fn now(&self) -> SystemTime {
-        (self.clock)()
+    pub(crate) fn now(&self) -> UnixMicros {
+        if self.system_clock {
+            timestamp::unix_micros_at(Instant::now())
+        } else {
+            (self.clock)().into()
+        }
     }
 
-    /// The time of a line about `instant`, already read for the span's timing: derived from a
-    /// per-thread anchor instead of a second clock read (a fixed test clock is used as is).
-    pub(crate) fn at(&self, instant: Instant) -> SystemTime {
+    /// The time of a line about `instant`, already read for the span's timing, without a
+    /// second clock read (a fixed test clock is used as is).
+    pub(crate) fn at(&self, instant: Instant) -> UnixMicros {
         if self.system_clock {
-            timestamp::system_time_at(instant)
+            timestamp::unix_micros_at(instant)
         } else {
-            (self.clock)()
+            (self.clock)().into()
         }
     }
 }
@@ -179,6 +180,8 @@ impl TracewireLayer {
 
     /// A layer for `config` with no sink yet; [`with_output`](Self::with_output) adds them.
     pub(crate) fn without_outputs(config: &LoggingConfig) -> Self {
+        // The clock calibrates itself on first use (up to 200 ms): here, not in a request.
+        Instant::now();
         TracewireLayer {
             filter: config.filter.build(),
             dynamic_filter: config.filter.has_span_directives(),
@@ -549,7 +552,7 @@ where
             let context = span
                 .as_ref()
                 .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.context.clone()));
-            export.emit(event, context.as_ref(), self.style.now());
+            export.emit(event, context.as_ref(), self.style.now().to_system_time());
         }
         match self.format {
             Format::Jsonl => {

@@ -7,10 +7,7 @@
 //! Control characters in messages and values are escaped (`\n`, `\u{1b}`), so one event is one
 //! line and no value can move the cursor or colour a terminal.
 
-use std::{
-    fmt::{self, Write as _},
-    time::SystemTime,
-};
+use std::fmt::{self, Write as _};
 
 use tracing::{
     field::{Field, Visit},
@@ -22,7 +19,7 @@ use super::{
     fields::{FieldValue, Redactions, SpanFields},
     jsonl::{level_str, OTEL_PREFIX},
     layer::{SpanData, SpanEvent, Style},
-    timestamp,
+    timestamp::{self, UnixMicros},
 };
 
 const DIM: &str = "\x1b[2m";
@@ -127,7 +124,7 @@ pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) ->
 /// `time LEVEL span{..}:span{..}: target: `
 fn write_head(
     buf: &mut Vec<u8>,
-    time: SystemTime,
+    time: UnixMicros,
     style: &Style,
     ansi: bool,
     meta: &Metadata<'_>,
@@ -209,10 +206,10 @@ fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &Field
     };
 }
 
-/// Shortest round-trip text (ryu, as in JSONL); `NaN` and `inf` as Rust writes them.
+/// Shortest round-trip text (zmij, as in JSONL and serde_json); `NaN` and `inf` as Rust writes them.
 fn write_f64(buf: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        buf.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         buf.extend_from_slice(v.to_string().as_bytes());
     }
