@@ -173,20 +173,62 @@ fn main() {
     if std::env::var_os("BENCH_EXPLORE").is_some() {
         let n = 200_000;
         let reg = Dispatch::new(tracing_subscriber::registry());
-        println!("registry only lifecycle {:.1}", measure(&reg, n, &lifecycle));
+        println!(
+            "registry only lifecycle {:.1}",
+            measure(&reg, n, &lifecycle)
+        );
         let mut c = config(Format::Jsonl, "info");
         c.span_events = false;
-        let noev = Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&c, Memory)));
-        println!("jsonl no span events lifecycle {:.1}", measure(&noev, n, &lifecycle));
-        if std::env::var_os("BENCH_NOEV").is_some() { measure(&noev, n*10, &lifecycle); return; }
-        println!("jsonl lifecycle {:.1}", measure(&tracewire(Format::Jsonl, "info"), n, &lifecycle));
+        let noev =
+            Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&c, Memory)));
+        println!(
+            "jsonl no span events lifecycle {:.1}",
+            measure(&noev, n, &lifecycle)
+        );
+        if std::env::var_os("BENCH_NOEV").is_some() {
+            measure(&noev, n * 10, &lifecycle);
+            return;
+        }
+        println!(
+            "jsonl lifecycle {:.1}",
+            measure(&tracewire(Format::Jsonl, "info"), n, &lifecycle)
+        );
         println!("registry only event {:.1}", measure(&reg, n, &event));
-        println!("clock {:.1}", measure(&Dispatch::none(), n, &|_| { black_box(SystemTime::now()); }));
-        println!("instant {:.1}", measure(&Dispatch::none(), n, &|_| { black_box(Instant::now()); }));
-        println!("quanta {:.1}", measure(&Dispatch::none(), n, &|_| { black_box(quanta::Instant::now()); }));
+        println!(
+            "clock {:.1}",
+            measure(&Dispatch::none(), n, &|_| {
+                black_box(SystemTime::now());
+            })
+        );
+        println!(
+            "instant {:.1}",
+            measure(&Dispatch::none(), n, &|_| {
+                black_box(Instant::now());
+            })
+        );
+        println!(
+            "quanta {:.1}",
+            measure(&Dispatch::none(), n, &|_| {
+                black_box(quanta::Instant::now());
+            })
+        );
         let c = quanta::Clock::new();
-        println!("quanta raw {:.1}", measure(&Dispatch::none(), n, &|_| { black_box(c.raw()); }));
-        println!("zmij {:.1}", measure(&Dispatch::none(), n, &|i| { keep(zmij::Buffer::new().format(black_box(0.25+ f64::from(i&1))).as_bytes()); }));
+        println!(
+            "quanta raw {:.1}",
+            measure(&Dispatch::none(), n, &|_| {
+                black_box(c.raw());
+            })
+        );
+        println!(
+            "zmij {:.1}",
+            measure(&Dispatch::none(), n, &|i| {
+                keep(
+                    zmij::Buffer::new()
+                        .format(black_box(0.25 + f64::from(i & 1)))
+                        .as_bytes(),
+                );
+            })
+        );
         return;
     }
     if let Ok(case) = std::env::var("BENCH_PROFILE") {

@@ -44,10 +44,6 @@ impl Redactions {
 pub(crate) struct SpanFields(Vec<(&'static str, FieldValue)>);
 
 impl SpanFields {
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &FieldValue)> {
         self.0.iter().map(|(name, value)| (*name, value))
     }

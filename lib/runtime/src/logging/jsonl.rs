@@ -12,15 +12,19 @@
 //! with `fields.` is written as `fields.<name>`, which keeps the renaming one-to-one; a second
 //! field of the same name is dropped, and an event field hides the span field of the same name.
 
-use std::fmt::{self, Write as _};
+use std::{
+    fmt::{self, Write as _},
+    sync::Arc,
+};
 
+use smallvec::SmallVec;
 use tracing::{
     field::{Field, Visit},
     Event, Level, Metadata,
 };
 
 use super::{
-    fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID},
+    fields::{Redactions, X_REQUEST_ID},
     identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
     timestamp::{self, UnixMicros},
@@ -64,15 +68,15 @@ pub(crate) fn level_str(level: &Level) -> &'static str {
     }
 }
 
-/// Writes one event line.
+/// Writes one event line; `span` is the event's span.
 pub(crate) fn write_event(
     buf: &mut Vec<u8>,
     style: &Style,
     event: &Event<'_>,
-    span: Option<(&str, &SpanData)>,
+    span: Option<&SpanData>,
 ) {
     with_callsite(event.metadata(), |callsite| {
-        write_event_with(buf, style, event, span, callsite)
+        write_event_with(buf, style, event, span.map(|d| &d.json), callsite)
     });
 }
 
@@ -80,31 +84,33 @@ fn write_event_with(
     buf: &mut Vec<u8>,
     style: &Style,
     event: &Event<'_>,
-    span: Option<(&str, &SpanData)>,
+    span: Option<&SpanJson>,
     callsite: &Callsite,
 ) {
-    let meta = event.metadata();
     write_head(buf, style.now(), style, callsite);
-    let mut message = MessageVisitor { buf, found: false };
-    event.record(&mut message);
-    buf.push(b'"');
-    if let Some((_, data)) = span {
-        buf.extend_from_slice(&data.identity_json);
+    if !callsite.message_first {
+        // The message comes first in a line but not in this callsite: a pass for it alone.
+        event.record(&mut MessageVisitor { buf, found: false });
     }
     let mut written = Names::default();
     // Names are only needed to hide span fields and to drop a repeated name.
-    let track = callsite.repeats_a_name || span.is_some_and(|(_, data)| !data.json.is_empty());
+    let track = callsite.repeats_a_name || span.is_some_and(SpanJson::has_fields);
     let mut fields = FieldWriter {
         buf,
         written: &mut written,
         track,
         redact: &style.redact,
-        skip_module_path: meta.target() == LOG_TARGET,
+        skip_module_path: event.metadata().target() == LOG_TARGET,
         callsite,
+        identity: Some(span.map_or(&[][..], SpanJson::identity)),
     };
-    event.record(&mut fields);
-    if let Some((_, data)) = span {
-        data.json.write(buf, &written);
+    if !callsite.message_first {
+        fields.close_message();
+    }
+    event.record(&mut JsonVisitor(&mut fields));
+    fields.close_message();
+    if let Some(span) = span {
+        span.write_fields(buf, &written);
     }
     buf.extend_from_slice(b"}\n");
 }
@@ -120,7 +126,7 @@ pub(crate) fn write_span_event(
     with_callsite(meta, |callsite| write_head(buf, kind.time, style, callsite));
     buf.extend_from_slice(kind.message().as_bytes());
     buf.push(b'"');
-    buf.extend_from_slice(&data.identity_json);
+    buf.extend_from_slice(data.json.identity());
     if let Some(t) = kind.closed {
         for (key, value) in [
             ("time.busy_us", t.busy_us),
@@ -131,7 +137,7 @@ pub(crate) fn write_span_event(
             buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
     }
-    data.json.write(buf, &Names::default());
+    buf.extend_from_slice(data.json.fields());
     buf.extend_from_slice(b"}\n");
 }
 
@@ -151,6 +157,9 @@ struct Callsite {
     key_ends: Vec<u32>,
     /// Two fields of the callsite share a name (the second must be dropped).
     repeats_a_name: bool,
+    /// No field named `message` comes after the first field (what tracing's macros produce):
+    /// the message and the other fields are written in one pass.
+    message_first: bool,
 }
 
 impl Callsite {
@@ -181,8 +190,10 @@ impl Callsite {
             .iter()
             .enumerate()
             .any(|(i, n)| names[..i].contains(n));
+        let message_first = !names.iter().skip(1).any(|n| *n == "message");
         Callsite {
             repeats_a_name,
+            message_first,
             meta: meta as *const _ as usize,
             head,
             keys,
@@ -228,93 +239,132 @@ fn with_callsite<R>(meta: &'static Metadata<'static>, f: impl FnOnce(&Callsite) 
     }
 }
 
-/// `,"span_name":…,"trace_id":…,"span_id":…[,"parent_id":…][,"x_request_id":…]`, rendered once
-/// per span (and again if `x_request_id` is recorded later) and copied into each of its lines.
-pub(crate) fn identity_fragment(span_name: &str, ctx: &SpanContext) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(128);
-    write_key(&mut buf, "span_name");
-    write_string(&mut buf, span_name);
+/// `,"span_name":…,"trace_id":…,"span_id":…[,"parent_id":…][,"x_request_id":…]`
+fn write_identity(buf: &mut Vec<u8>, span_name: &str, ctx: &SpanContext) {
+    write_key(buf, "span_name");
+    write_string(buf, span_name);
     buf.extend_from_slice(b",\"trace_id\":\"");
-    ctx.trace_id.write_hex(&mut buf);
+    ctx.trace_id.write_hex(buf);
     buf.extend_from_slice(b"\",\"span_id\":\"");
-    ctx.span_id.write_hex(&mut buf);
+    ctx.span_id.write_hex(buf);
     buf.push(b'"');
     if let Some(parent) = ctx.parent_id {
         buf.extend_from_slice(b",\"parent_id\":\"");
-        parent.write_hex(&mut buf);
+        parent.write_hex(buf);
         buf.push(b'"');
     }
     if let Some(id) = &ctx.x_request_id {
-        write_key(&mut buf, X_REQUEST_ID);
-        write_string(&mut buf, id);
+        write_key(buf, X_REQUEST_ID);
+        write_string(buf, id);
     }
-    buf
 }
 
-/// A span's fields as a JSON fragment (`,"k":v,...`), serialized when they are recorded and
-/// copied into every line of the span; `keys` holds each field's name and start offset so that
-/// a field hidden by an event field of the same name can be cut out.
+/// A span's fields and identity as JSON fragments, rendered when the span is created (and when
+/// `record` changes them) and copied into each of its lines. One allocation per span: the
+/// fields (`,"k":v,...`) then the identity (`,"span_name":…,"trace_id":…`) in one buffer, and
+/// each field's name and offset inline, so that a field hidden by an event field of the same
+/// name can be cut out and a re-recorded field replaced in place.
 #[derive(Debug, Default)]
-pub(crate) struct JsonFields {
+pub(crate) struct SpanJson {
     bytes: Vec<u8>,
-    keys: Vec<(&'static str, u32)>,
+    fields_end: u32,
+    keys: SmallVec<[(&'static str, u32); 4]>,
 }
 
-impl JsonFields {
-    pub(crate) fn build(fields: &SpanFields, redact: &Redactions) -> Self {
-        let mut out = JsonFields {
-            bytes: Vec::with_capacity(32 * fields.len()),
-            keys: Vec::with_capacity(fields.len()),
-        };
-        for (name, value) in fields.iter() {
-            if name == X_REQUEST_ID || name.starts_with(OTEL_PREFIX) {
-                continue;
+impl SpanJson {
+    /// Writes the fields `record` visits (a span's attributes, or a later `Span::record`); a
+    /// field already present is replaced. Returns the value of an `x_request_id` field, which
+    /// belongs to the identity, not the fields.
+    pub(crate) fn record(
+        &mut self,
+        meta: &'static Metadata<'static>,
+        redact: &Redactions,
+        record: impl FnOnce(&mut dyn Visit),
+    ) -> Option<Arc<str>> {
+        with_callsite(meta, |callsite| {
+            // A new span: the fields go straight into the buffer, with room for the identity.
+            let fresh = self.bytes.is_empty() && !callsite.repeats_a_name;
+            let mut scratch = Vec::with_capacity(if fresh { 256 } else { 64 });
+            let mut writer = SpanFieldWriter {
+                buf: &mut scratch,
+                starts: SmallVec::new(),
+                callsite,
+                redact,
+                x_request_id: None,
+            };
+            record(&mut JsonVisitor(&mut writer));
+            let (starts, x_request_id) = (writer.starts, writer.x_request_id);
+            if fresh {
+                self.fields_end = scratch.len() as u32;
+                self.bytes = scratch;
+                self.keys = starts;
+            } else {
+                self.merge(&scratch, &starts);
             }
-            out.keys.push((name, out.bytes.len() as u32));
-            let buf = &mut out.bytes;
-            write_field_key(buf, name);
-            if redact.contains(name) {
-                write_string(buf, "[REDACTED]");
-                continue;
+            x_request_id
+        })
+    }
+
+    /// Replaces the identity (after the span's `x_request_id` changes, or once created).
+    pub(crate) fn set_identity(&mut self, span_name: &str, ctx: &SpanContext) {
+        self.bytes.truncate(self.fields_end as usize);
+        write_identity(&mut self.bytes, span_name, ctx);
+    }
+
+    pub(crate) fn identity(&self) -> &[u8] {
+        &self.bytes[self.fields_end as usize..]
+    }
+
+    fn fields(&self) -> &[u8] {
+        &self.bytes[..self.fields_end as usize]
+    }
+
+    fn has_fields(&self) -> bool {
+        self.fields_end > 0
+    }
+
+    fn key_end(&self, i: usize) -> usize {
+        self.keys
+            .get(i + 1)
+            .map_or(self.fields_end as usize, |(_, start)| *start as usize)
+    }
+
+    /// Splices each `(name, start)` piece of `scratch` in: over the field of that name, or
+    /// after the last field.
+    fn merge(&mut self, scratch: &[u8], starts: &[(&'static str, u32)]) {
+        for (i, &(name, start)) in starts.iter().enumerate() {
+            let end = starts
+                .get(i + 1)
+                .map_or(scratch.len(), |(_, e)| *e as usize);
+            let piece = &scratch[start as usize..end];
+            let (at, old_len) = match self.keys.iter().position(|(k, _)| *k == name) {
+                Some(k) => {
+                    let at = self.keys[k].1 as usize;
+                    (at, self.key_end(k) - at)
+                }
+                None => {
+                    self.keys.push((name, self.fields_end));
+                    (self.fields_end as usize, 0)
+                }
+            };
+            self.bytes.splice(at..at + old_len, piece.iter().copied());
+            let shift = |offset: u32| (offset as usize + piece.len() - old_len) as u32;
+            for key in self.keys.iter_mut().filter(|(_, s)| *s as usize > at) {
+                key.1 = shift(key.1);
             }
-            match value {
-                FieldValue::I64(v) => {
-                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
-                }
-                FieldValue::U64(v) => {
-                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
-                }
-                FieldValue::I128(v) => {
-                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
-                }
-                FieldValue::U128(v) => {
-                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes())
-                }
-                FieldValue::F64(v) => write_f64(buf, *v),
-                FieldValue::Bool(v) => buf.extend_from_slice(if *v { b"true" } else { b"false" }),
-                FieldValue::Str(s) | FieldValue::Text(s) => write_string(buf, s),
-                FieldValue::Redacted => write_string(buf, "[REDACTED]"),
-            }
+            self.fields_end = shift(self.fields_end);
         }
-        out
     }
 
-    fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    fn write(&self, buf: &mut Vec<u8>, hidden: &Names) {
+    /// Copies the fields into a line, but those an event field of the same name hides.
+    fn write_fields(&self, buf: &mut Vec<u8>, hidden: &Names) {
         if hidden.is_empty() || !self.keys.iter().any(|(k, _)| hidden.contains(k)) {
-            buf.extend_from_slice(&self.bytes);
+            buf.extend_from_slice(self.fields());
             return;
         }
         for (i, (key, start)) in self.keys.iter().enumerate() {
             if !hidden.contains(key) {
-                let end = self
-                    .keys
-                    .get(i + 1)
-                    .map_or(self.bytes.len(), |(_, e)| *e as usize);
-                buf.extend_from_slice(&self.bytes[*start as usize..end]);
+                buf.extend_from_slice(&self.bytes[*start as usize..self.key_end(i)]);
             }
         }
     }
@@ -385,11 +435,11 @@ pub(crate) fn write_string(buf: &mut Vec<u8>, s: &str) {
 /// copies the runs between them in one go.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    // Most strings need no escaping: one vectorizable scan, one copy.
-    if bytes
-        .iter()
-        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
-    {
+    // Most strings need no escaping: one branch-free scan (which the compiler vectorizes,
+    // unlike a short-circuiting `all`), one copy.
+    if !bytes.iter().fold(false, |dirty, &b| {
+        dirty | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0x7f)
+    }) {
         buf.extend_from_slice(bytes);
         return;
     }
@@ -455,7 +505,100 @@ impl Visit for MessageVisitor<'_> {
     }
 }
 
-/// Writes every event field but the message, each name once.
+/// A text value: written escaped without an intermediate `String`, or kept.
+enum Text<'v> {
+    Str(&'v str),
+    Debug(&'v dyn fmt::Debug),
+    Error(&'v (dyn std::error::Error + 'static)),
+}
+
+impl Text<'_> {
+    fn write_escaped(&self, buf: &mut Vec<u8>) {
+        match self {
+            Text::Str(s) => escape_into(buf, s),
+            Text::Debug(v) => {
+                let _ = write!(Escaping(buf), "{v:?}");
+            }
+            Text::Error(e) => {
+                let _ = write!(Escaping(buf), "{e}");
+            }
+        }
+    }
+
+    fn to_arc(&self) -> Arc<str> {
+        match self {
+            Text::Str(s) => Arc::from(*s),
+            Text::Debug(v) => format!("{v:?}").into(),
+            Text::Error(e) => e.to_string().into(),
+        }
+    }
+}
+
+/// Where [`JsonVisitor`] writes fields: the key decides whether the value follows.
+trait JsonTarget {
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// Writes the key of `field` and returns true if its value should follow.
+    fn key(&mut self, field: &Field) -> bool;
+    /// Sees a text value before [`key`](Self::key); returns true if it took it.
+    fn text(&mut self, _field: &Field, _value: &Text<'_>) -> bool {
+        false
+    }
+}
+
+/// Writes each field's value in its native JSON type, after the target's key.
+struct JsonVisitor<'t, T>(&'t mut T);
+
+impl<T: JsonTarget> JsonVisitor<'_, T> {
+    fn text(&mut self, field: &Field, value: Text<'_>) {
+        if !self.0.text(field, &value) && self.0.key(field) {
+            let buf = self.0.buf();
+            buf.push(b'"');
+            value.write_escaped(buf);
+            buf.push(b'"');
+        }
+    }
+
+    fn raw(&mut self, field: &Field, value: &[u8]) {
+        if self.0.key(field) {
+            self.0.buf().extend_from_slice(value);
+        }
+    }
+}
+
+impl<T: JsonTarget> Visit for JsonVisitor<'_, T> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.0.key(field) {
+            write_f64(self.0.buf(), value);
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, if value { b"true" } else { b"false" });
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, Text::Str(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.text(field, Text::Error(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, Text::Debug(value));
+    }
+}
+
+/// Writes an event's fields: the message where the head left its quote open (when it comes
+/// first), then the span identity, then every other field, each name once.
 struct FieldWriter<'a, 'w> {
     buf: &'a mut Vec<u8>,
     written: &'w mut Names,
@@ -463,11 +606,27 @@ struct FieldWriter<'a, 'w> {
     redact: &'a Redactions,
     skip_module_path: bool,
     callsite: &'a Callsite,
+    /// The span identity, until the message is closed and it is written after it.
+    identity: Option<&'a [u8]>,
 }
 
 impl FieldWriter<'_, '_> {
-    /// Writes the key and returns true if the value should follow; false to skip the field.
+    /// Ends the message string and writes the identity after it, once.
+    fn close_message(&mut self) {
+        if let Some(identity) = self.identity.take() {
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(identity);
+        }
+    }
+}
+
+impl JsonTarget for FieldWriter<'_, '_> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
+
     fn key(&mut self, field: &Field) -> bool {
+        self.close_message();
         let name = field.name();
         if name == "message"
             || (self.track && self.written.contains(name))
@@ -485,62 +644,52 @@ impl FieldWriter<'_, '_> {
         }
         true
     }
+
+    fn text(&mut self, field: &Field, value: &Text<'_>) -> bool {
+        if self.identity.is_none() || field.name() != "message" {
+            return false;
+        }
+        value.write_escaped(self.buf);
+        self.close_message();
+        true
+    }
 }
 
-impl Visit for FieldWriter<'_, '_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.key(field) {
-            write_f64(self.buf, value);
-        }
+/// Writes a span's fields, noting where each starts; `x_request_id` is kept for the identity
+/// and `otel.*` fields (export settings) are left out.
+struct SpanFieldWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    starts: SmallVec<[(&'static str, u32); 4]>,
+    callsite: &'a Callsite,
+    redact: &'a Redactions,
+    x_request_id: Option<Arc<str>>,
+}
+
+impl JsonTarget for SpanFieldWriter<'_> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf
     }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.key(field) {
-            self.buf
-                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name == X_REQUEST_ID || name.starts_with(OTEL_PREFIX) {
+            return false;
         }
+        self.starts.push((name, self.buf.len() as u32));
+        self.buf.extend_from_slice(self.callsite.key(field));
+        if self.redact.contains(name) {
+            write_string(self.buf, "[REDACTED]");
+            return false;
+        }
+        true
     }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.key(field) {
-            self.buf
-                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+
+    fn text(&mut self, field: &Field, value: &Text<'_>) -> bool {
+        if field.name() != X_REQUEST_ID {
+            return false;
         }
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        if self.key(field) {
-            self.buf
-                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-        }
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        if self.key(field) {
-            self.buf
-                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-        }
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.key(field) {
-            self.buf
-                .extend_from_slice(if value { b"true" } else { b"false" });
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if self.key(field) {
-            write_string(self.buf, value);
-        }
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.key(field) {
-            self.buf.push(b'"');
-            let _ = write!(Escaping(self.buf), "{value}");
-            self.buf.push(b'"');
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.key(field) {
-            self.buf.push(b'"');
-            let _ = write!(Escaping(self.buf), "{value:?}");
-            self.buf.push(b'"');
-        }
+        self.x_request_id = Some(value.to_arc());
+        true
     }
 }
 

@@ -11,6 +11,7 @@
 use std::{cell::RefCell, sync::Arc, time::SystemTime};
 
 use tracing::{
+    field::Visit,
     span::{Attributes, Id, Record},
     subscriber::Interest,
     Event, Level, Metadata, Subscriber,
@@ -29,7 +30,7 @@ use super::{
     fields::{Recorder, Redactions, SpanFields, X_REQUEST_ID},
     identity::{self, SpanContext},
     ids::TraceFlags,
-    jsonl::{self, JsonFields},
+    jsonl::{self, SpanJson},
     readable,
     timestamp::{self, Instant, UnixMicros},
     writer::LineSink,
@@ -42,11 +43,11 @@ const TRACING_FLOOR: Level = Level::INFO;
 #[derive(Debug)]
 pub(crate) struct SpanData {
     pub(crate) context: SpanContext,
+    /// The recorded values, kept only where they are needed: for the readable format and for
+    /// OTLP export.
     pub(crate) fields: SpanFields,
-    /// The fields as JSON (JSONL format), serialized when recorded.
-    pub(crate) json: JsonFields,
-    /// The span's name and ids as JSON (JSONL format), rendered once.
-    pub(crate) identity_json: Vec<u8>,
+    /// The fields and identity as JSON (JSONL format), rendered when recorded.
+    pub(crate) json: SpanJson,
     /// `name{field=value ...}` (readable format), written when recorded.
     pub(crate) text: Vec<u8>,
     /// Whether this span writes span events: they are on and the filter enables the span.
@@ -235,22 +236,36 @@ impl TracewireLayer {
         self.filter.max_level_hint().unwrap_or(LevelFilter::TRACE)
     }
 
-    fn render_identity(&self, name: &str, context: &SpanContext) -> Vec<u8> {
-        match self.format {
-            Format::Jsonl => jsonl::identity_fragment(name, context),
-            Format::Readable => Vec::new(),
-        }
+    /// Whether spans keep their typed field values (readable text, OTLP attributes); JSONL
+    /// alone writes them straight to JSON.
+    fn keeps_fields(&self) -> bool {
+        self.format == Format::Readable || self.export.is_some()
     }
 
-    /// A span's fields pre-rendered for this layer's format.
-    fn render(&self, name: &str, fields: &SpanFields) -> (JsonFields, Vec<u8>) {
-        match self.format {
-            Format::Jsonl => (JsonFields::build(fields, &self.style.redact), Vec::new()),
-            Format::Readable => (
-                JsonFields::default(),
-                readable::span_text(name, fields, &self.style.redact),
-            ),
+    /// Records `values` into the span's kept fields and JSON, whichever are in use; returns the
+    /// value of an `x_request_id` field among them.
+    fn record_fields(
+        &self,
+        meta: &'static Metadata<'static>,
+        fields: &mut SpanFields,
+        json: &mut SpanJson,
+        record: impl Fn(&mut dyn Visit),
+    ) -> Option<Arc<str>> {
+        let mut x_request_id = None;
+        if self.keeps_fields() {
+            let mut recorder = Recorder {
+                fields,
+                redact: &self.style.redact,
+                x_request_id: None,
+            };
+            record(&mut recorder);
+            x_request_id = recorder.x_request_id;
         }
+        if self.format == Format::Jsonl {
+            let id = json.record(meta, &self.style.redact, record);
+            x_request_id = x_request_id.or(id);
+        }
+        x_request_id
     }
 
     /// The sinks, for flushing at shutdown.
@@ -396,14 +411,10 @@ where
         let Some(span) = ctx.span(id) else { return };
         // Only span events use it: without them, no directive scan per span.
         let visible = self.span_events && self.filter.enabled(attrs.metadata(), ctx.clone());
+        let meta = attrs.metadata();
         let mut fields = SpanFields::default();
-        let mut recorder = Recorder {
-            fields: &mut fields,
-            redact: &self.style.redact,
-            x_request_id: None,
-        };
-        attrs.record(&mut recorder);
-        let own_request_id = recorder.x_request_id;
+        let mut json = SpanJson::default();
+        let own_request_id = self.record_fields(meta, &mut fields, &mut json, |v| attrs.record(v));
         let remote = identity::take_pending();
         let mut context = {
             let parent = span.parent();
@@ -431,14 +442,18 @@ where
             });
             sampled.then(SystemTime::now)
         });
-        let (json, text) = self.render(attrs.metadata().name(), &fields);
-        let identity_json = self.render_identity(attrs.metadata().name(), &context);
+        let text = match self.format {
+            Format::Jsonl => {
+                json.set_identity(meta.name(), &context);
+                Vec::new()
+            }
+            Format::Readable => readable::span_text(meta.name(), &fields, &self.style.redact),
+        };
         let now = Instant::now();
         span.extensions_mut().insert(SpanData {
             context,
             fields,
             json,
-            identity_json,
             text,
             visible,
             timing: Timing {
@@ -463,17 +478,16 @@ where
         let Some(data) = extensions.get_mut::<SpanData>() else {
             return;
         };
-        let mut recorder = Recorder {
-            fields: &mut data.fields,
-            redact: &self.style.redact,
-            x_request_id: None,
-        };
-        values.record(&mut recorder);
-        if let Some(id) = recorder.x_request_id {
+        let meta = span.metadata();
+        let recorded =
+            self.record_fields(meta, &mut data.fields, &mut data.json, |v| values.record(v));
+        if let Some(id) = recorded {
             data.context.x_request_id = Some(id);
-            data.identity_json = self.render_identity(span.name(), &data.context);
+            data.json.set_identity(meta.name(), &data.context);
         }
-        (data.json, data.text) = self.render(span.name(), &data.fields);
+        if self.format == Format::Readable {
+            data.text = readable::span_text(meta.name(), &data.fields, &self.style.redact);
+        }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
@@ -558,8 +572,7 @@ where
             Format::Jsonl => {
                 let extensions = span.as_ref().map(|s| s.extensions());
                 let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
-                let current = span.as_ref().zip(data).map(|(s, d)| (s.name(), d));
-                self.emit(|buf, _| jsonl::write_event(buf, &self.style, event, current));
+                self.emit(|buf, _| jsonl::write_event(buf, &self.style, event, data));
             }
             Format::Readable => with_chain(span.as_ref(), |chain| {
                 let extensions = span.as_ref().map(|s| s.extensions());
