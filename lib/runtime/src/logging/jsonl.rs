@@ -13,6 +13,7 @@
 //! field of the same name is dropped, and an event field hides the span field of the same name.
 
 use std::{
+    cell::RefCell,
     fmt::{self, Write as _},
     sync::Arc,
 };
@@ -24,6 +25,7 @@ use tracing::{
 };
 
 use super::{
+    callsite::{self, FieldKeys, Rendered, Slots},
     fields::{Redactions, X_REQUEST_ID},
     identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
@@ -88,13 +90,13 @@ fn write_event_with(
     callsite: &Callsite,
 ) {
     write_head(buf, style.now(), style, callsite);
-    if !callsite.message_first {
+    if !callsite.fields.message_first {
         // The message comes first in a line but not in this callsite: a pass for it alone.
         event.record(&mut MessageVisitor { buf, found: false });
     }
     let mut written = Names::default();
     // Names are only needed to hide span fields and to drop a repeated name.
-    let track = callsite.repeats_a_name || span.is_some_and(SpanJson::has_fields);
+    let track = callsite.fields.repeats_a_name || span.is_some_and(SpanJson::has_fields);
     let mut fields = FieldWriter {
         buf,
         written: &mut written,
@@ -104,7 +106,7 @@ fn write_event_with(
         callsite,
         identity: Some(span.map_or(&[][..], SpanJson::identity)),
     };
-    if !callsite.message_first {
+    if !callsite.fields.message_first {
         fields.close_message();
     }
     event.record(&mut JsonVisitor(&mut fields));
@@ -148,22 +150,15 @@ fn write_head(buf: &mut Vec<u8>, time: UnixMicros, style: &Style, callsite: &Cal
     buf.extend_from_slice(&callsite.head);
 }
 
-/// What a line of a callsite always contains, rendered once per thread: the level, file, line
-/// and target keys, and each field's key (`,"name":`, renamed if reserved).
+/// What a line of a callsite always contains: the level, file, line and target keys, and each
+/// field's key (`,"name":`, renamed if reserved).
 struct Callsite {
-    meta: usize,
     head: Vec<u8>,
-    keys: Vec<u8>,
-    key_ends: Vec<u32>,
-    /// Two fields of the callsite share a name (the second must be dropped).
-    repeats_a_name: bool,
-    /// No field named `message` comes after the first field (what tracing's macros produce):
-    /// the message and the other fields are written in one pass.
-    message_first: bool,
+    fields: FieldKeys,
 }
 
-impl Callsite {
-    fn new(meta: &'static Metadata<'static>) -> Self {
+impl Rendered for Callsite {
+    fn render(meta: &'static Metadata<'static>) -> Self {
         let mut head = Vec::with_capacity(96);
         head.extend_from_slice(b"\",\"level\":\"");
         head.extend_from_slice(level_str(meta.level()).as_bytes());
@@ -179,64 +174,19 @@ impl Callsite {
         write_key(&mut head, "target");
         write_string(&mut head, meta.target());
         head.extend_from_slice(b",\"message\":\"");
-        let mut keys = Vec::new();
-        let mut key_ends = Vec::new();
-        for field in meta.fields() {
-            write_field_key(&mut keys, field.name());
-            key_ends.push(keys.len() as u32);
-        }
-        let names: Vec<&str> = meta.fields().iter().map(|f| f.name()).collect();
-        let repeats_a_name = names
-            .iter()
-            .enumerate()
-            .any(|(i, n)| names[..i].contains(n));
-        let message_first = !names.iter().skip(1).any(|n| *n == "message");
         Callsite {
-            repeats_a_name,
-            message_first,
-            meta: meta as *const _ as usize,
             head,
-            keys,
-            key_ends,
+            fields: FieldKeys::new(meta, write_field_key),
         }
-    }
-
-    fn key(&self, field: &Field) -> &[u8] {
-        let i = field.index();
-        let start = if i == 0 {
-            0
-        } else {
-            self.key_ends[i - 1] as usize
-        };
-        &self.keys[start..self.key_ends[i] as usize]
     }
 }
-
-const CALLSITE_SLOTS: usize = 64;
 
 thread_local! {
-    static CALLSITES: std::cell::RefCell<Vec<Option<Callsite>>> =
-        std::cell::RefCell::new((0..CALLSITE_SLOTS).map(|_| None).collect());
+    static CALLSITES: RefCell<Slots<Callsite>> = const { RefCell::new(Slots::new()) };
 }
 
-/// Runs `f` with the callsite's rendered parts, from this thread's direct-mapped cache.
 fn with_callsite<R>(meta: &'static Metadata<'static>, f: impl FnOnce(&Callsite) -> R) -> R {
-    let address = meta as *const _ as usize;
-    let mut f = Some(f);
-    let cached = CALLSITES.with(|cell| {
-        let mut slots = cell.try_borrow_mut().ok()?;
-        let slot = &mut slots[(address >> 4) % CALLSITE_SLOTS];
-        if slot.as_ref().is_none_or(|c| c.meta != address) {
-            *slot = Some(Callsite::new(meta));
-        }
-        let f = f.take()?;
-        slot.as_ref().map(f)
-    });
-    match cached {
-        Some(r) => r,
-        // Re-entered while a line is being written on this thread: render without the cache.
-        None => (f.take().expect("not yet called"))(&Callsite::new(meta)),
-    }
+    callsite::with_cached(&CALLSITES, meta, f)
 }
 
 /// `,"span_name":…,"trace_id":…,"span_id":…[,"parent_id":…][,"x_request_id":…]`
@@ -283,7 +233,7 @@ impl SpanJson {
     ) -> Option<Arc<str>> {
         with_callsite(meta, |callsite| {
             // A new span: the fields go straight into the buffer, with room for the identity.
-            let fresh = self.bytes.is_empty() && !callsite.repeats_a_name;
+            let fresh = self.bytes.is_empty() && !callsite.fields.repeats_a_name;
             let mut scratch = Vec::with_capacity(if fresh { 256 } else { 64 });
             let mut writer = SpanFieldWriter {
                 buf: &mut scratch,
@@ -637,7 +587,7 @@ impl JsonTarget for FieldWriter<'_, '_> {
         if self.track {
             self.written.push(name);
         }
-        self.buf.extend_from_slice(self.callsite.key(field));
+        self.buf.extend_from_slice(self.callsite.fields.key(field));
         if self.redact.contains(name) {
             write_string(self.buf, "[REDACTED]");
             return false;
@@ -676,7 +626,7 @@ impl JsonTarget for SpanFieldWriter<'_> {
             return false;
         }
         self.starts.push((name, self.buf.len() as u32));
-        self.buf.extend_from_slice(self.callsite.key(field));
+        self.buf.extend_from_slice(self.callsite.fields.key(field));
         if self.redact.contains(name) {
             write_string(self.buf, "[REDACTED]");
             return false;

@@ -322,8 +322,8 @@ impl TracewireLayer {
 }
 
 thread_local! {
-    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
-    static CHAIN: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static CHAIN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is

@@ -46,6 +46,7 @@
 //! Build a [`TracewireLayer`] for a config and a [`MemorySink`] and use it with
 //! `tracing::subscriber::with_default`; nothing global is touched.
 
+mod callsite;
 #[cfg(test)]
 pub(crate) mod capture;
 mod config;

@@ -7,7 +7,10 @@
 //! Control characters in messages and values are escaped (`\n`, `\u{1b}`), so one event is one
 //! line and no value can move the cursor or colour a terminal.
 
-use std::fmt::{self, Write as _};
+use std::{
+    cell::RefCell,
+    fmt::{self, Write as _},
+};
 
 use tracing::{
     field::{Field, Visit},
@@ -16,8 +19,9 @@ use tracing::{
 use tracing_log::NormalizeEvent;
 
 use super::{
+    callsite::{with_cached, FieldKeys, Rendered, Slots},
     fields::{FieldValue, Redactions, SpanFields},
-    jsonl::{level_str, OTEL_PREFIX},
+    jsonl::OTEL_PREFIX,
     layer::{SpanData, SpanEvent, Style},
     timestamp::{self, UnixMicros},
 };
@@ -46,20 +50,48 @@ pub(crate) fn write_event(
     chain: &Chain<'_>,
     current: Option<&SpanData>,
 ) {
-    let (chain, id_shown) = (chain.text, chain.id_shown);
-    let normalized = event.normalized_metadata();
-    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    write_head(buf, style.now(), style, ansi, meta, chain);
-    for message_pass in [true, false] {
+    let time = style.now();
+    match event.normalized_metadata() {
+        // A `log` record: level and target are the record's, not the bridge callsite's.
+        Some(meta) => {
+            write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
+                escape_into(buf, meta.target());
+                buf.extend_from_slice(b": ");
+            });
+            write_fields(buf, &style.redact, event, None);
+        }
+        None => with_cached(&CALLSITES, event.metadata(), |callsite| {
+            let meta = event.metadata();
+            write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
+                buf.extend_from_slice(&callsite.target)
+            });
+            write_fields(buf, &style.redact, event, Some(&callsite.fields));
+        }),
+    }
+    write_ids(buf, current, chain.id_shown);
+    buf.push(b'\n');
+}
+
+/// The message, then ` name=value` for every other field. `keys` is `None` for a `log` record,
+/// whose `log.*` fields are already in its normalized metadata.
+fn write_fields(
+    buf: &mut Vec<u8>,
+    redact: &Redactions,
+    event: &Event<'_>,
+    keys: Option<&FieldKeys>,
+) {
+    let passes: &[Pass] = match keys {
+        Some(keys) if keys.message_first => &[Pass::All],
+        _ => &[Pass::Message, Pass::Others],
+    };
+    for &pass in passes {
         event.record(&mut Fields {
             buf,
-            redact: &style.redact,
-            bridged: normalized.is_some(),
-            message_pass,
+            redact,
+            keys,
+            pass,
         });
     }
-    write_ids(buf, current, id_shown);
-    buf.push(b'\n');
 }
 
 /// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line; `chain` ends with the span itself.
@@ -67,13 +99,22 @@ pub(crate) fn write_span_event(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
-    meta: &Metadata<'_>,
+    meta: &'static Metadata<'static>,
     chain: &Chain<'_>,
     data: &SpanData,
     kind: SpanEvent,
 ) {
-    let (chain, id_shown) = (chain.text, chain.id_shown);
-    write_head(buf, kind.time, style, ansi, meta, chain);
+    with_cached(&CALLSITES, meta, |callsite| {
+        write_head(
+            buf,
+            kind.time,
+            style,
+            ansi,
+            meta.level(),
+            chain.text,
+            |buf| buf.extend_from_slice(&callsite.target),
+        )
+    });
     buf.extend_from_slice(kind.message().as_bytes());
     if let Some(t) = kind.closed {
         for (key, value) in [
@@ -87,8 +128,35 @@ pub(crate) fn write_span_event(
     }
     buf.extend_from_slice(b" span_id=");
     data.context.span_id.write_hex(buf);
-    write_ids(buf, Some(data), id_shown);
+    write_ids(buf, Some(data), chain.id_shown);
     buf.push(b'\n');
+}
+
+/// What every line of a callsite repeats: the target and each field's ` name=`.
+struct Callsite {
+    /// The escaped target and `: `.
+    target: Vec<u8>,
+    fields: FieldKeys,
+}
+
+impl Rendered for Callsite {
+    fn render(meta: &'static Metadata<'static>) -> Self {
+        let mut target = Vec::with_capacity(meta.target().len() + 2);
+        escape_into(&mut target, meta.target());
+        target.extend_from_slice(b": ");
+        Callsite {
+            target,
+            fields: FieldKeys::new(meta, |buf, name| {
+                buf.push(b' ');
+                escape_into(buf, name);
+                buf.push(b'=');
+            }),
+        }
+    }
+}
+
+thread_local! {
+    static CALLSITES: RefCell<Slots<Callsite>> = const { RefCell::new(Slots::new()) };
 }
 
 /// The rendered span chain of a line (`a{..}:b{..}:`), and whether one of its spans shows an
@@ -121,14 +189,15 @@ pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) ->
     buf
 }
 
-/// `time LEVEL span{..}:span{..}: target: `
+/// `time LEVEL span{..}:span{..}: target: `, the target written by `target`.
 fn write_head(
     buf: &mut Vec<u8>,
     time: UnixMicros,
     style: &Style,
     ansi: bool,
-    meta: &Metadata<'_>,
+    level: &Level,
     chain: &[u8],
+    target: impl FnOnce(&mut Vec<u8>),
 ) {
     if ansi {
         buf.extend_from_slice(DIM.as_bytes());
@@ -138,12 +207,10 @@ fn write_head(
         buf.extend_from_slice(RESET.as_bytes());
     }
     buf.push(b' ');
-    let level = level_str(meta.level());
     if ansi {
-        buf.extend_from_slice(level_colour(meta.level()).as_bytes());
+        buf.extend_from_slice(level_colour(level).as_bytes());
     }
-    buf.extend(std::iter::repeat_n(b' ', 5 - level.len()));
-    buf.extend_from_slice(level.as_bytes());
+    buf.extend_from_slice(padded_level(level).as_bytes());
     if ansi {
         buf.extend_from_slice(RESET.as_bytes());
     }
@@ -158,8 +225,18 @@ fn write_head(
         }
         buf.push(b' ');
     }
-    escape_into(buf, meta.target());
-    buf.extend_from_slice(b": ");
+    target(buf);
+}
+
+/// The level right-aligned to five characters, as tracing-subscriber writes it.
+fn padded_level(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => " WARN",
+        Level::INFO => " INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    }
 }
 
 /// ` trace_id=…`, preceded by ` x_request_id=…` when the request id was inherited from another
@@ -274,38 +351,65 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
-/// Writes the message alone (first pass), or every other field as ` name=value` (second pass):
-/// macros record the message last, and it must come first.
+/// Which fields a pass over an event writes: the message must come first in the line, and
+/// tracing's macros record it first, so one pass usually writes all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Message,
+    Others,
+    All,
+}
+
 struct Fields<'a> {
     buf: &'a mut Vec<u8>,
     redact: &'a Redactions,
-    /// A `log` record: its `log.*` fields are already in the normalized metadata.
-    bridged: bool,
-    message_pass: bool,
+    /// The callsite's rendered keys; `None` for a `log` record, whose `log.*` fields are
+    /// skipped.
+    keys: Option<&'a FieldKeys>,
+    pass: Pass,
+}
+
+/// What to do with a field's value.
+#[derive(PartialEq, Eq)]
+enum Slot {
+    Skip,
+    Message,
+    Value,
 }
 
 impl Fields<'_> {
-    /// Whether to write this field in this pass; writes ` name=` for a non-message field.
-    fn start(&mut self, field: &Field) -> bool {
+    /// Writes ` name=` for a field other than the message, and says how its value goes.
+    fn start(&mut self, field: &Field) -> Slot {
         let name = field.name();
-        if (name == "message") != self.message_pass || (self.bridged && name.starts_with("log.")) {
-            return false;
+        let is_message = name == "message";
+        let wanted = match self.pass {
+            Pass::Message => is_message,
+            Pass::Others => !is_message,
+            Pass::All => true,
+        };
+        if !wanted || (self.keys.is_none() && name.starts_with("log.")) {
+            return Slot::Skip;
         }
-        if self.message_pass {
-            return true;
+        if is_message {
+            return Slot::Message;
         }
-        self.buf.push(b' ');
-        escape_into(self.buf, name);
-        self.buf.push(b'=');
+        match self.keys {
+            Some(keys) => self.buf.extend_from_slice(keys.key(field)),
+            None => {
+                self.buf.push(b' ');
+                escape_into(self.buf, name);
+                self.buf.push(b'=');
+            }
+        }
         if self.redact.contains(name) {
             self.buf.extend_from_slice(b"[REDACTED]");
-            return false;
+            return Slot::Skip;
         }
-        true
+        Slot::Value
     }
 
     fn display(&mut self, field: &Field, value: impl fmt::Display) {
-        if self.start(field) {
+        if self.start(field) != Slot::Skip {
             let _ = write!(Escaping(self.buf), "{value}");
         }
     }
@@ -313,18 +417,18 @@ impl Fields<'_> {
 
 impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.start(field) {
+        if self.start(field) != Slot::Skip {
             write_f64(self.buf, value);
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.start(field) {
+        if self.start(field) != Slot::Skip {
             self.buf
                 .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.start(field) {
+        if self.start(field) != Slot::Skip {
             self.buf
                 .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
@@ -339,19 +443,17 @@ impl Visit for Fields<'_> {
         self.display(field, value);
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.start(field) {
-            if self.message_pass {
-                escape_into(self.buf, value);
-            } else {
-                write_quoted(self.buf, value);
-            }
+        match self.start(field) {
+            Slot::Skip => {}
+            Slot::Message => escape_into(self.buf, value),
+            Slot::Value => write_quoted(self.buf, value),
         }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.display(field, value);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.start(field) {
+        if self.start(field) != Slot::Skip {
             let _ = write!(Escaping(self.buf), "{value:?}");
         }
     }

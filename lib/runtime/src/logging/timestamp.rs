@@ -65,10 +65,17 @@ pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: UnixMicros, zone: TimeZone) {
     let cached = LAST_SECOND.with(|cell| {
         let cache = cell.borrow();
         (cache.secs == secs && cache.zone == zone).then(|| {
-            buf.extend_from_slice(&cache.date);
-            buf.push(b'.');
-            push_digits(buf, micros, 6);
-            buf.extend_from_slice(&cache.suffix[..cache.suffix_len]);
+            // Assembled on the stack and appended in one copy.
+            let mut text = [0u8; 32];
+            text[..19].copy_from_slice(&cache.date);
+            text[19] = b'.';
+            let mut rest = micros;
+            for digit in text[20..26].iter_mut().rev() {
+                *digit = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            text[26..].copy_from_slice(&cache.suffix);
+            buf.extend_from_slice(&text[..26 + cache.suffix_len]);
         })
     });
     if cached.is_some() {
