@@ -55,6 +55,8 @@ pub(crate) fn with_cached<T: Rendered, R>(
 pub(crate) struct FieldKeys {
     bytes: Vec<u8>,
     ends: Vec<u32>,
+    /// Which fields are named `message` (an index compare instead of a string compare).
+    messages: Vec<bool>,
     /// Two fields share a name (the second must be dropped).
     pub(crate) repeats_a_name: bool,
     /// No field named `message` comes after the first field (what tracing's macros produce):
@@ -74,12 +76,17 @@ impl FieldKeys {
         FieldKeys {
             bytes,
             ends,
+            messages: names.iter().map(|n| *n == "message").collect(),
             repeats_a_name: names
                 .iter()
                 .enumerate()
                 .any(|(i, n)| names[..i].contains(n)),
             message_first: !names.iter().skip(1).any(|n| *n == "message"),
         }
+    }
+
+    pub(crate) fn is_message(&self, field: &Field) -> bool {
+        self.messages[field.index()]
     }
 
     /// The key of `field`, which belongs to the callsite these keys were rendered for.

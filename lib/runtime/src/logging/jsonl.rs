@@ -578,7 +578,7 @@ impl JsonTarget for FieldWriter<'_, '_> {
     fn key(&mut self, field: &Field) -> bool {
         self.close_message();
         let name = field.name();
-        if name == "message"
+        if self.callsite.fields.is_message(field)
             || (self.track && self.written.contains(name))
             || (self.skip_module_path && name == "log.module_path")
         {
@@ -596,7 +596,7 @@ impl JsonTarget for FieldWriter<'_, '_> {
     }
 
     fn text(&mut self, field: &Field, value: &Text<'_>) -> bool {
-        if self.identity.is_none() || field.name() != "message" {
+        if self.identity.is_none() || !self.callsite.fields.is_message(field) {
             return false;
         }
         value.write_escaped(self.buf);
