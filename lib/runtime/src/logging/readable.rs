@@ -297,7 +297,7 @@ fn write_f64(buf: &mut Vec<u8>, v: f64) {
 fn write_quoted(buf: &mut Vec<u8>, value: &str) {
     // Branch-free, so the compiler vectorizes it (a short-circuiting `all` it does not).
     if !value.bytes().fold(false, |odd, b| {
-        odd | (b < 0x20) | (b >= 0x7f) | (b == b'"') | (b == b'\\')
+        odd | !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\')
     }) {
         buf.push(b'"');
         buf.extend_from_slice(value.as_bytes());
