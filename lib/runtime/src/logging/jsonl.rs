@@ -888,6 +888,48 @@ mod tests {
     }
 
     #[test]
+    fn span_fields_recorded_later_are_replaced_in_place_and_keep_their_order() {
+        let out = lines(&jsonl(), || {
+            let empty = tracing::field::Empty;
+            let span = info_span!("s", a = 1, b = empty, c = "x", x_request_id = empty, a = 3);
+            span.record("b", "a much longer value than before");
+            span.record("a", "now a string");
+            span.record("x_request_id", "req-7");
+            span.record("c", 2.5);
+            span.in_scope(|| info!(c = true, "in"));
+        });
+        let created = capture::parse_line(&out[0]);
+        assert_eq!(created["a"], 3, "of a repeated name, the last value");
+        let (event, closed) = (capture::parse_line(&out[1]), capture::parse_line(&out[2]));
+        assert_eq!(
+            key_order(&out[1])[6..],
+            [
+                "span_name",
+                "trace_id",
+                "span_id",
+                "x_request_id",
+                "c",
+                "a",
+                "b"
+            ],
+            "identity, event fields, then span fields in first-recorded order"
+        );
+        assert_eq!(
+            event["x_request_id"], "req-7",
+            "a late request id joins the identity"
+        );
+        assert_eq!(event["c"], true, "the event's field hides the span's");
+        assert_eq!(event["a"], "now a string", "the last recorded value wins");
+        assert_eq!(event["b"], "a much longer value than before");
+        assert_eq!(
+            key_order(&out[2])[13..],
+            ["a", "c", "b"],
+            "replaced in place, added at the end"
+        );
+        assert_eq!(closed["c"], 2.5);
+    }
+
+    #[test]
     fn a_repeated_field_name_is_written_once_inside_or_outside_spans() {
         let out = lines(&jsonl(), || {
             info!(a = 1, a = 2, "outside");
