@@ -1,6 +1,7 @@
 //! tracewire's layer against tracing-subscriber's `fmt` formatters, in one process, on the
 //! same events, each writing to an in-memory buffer that is reused (never grows without bound).
-//! Prints ns per operation (median of rounds) and the ratio to the baseline.
+//! Rounds of tracewire and of its baseline alternate; prints the median ns per operation of
+//! each and the median of the per-round ratios.
 //!
 //! `cargo bench -p tracewire-runtime --bench layer`  (`BENCH_QUICK=1` for a short run)
 
@@ -89,35 +90,28 @@ fn fmt_text() -> Dispatch {
     )
 }
 
-/// Median ns per iteration of `f` over rounds.
-fn measure(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32)) -> f64 {
-    let rounds = if std::env::var_os("BENCH_QUICK").is_some() {
+fn rounds() -> usize {
+    if std::env::var_os("BENCH_QUICK").is_some() {
         3
     } else {
-        9
-    };
-    tracing::dispatcher::with_default(dispatch, || {
-        for i in 0..iters / 10 {
-            f(i);
-        }
-        let mut samples: Vec<f64> = (0..rounds)
-            .map(|_| {
-                let start = Instant::now();
-                for i in 0..iters {
-                    f(i);
-                }
-                start.elapsed().as_nanos() as f64 / f64::from(iters)
-            })
-            .collect();
-        samples.sort_by(f64::total_cmp);
-        samples[samples.len() / 2]
-    })
+        15
+    }
 }
 
-/// Median ns per event emitted inside two nested spans with fields, the spans created once
-/// (outside the timed loop) under each subscriber.
-fn measure_in_spans(dispatch: &Dispatch, iters: u32) -> f64 {
+/// ns per iteration of `f` over one round of `iters` under `dispatch`; with `in_spans`, inside
+/// two nested spans with fields, created before the timed loop.
+fn round(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32), in_spans: bool) -> f64 {
     tracing::dispatcher::with_default(dispatch, || {
+        let timed = || {
+            let start = Instant::now();
+            for i in 0..iters {
+                f(i);
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(iters)
+        };
+        if !in_spans {
+            return timed();
+        }
         let outer = info_span!(
             "http-request",
             method = "POST",
@@ -126,8 +120,41 @@ fn measure_in_spans(dispatch: &Dispatch, iters: u32) -> f64 {
         let _o = outer.enter();
         let inner = info_span!("generate", model = "Qwen/Qwen3-0.6B", tokens = 7_u64);
         let _i = inner.enter();
-        measure(dispatch, iters, &event)
+        timed()
     })
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+type Case<'a> = (&'a Dispatch, &'a dyn Fn(u32));
+
+/// Rounds of tracewire and of the baseline alternate, so that the machine's drift (shared,
+/// noisy) hits both alike; gives the median ns of each and the median of the per-round ratios.
+fn compare(ours: Case<'_>, theirs: Case<'_>, iters: u32, in_spans: bool) -> (f64, f64, f64) {
+    round(ours.0, iters / 10, ours.1, in_spans);
+    round(theirs.0, iters / 10, theirs.1, in_spans);
+    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        let x = round(ours.0, iters, ours.1, in_spans);
+        let y = round(theirs.0, iters, theirs.1, in_spans);
+        a.push(x);
+        b.push(y);
+        r.push(x / y);
+    }
+    (median(a), median(b), median(r))
+}
+
+/// Median ns per iteration of `f` alone (for a profiler or a breakdown).
+fn measure(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32)) -> f64 {
+    round(dispatch, iters / 10, f, false);
+    median(
+        (0..rounds())
+            .map(|_| round(dispatch, iters, f, false))
+            .collect(),
+    )
 }
 
 fn event(i: u32) {
@@ -164,151 +191,148 @@ fn bare(i: u32) {
     keep(black_box(&buf));
 }
 
-fn row(name: &str, ours: f64, baseline_name: &str, baseline: f64, target: &str) {
-    println!("{name:<44} {ours:>9.1} ns   {baseline_name:<34} {baseline:>9.1} ns   ratio {:>5.3}   target {target}", ours / baseline);
+fn row(name: &str, (ours, theirs, ratio): (f64, f64, f64), baseline_name: &str, target: &str) {
+    println!("{name:<44} {ours:>9.1} ns   {baseline_name:<26} {theirs:>9.1} ns   ratio {ratio:>5.3}   target {target}");
 }
 
 fn main() {
-    // `BENCH_PROFILE=event|nested|lifecycle|readable` runs only tracewire's case, for a profiler.
-    if std::env::var_os("BENCH_EXPLORE").is_some() {
-        let n = 200_000;
-        let reg = Dispatch::new(tracing_subscriber::registry());
-        println!(
-            "registry only lifecycle {:.1}",
-            measure(&reg, n, &lifecycle)
-        );
-        let mut c = config(Format::Jsonl, "info");
-        c.span_events = false;
-        let noev =
-            Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&c, Memory)));
-        println!(
-            "jsonl no span events lifecycle {:.1}",
-            measure(&noev, n, &lifecycle)
-        );
-        if std::env::var_os("BENCH_NOEV").is_some() {
-            measure(&noev, n * 10, &lifecycle);
-            return;
-        }
-        println!(
-            "jsonl lifecycle {:.1}",
-            measure(&tracewire(Format::Jsonl, "info"), n, &lifecycle)
-        );
-        println!("registry only event {:.1}", measure(&reg, n, &event));
-        println!(
-            "clock {:.1}",
-            measure(&Dispatch::none(), n, &|_| {
-                black_box(SystemTime::now());
-            })
-        );
-        println!(
-            "instant {:.1}",
-            measure(&Dispatch::none(), n, &|_| {
-                black_box(Instant::now());
-            })
-        );
-        println!(
-            "quanta {:.1}",
-            measure(&Dispatch::none(), n, &|_| {
-                black_box(quanta::Instant::now());
-            })
-        );
-        let c = quanta::Clock::new();
-        println!(
-            "quanta raw {:.1}",
-            measure(&Dispatch::none(), n, &|_| {
-                black_box(c.raw());
-            })
-        );
-        println!(
-            "zmij {:.1}",
-            measure(&Dispatch::none(), n, &|i| {
-                keep(
-                    zmij::Buffer::new()
-                        .format(black_box(0.25 + f64::from(i & 1)))
-                        .as_bytes(),
-                );
-            })
-        );
-        return;
-    }
+    // `BENCH_PROFILE=event|nested|lifecycle|quiet-lifecycle|readable` runs only tracewire's case, for a profiler;
+    // `BENCH_PROFILE=parts` prints what parts of a line cost on their own.
     if let Ok(case) = std::env::var("BENCH_PROFILE") {
-        if case == "nested" {
-            println!(
-                "nested: {:.1} ns",
-                measure_in_spans(&tracewire(Format::Jsonl, "info"), 2_000_000)
-            );
-            return;
-        }
-        let (format, f): (Format, fn(u32)) = match case.as_str() {
-            "event" => (Format::Jsonl, event),
-            "lifecycle" => (Format::Jsonl, lifecycle),
-            _ => (Format::Readable, event),
-        };
-        let ns = measure(&tracewire(format, "info"), 2_000_000, &f);
-        println!("{case}: {ns:.1} ns");
-        return;
+        return profile(&case);
     }
-    let quick = std::env::var_os("BENCH_QUICK").is_some();
-    let n = if quick { 20_000 } else { 200_000 };
+    let n = if std::env::var_os("BENCH_QUICK").is_some() {
+        20_000
+    } else {
+        100_000
+    };
     let jsonl = tracewire(Format::Jsonl, "info");
-    let readable = tracewire(Format::Readable, "info");
-
-    let ours = measure(&jsonl, n, &event);
-    let theirs = measure(&fmt_json(FmtSpan::NONE), n, &event);
+    let json = fmt_json(FmtSpan::NONE);
+    let none = Dispatch::none();
     row(
         "JSONL event, message + 3 fields",
-        ours,
+        compare((&jsonl, &event), (&json, &event), n, false),
         "fmt().json()",
-        theirs,
         "<= 0.15",
     );
-    let floor = measure(&Dispatch::none(), n, &bare);
     row(
         "JSONL event vs hand-written line + clock",
-        ours,
+        compare((&jsonl, &event), (&none, &bare), n, false),
         "bare serializer",
-        floor,
         "<= 1.5",
     );
-
-    let ours = measure_in_spans(&jsonl, n);
-    let theirs = measure_in_spans(&fmt_json(FmtSpan::NONE), n);
     row(
         "JSONL event inside 2 nested spans",
-        ours,
+        compare((&jsonl, &event), (&json, &event), n, true),
         "fmt().json()",
-        theirs,
         "<= 0.10",
     );
-
-    let ours = measure(&jsonl, n, &lifecycle);
-    let theirs = measure(&fmt_json(FmtSpan::NEW | FmtSpan::CLOSE), n, &lifecycle);
     row(
         "span create-enter-exit-close + events",
-        ours,
+        compare(
+            (&jsonl, &lifecycle),
+            (&fmt_json(FmtSpan::NEW | FmtSpan::CLOSE), &lifecycle),
+            n,
+            false,
+        ),
         "fmt().json() NEW|CLOSE",
-        theirs,
         "<= 0.12",
     );
-
     let five = "info,hyper=warn,h2=error,my_app::db=debug,my_app::cache=warn,tower=error";
-    let ours = measure(&tracewire(Format::Jsonl, five), n * 10, &disabled);
-    let theirs = measure(&Dispatch::none(), n * 10, &disabled);
     row(
         "disabled event, 5 per-target directives",
-        ours,
+        compare(
+            (&tracewire(Format::Jsonl, five), &disabled),
+            (&none, &disabled),
+            n * 10,
+            false,
+        ),
         "no subscriber",
-        theirs,
         "<= 1.2",
     );
-
-    let ours = measure(&readable, n, &event);
-    let theirs = measure(&fmt_text(), n, &event);
     row(
         "readable event, message + 3 fields",
-        ours,
+        compare(
+            (&tracewire(Format::Readable, "info"), &event),
+            (&fmt_text(), &event),
+            n,
+            false,
+        ),
         "fmt() text",
-        theirs,
         "<= 0.25",
     );
+}
+
+fn profile(case: &str) {
+    let n = 2_000_000;
+    if case == "parts" {
+        let registry = Dispatch::new(tracing_subscriber::registry());
+        let none = Dispatch::none();
+        let mut quiet = config(Format::Jsonl, "info");
+        quiet.span_events = false;
+        let quiet =
+            Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&quiet, Memory)));
+        let parts: [(&str, Case<'_>); 7] = [
+            ("span lifecycle, registry alone", (&registry, &lifecycle)),
+            (
+                "span lifecycle, JSONL without span events",
+                (&quiet, &lifecycle),
+            ),
+            ("event, registry alone", (&registry, &event)),
+            (
+                "SystemTime::now",
+                (&none, &|_| {
+                    black_box(SystemTime::now());
+                }),
+            ),
+            (
+                "std Instant::now",
+                (&none, &|_| {
+                    black_box(Instant::now());
+                }),
+            ),
+            (
+                "quanta Instant::now",
+                (&none, &|_| {
+                    black_box(quanta::Instant::now());
+                }),
+            ),
+            (
+                "zmij 0.25",
+                (&none, &|i| {
+                    keep(
+                        zmij::Buffer::new()
+                            .format(black_box(0.25 + f64::from(i & 1)))
+                            .as_bytes(),
+                    );
+                }),
+            ),
+        ];
+        for (name, (dispatch, f)) in parts {
+            println!("{name:<44} {:>7.1} ns", measure(dispatch, n / 10, f));
+        }
+        return;
+    }
+    let (dispatch, f, in_spans): (Dispatch, fn(u32), bool) = match case {
+        "event" => (tracewire(Format::Jsonl, "info"), event, false),
+        "nested" => (tracewire(Format::Jsonl, "info"), event, true),
+        "lifecycle" => (tracewire(Format::Jsonl, "info"), lifecycle, false),
+        "quiet-lifecycle" => {
+            let mut quiet = config(Format::Jsonl, "info");
+            quiet.span_events = false;
+            let layer = TracewireLayer::new(&quiet, Memory);
+            (
+                Dispatch::new(tracing_subscriber::registry().with(layer)),
+                lifecycle,
+                false,
+            )
+        }
+        _ => (tracewire(Format::Readable, "info"), event, false),
+    };
+    let ns = median(
+        (0..rounds())
+            .map(|_| round(&dispatch, n, &f, in_spans))
+            .collect(),
+    );
+    println!("{case}: {ns:.1} ns");
 }

@@ -29,6 +29,7 @@ use super::{
     fields::{Redactions, X_REQUEST_ID},
     identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
+    scan,
     timestamp::{self, UnixMicros},
 };
 
@@ -385,11 +386,8 @@ pub(crate) fn write_string(buf: &mut Vec<u8>, s: &str) {
 /// copies the runs between them in one go.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    // Most strings need no escaping: one branch-free scan (which the compiler vectorizes,
-    // unlike a short-circuiting `all`), one copy.
-    if !bytes.iter().fold(false, |dirty, &b| {
-        dirty | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0x7f)
-    }) {
+    // Most strings need no escaping: one scan, one copy.
+    if !scan::needs_json_escape(bytes) {
         buf.extend_from_slice(bytes);
         return;
     }

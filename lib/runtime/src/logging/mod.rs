@@ -60,6 +60,7 @@ mod jsonl;
 mod layer;
 mod queue;
 mod readable;
+mod scan;
 mod timestamp;
 mod writer;
 

@@ -23,6 +23,7 @@ use super::{
     fields::{FieldValue, Redactions, SpanFields},
     jsonl::OTEL_PREFIX,
     layer::{SpanData, SpanEvent, Style},
+    scan,
     timestamp::{self, UnixMicros},
 };
 
@@ -295,10 +296,7 @@ fn write_f64(buf: &mut Vec<u8>, v: f64) {
 /// `value` quoted as `{:?}` writes it; plain printable ASCII without `"` or `\` (the usual case)
 /// skips `core::fmt`.
 fn write_quoted(buf: &mut Vec<u8>, value: &str) {
-    // Branch-free, so the compiler vectorizes it (a short-circuiting `all` it does not).
-    if !value.bytes().fold(false, |odd, b| {
-        odd | !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\')
-    }) {
+    if !scan::needs_debug_quoting(value.as_bytes()) {
         buf.push(b'"');
         buf.extend_from_slice(value.as_bytes());
         buf.push(b'"');
@@ -310,10 +308,7 @@ fn write_quoted(buf: &mut Vec<u8>, value: &str) {
 /// Escapes control characters as Rust does (`\n`, `\t`, `\u{1b}`); all else is copied.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !bytes
-        .iter()
-        .fold(false, |odd, &b| odd | (b < 0x20) | (b == 0x7f))
-    {
+    if !scan::has_control(bytes) {
         buf.extend_from_slice(bytes);
         return;
     }
