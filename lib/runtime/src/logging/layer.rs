@@ -290,8 +290,28 @@ impl TracewireLayer {
         });
     }
 
-    /// Writes a span event that happened at `at` (`closed`: the timings of SPAN_CLOSED).
-    fn span_event<S>(&self, span: &SpanRef<'_, S>, closed: Option<Timings>, at: Instant)
+    /// Writes a span event that happened at `at` (`closed`: the timings of SPAN_CLOSED). JSONL
+    /// needs only the span's own data, which the caller holds.
+    fn span_event<S>(
+        &self,
+        span: &SpanRef<'_, S>,
+        data: &SpanData,
+        closed: Option<Timings>,
+        at: Instant,
+    ) where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let kind = SpanEvent {
+            time: self.style.at(at),
+            closed,
+        };
+        let meta = span.metadata();
+        self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
+    }
+
+    /// The readable span event: its chain of spans from the root (this one included) is read
+    /// from the registry, so the caller must hold no lock on the span's extensions.
+    fn readable_span_event<S>(&self, span: &SpanRef<'_, S>, closed: Option<Timings>, at: Instant)
     where
         S: for<'a> LookupSpan<'a>,
     {
@@ -300,24 +320,15 @@ impl TracewireLayer {
             closed,
         };
         let meta = span.metadata();
-        match self.format {
-            Format::Jsonl => {
-                let extensions = span.extensions();
-                let Some(data) = extensions.get::<SpanData>() else {
-                    return;
-                };
-                self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
-            }
-            Format::Readable => with_chain(Some(span), |chain| {
-                let extensions = span.extensions();
-                let Some(data) = extensions.get::<SpanData>() else {
-                    return;
-                };
-                self.emit(|buf, ansi| {
-                    readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
-                });
-            }),
-        }
+        with_chain(Some(span), |chain| {
+            let extensions = span.extensions();
+            let Some(data) = extensions.get::<SpanData>() else {
+                return;
+            };
+            self.emit(|buf, ansi| {
+                readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
+            });
+        });
     }
 }
 
@@ -450,7 +461,7 @@ where
             Format::Readable => readable::span_text(meta.name(), &fields, &self.style.redact),
         };
         let now = Instant::now();
-        span.extensions_mut().insert(SpanData {
+        let data = SpanData {
             context,
             fields,
             json,
@@ -463,9 +474,14 @@ where
                 busy_since: now,
             },
             export_start,
-        });
-        if visible {
-            self.span_event(&span, None, now);
+        };
+        let jsonl = self.format == Format::Jsonl;
+        if visible && jsonl {
+            self.span_event(&span, &data, None, now);
+        }
+        span.extensions_mut().insert(data);
+        if visible && !jsonl {
+            self.readable_span_event(&span, None, now);
         }
     }
 
@@ -533,7 +549,8 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id) {
             let now = Instant::now();
-            let closed = span.extensions().get::<SpanData>().map(|data| {
+            let extensions = span.extensions();
+            if let Some(data) = extensions.get::<SpanData>() {
                 if let (Some(export), Some(start)) = (&self.export, data.export_start) {
                     // The exported end is start + the logged duration, so both agree.
                     let end = start + now.duration_since(data.timing.created);
@@ -549,10 +566,15 @@ where
                         )
                     });
                 }
-                (data.timing.close(now), data.visible)
-            });
-            if let Some((timings, true)) = closed {
-                self.span_event(&span, Some(timings), now);
+                let timings = data.timing.close(now);
+                match (data.visible, self.format) {
+                    (true, Format::Jsonl) => self.span_event(&span, data, Some(timings), now),
+                    (true, Format::Readable) => {
+                        drop(extensions);
+                        self.readable_span_event(&span, Some(timings), now);
+                    }
+                    (false, _) => {}
+                }
             }
         }
         if self.dynamic_filter {
