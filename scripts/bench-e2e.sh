@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# End-to-end load on frontend + embedded worker (token delay 0), JSONL and span events on,
-# in several modes side by side in one run: requests/s, p50/p99 latency, and process CPU time
-# per request. Needs wrk (apt-get install wrk) and, for the OTLP modes, python3 with
-# opentelemetry-proto and grpcio.
+# End-to-end load on a frontend and a worker process (token delay 0), JSONL and span events on,
+# in several modes side by side in one run: requests/s, p50/p99 latency, and each process's CPU
+# time per request. Needs wrk (apt-get install wrk) and, for the OTLP modes, python3 with
+# opentelemetry-proto and grpcio. BENCH_EMBEDDED=1 runs the frontend with its embedded worker
+# (one process) instead.
 #
-# usage: scripts/bench-e2e.sh [SECONDS] [MODE...]
+# usage: [BENCH_DELAY_MS=N] [BENCH_TOGETHER=1] [BENCH_EMBEDDED=1] scripts/bench-e2e.sh [SECONDS] [MODE...]
+#   BENCH_TOGETHER=1 runs all the modes at once, each its own processes and load generator.
 #   modes: jsonl (no export), off (DYN_LOG=off), otlp-live, otlp-down, otlp-hung
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
@@ -22,41 +24,77 @@ wrk.method = "POST"
 wrk.body = '{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?"}]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-port=18590
-printf "%-10s %10s %10s %10s %14s\n" mode "req/s" "p50" "p99" "cpu_us/req"
-for mode in "${modes[@]}"; do
-  env=(DYN_LOGGING_JSONL=true)
-  receiver=""
+# BENCH_DELAY_MS: each connection pauses this long between requests, so that every mode runs
+# at about the same request rate below saturation and CPU per request compares like for like
+# (at saturation it moves with the load level, through batching in the event loops).
+if [ -n "${BENCH_DELAY_MS:-}" ]; then
+  echo "function delay() return ${BENCH_DELAY_MS} end" >> "$lua"
+fi
+printf "%-10s %10s %10s %10s %16s %16s\n" mode "req/s" "p50" "p99" "frontend_us/req" "worker_us/req"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+per_request() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}'; }
+declare -a pids wpids receivers outs ticks wticks
+# Starts mode number $1 (its receiver, worker and frontend) on its own ports.
+start() {
+  local i=$1 mode=${modes[$1]} port=$((18590 + 2 * $1)) receiver="" wpid=""
+  local env=(DYN_LOGGING_JSONL=true)
   case $mode in
     jsonl) ;;
     off) env+=(DYN_LOG=off) ;;
     otlp-live|otlp-hung)
-      flag=""; [ "$mode" = otlp-hung ] && flag=--hang
-      python3 tests/tools/otlp_receiver.py --out "$work/$mode.spans" $flag > "$work/$mode.ready" &
+      local flag=""; [ "$mode" = otlp-hung ] && flag=--hang
+      python3 tests/tools/otlp_receiver.py --out "$work/$i.spans" $flag > "$work/$i.ready" &
       receiver=$!
-      for _ in $(seq 50); do grep -q READY "$work/$mode.ready" && break; sleep 0.1; done
-      grpc=$(sed -n 's/READY grpc=\([0-9]*\).*/\1/p' "$work/$mode.ready")
+      for _ in $(seq 50); do grep -q READY "$work/$i.ready" && break; sleep 0.1; done
+      local grpc; grpc=$(sed -n 's/READY grpc=\([0-9]*\).*/\1/p' "$work/$i.ready")
       env+=(OTEL_EXPORT_ENABLED=true "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$grpc") ;;
     otlp-down) env+=(OTEL_EXPORT_ENABLED=true OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
-  port=$((port + 1))
-  log=/dev/null; [ "${BENCH_LOG:-}" = file ] && log="$work/$mode.log"
-  env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 2>"$log" &
-  pid=$!
+  local log=/dev/null wlog=/dev/null worker_flags=()
+  [ "${BENCH_LOG:-}" = file ] && { log="$work/$i.log"; wlog="$work/$i.worker.log"; }
+  if [ -z "${BENCH_EMBEDDED:-}" ]; then
+    env "${env[@]}" "$target/release/tracewire-worker" --listen "127.0.0.1:$((port + 1))" --token-delay-ms 0 2>"$wlog" &
+    wpid=$!
+    worker_flags=(--worker "http://127.0.0.1:$((port + 1))")
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null && break; sleep 0.05; done
+  fi
+  env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 "${worker_flags[@]}" 2>"$log" &
+  pids[i]=$!; wpids[i]=$wpid; receivers[i]=$receiver
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-  ticks_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port/v1/chat/completions")
-  ticks_after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  kill -TERM "$pid"; wait "$pid" || true
-  [ -n "$receiver" ] && { kill -TERM "$receiver" 2>/dev/null; wait "$receiver" 2>/dev/null || true; }
+}
+snapshot() {
+  ticks[$1]=$(cpu_ticks "${pids[$1]}"); wticks[$1]=0
+  [ -n "${wpids[$1]}" ] && wticks[$1]=$(cpu_ticks "${wpids[$1]}")
+  return 0
+}
+load() { wrk -t2 -c64 -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$((18590 + 2 * $1))/v1/chat/completions" > "$work/$1.wrk"; }
+# Stops mode $1 and prints its row (ticks[] holds the CPU before the load).
+finish() {
+  local i=$1 before=${ticks[$1]} wbefore=${wticks[$1]}
+  snapshot "$i"
+  local t=$((ticks[i] - before)) wt=$((wticks[i] - wbefore)) out; out=$(cat "$work/$i.wrk")
+  kill -TERM "${pids[i]}"; wait "${pids[i]}" || true
+  [ -n "${wpids[i]}" ] && { kill -TERM "${wpids[i]}"; wait "${wpids[i]}" || true; }
+  [ -n "${receivers[i]}" ] && { kill -TERM "${receivers[i]}" 2>/dev/null; wait "${receivers[i]}" 2>/dev/null || true; }
+  local requests rps p50 p99 cpu wcpu="-" errors
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  hz=$(getconf CLK_TCK)
-  cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  cpu=$(per_request "$t" "$requests")
+  [ -n "${wpids[i]}" ] && wcpu=$(per_request "$wt" "$requests")
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
-  printf "%-10s %10s %10s %10s %14s %s\n" "$mode" "$rps" "$p50" "$p99" "$cpu" "$errors"
-done
+  printf "%-10s %10s %10s %10s %16s %16s %s\n" "${modes[i]}" "$rps" "$p50" "$p99" "$cpu" "$wcpu" "$errors"
+}
+if [ -n "${BENCH_TOGETHER:-}" ]; then
+  # Every mode at once, each under its own load: the machine's noise hits all alike.
+  for i in "${!modes[@]}"; do start "$i"; done
+  for i in "${!modes[@]}"; do snapshot "$i"; done
+  for i in "${!modes[@]}"; do load "$i" & done
+  wait $(jobs -p | tail -n "${#modes[@]}") 2>/dev/null || true
+  for i in "${!modes[@]}"; do finish "$i"; done
+else
+  for i in "${!modes[@]}"; do start "$i"; snapshot "$i"; load "$i"; finish "$i"; done
+fi
 rm -rf "$work"

@@ -7,7 +7,7 @@
 //!   counting until it writes again, so a request is never held longer than that.
 //! - [`Overflow::Drop`] always drops, and counts, when the queue is full.
 //! - A line costs a lock and a copy: no allocation, no channel send, no thread wake-up. The
-//!   writer drains the queue every 5 ms while lines arrive (100 ms when idle), and producers
+//!   writer drains the queue every 20 ms while lines arrive (100 ms when idle), and producers
 //!   wake it early only past 64 KiB queued or when the queue is full. Memory is bounded by twice
 //!   [`QueueConfig::capacity`].
 //! - Dropped lines and failed writes are reported at WARN at most once per second, and
@@ -58,8 +58,10 @@ impl Default for QueueConfig {
 }
 
 /// The writer drains the queue this often while lines arrive, and producers wake it early only
-/// when this much is queued: a wake-up per line would cost more than the line.
-const DRAIN_EVERY: Duration = Duration::from_millis(5);
+/// when this much is queued: a wake-up per line would cost more than the line. Each drain costs
+/// the writer thread a timed wait and a write (measured at 0.66 µs per request of a worker at
+/// 2,850 requests/s with a 5 ms period); lines reach the output at most this late.
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
 const WAKE_AT: usize = 64 * 1024;
 /// How long an idle writer sleeps before looking again (the first line after a quiet period
 /// waits at most this long).
