@@ -306,6 +306,12 @@ impl TracewireLayer {
     /// Renders a line once per colour setting in use and hands it to each sink.
     fn emit(&self, render: impl Fn(&mut Vec<u8>, bool)) {
         with_buffer(|buf| {
+            if let [only] = &self.outputs[..] {
+                // The usual case: one output.
+                render(buf, only.ansi);
+                only.sink.write_line(buf);
+                return;
+            }
             for ansi in [false, true] {
                 let mut targets = self.outputs.iter().filter(|o| o.ansi == ansi).peekable();
                 if targets.peek().is_none() {
@@ -380,6 +386,7 @@ thread_local! {
 fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
     BUFFER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
+            buf.clear();
             f(&mut buf);
             if buf.capacity() > 64 * 1024 {
                 *buf = Vec::with_capacity(1024);
@@ -395,6 +402,12 @@ fn with_chain<S>(span: Option<&SpanRef<'_, S>>, f: impl FnOnce(readable::Chain<'
 where
     S: for<'a> LookupSpan<'a>,
 {
+    if span.is_none() {
+        return f(readable::Chain {
+            text: &[],
+            id_shown: false,
+        });
+    }
     let build = |chain: &mut Vec<u8>| {
         chain.clear();
         let mut id_shown = false;
