@@ -7,6 +7,9 @@
 //! the test maps one onto the other: the event's fields over the current span's fields, a
 //! reserved name such as `level` written by tracewire as `fields.level`.
 //!
+//! Floats compare exactly: the tests parse with serde_json's `float_roundtrip` (its default
+//! parser may land one ULP off, which `fmt`, re-parsing its span fields, would show).
+//!
 //! Left out on purpose: 128-bit integers (tracewire writes numbers, `fmt` writes strings) and
 //! NaN or infinities (tracewire writes the strings Rust prints, `fmt` writes `null`).
 
