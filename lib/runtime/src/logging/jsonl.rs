@@ -95,13 +95,13 @@ fn write_event_with(
         // The message comes first in a line but not in this callsite: a pass for it alone.
         event.record(&mut MessageVisitor { buf, found: false });
     }
-    let mut written = Names::default();
-    // Names are only needed to hide span fields and to drop a repeated name.
+    // Names are only needed to hide span fields and to drop a repeated name (and cost 256
+    // bytes of stores to set up).
     let track = callsite.fields.repeats_a_name || span.is_some_and(SpanJson::has_fields);
+    let mut written = track.then(Names::default);
     let mut fields = FieldWriter {
         buf,
-        written: &mut written,
-        track,
+        written: written.as_mut(),
         redact: &style.redact,
         skip_module_path: event.metadata().target() == LOG_TARGET,
         callsite,
@@ -113,7 +113,7 @@ fn write_event_with(
     event.record(&mut JsonVisitor(&mut fields));
     fields.close_message();
     if let Some(span) = span {
-        span.write_fields(buf, &written);
+        span.write_fields(buf, written.as_ref());
     }
     buf.extend_from_slice(b"}\n");
 }
@@ -308,11 +308,11 @@ impl SpanJson {
     }
 
     /// Copies the fields into a line, but those an event field of the same name hides.
-    fn write_fields(&self, buf: &mut Vec<u8>, hidden: &Names) {
-        if hidden.is_empty() || !self.keys.iter().any(|(k, _)| hidden.contains(k)) {
+    fn write_fields(&self, buf: &mut Vec<u8>, hidden: Option<&Names>) {
+        let Some(hidden) = hidden.filter(|h| self.keys.iter().any(|(k, _)| h.contains(k))) else {
             buf.extend_from_slice(self.fields());
             return;
-        }
+        };
         for (i, (key, start)) in self.keys.iter().enumerate() {
             if !hidden.contains(key) {
                 buf.extend_from_slice(&self.bytes[*start as usize..self.key_end(i)]);
@@ -331,10 +331,6 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     fn contains(&self, name: &str) -> bool {
         self.inline[..self.len.min(16)].contains(&name) || self.spill.contains(&name)
     }
@@ -549,8 +545,8 @@ impl<T: JsonTarget> Visit for JsonVisitor<'_, T> {
 /// first), then the span identity, then every other field, each name once.
 struct FieldWriter<'a, 'w> {
     buf: &'a mut Vec<u8>,
-    written: &'w mut Names,
-    track: bool,
+    /// The names written so far, when they are tracked.
+    written: Option<&'w mut Names>,
     redact: &'a Redactions,
     skip_module_path: bool,
     callsite: &'a Callsite,
@@ -577,13 +573,13 @@ impl JsonTarget for FieldWriter<'_, '_> {
         self.close_message();
         let name = field.name();
         if self.callsite.fields.is_message(field)
-            || (self.track && self.written.contains(name))
+            || self.written.as_ref().is_some_and(|w| w.contains(name))
             || (self.skip_module_path && name == "log.module_path")
         {
             return false;
         }
-        if self.track {
-            self.written.push(name);
+        if let Some(written) = &mut self.written {
+            written.push(name);
         }
         self.buf.extend_from_slice(self.callsite.fields.key(field));
         if self.redact.contains(name) {
