@@ -581,12 +581,7 @@ impl JsonTarget for FieldWriter<'_, '_> {
         if let Some(written) = &mut self.written {
             written.push(name);
         }
-        self.buf.extend_from_slice(self.callsite.fields.key(field));
-        if self.redact.contains(name) {
-            write_string(self.buf, "[REDACTED]");
-            return false;
-        }
-        true
+        open_field(self.buf, self.callsite, self.redact, field)
     }
 
     fn text(&mut self, field: &Field, value: &Text<'_>) -> bool {
@@ -597,6 +592,17 @@ impl JsonTarget for FieldWriter<'_, '_> {
         self.close_message();
         true
     }
+}
+
+/// Writes the callsite's key for `field`, and `"[REDACTED]"` after it if the name is to be
+/// redacted; true if the value should follow.
+fn open_field(buf: &mut Vec<u8>, callsite: &Callsite, redact: &Redactions, field: &Field) -> bool {
+    buf.extend_from_slice(callsite.fields.key(field));
+    if redact.contains(field.name()) {
+        write_string(buf, "[REDACTED]");
+        return false;
+    }
+    true
 }
 
 /// Writes a span's fields, noting where each starts; `x_request_id` is kept for the identity
@@ -620,12 +626,7 @@ impl JsonTarget for SpanFieldWriter<'_> {
             return false;
         }
         self.starts.push((name, self.buf.len() as u32));
-        self.buf.extend_from_slice(self.callsite.fields.key(field));
-        if self.redact.contains(name) {
-            write_string(self.buf, "[REDACTED]");
-            return false;
-        }
-        true
+        open_field(self.buf, self.callsite, self.redact, field)
     }
 
     fn text(&mut self, field: &Field, value: &Text<'_>) -> bool {
