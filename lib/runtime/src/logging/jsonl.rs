@@ -569,6 +569,8 @@ impl JsonTarget for FieldWriter<'_, '_> {
         self.buf
     }
 
+    // Inlined into each `record_*`: 221 -> 211 ns an event (median of 7 alternating runs).
+    #[inline(always)]
     fn key(&mut self, field: &Field) -> bool {
         self.close_message();
         let name = field.name();
