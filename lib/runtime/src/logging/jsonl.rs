@@ -59,7 +59,7 @@ fn is_reserved(name: &str) -> bool {
 pub(crate) const OTEL_PREFIX: &str = "otel.";
 
 /// The `target` of records bridged from the `log` crate.
-const LOG_TARGET: &str = "log";
+pub(crate) const LOG_TARGET: &str = "log";
 
 pub(crate) fn level_str(level: &Level) -> &'static str {
     match *level {

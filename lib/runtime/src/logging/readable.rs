@@ -21,7 +21,7 @@ use tracing_log::NormalizeEvent;
 use super::{
     callsite::{with_cached, FieldKeys, Rendered, Slots},
     fields::{FieldValue, Redactions, SpanFields},
-    jsonl::OTEL_PREFIX,
+    jsonl::{LOG_TARGET, OTEL_PREFIX},
     layer::{SpanData, SpanEvent, Style},
     scan,
     timestamp::{self, UnixMicros},
@@ -52,7 +52,11 @@ pub(crate) fn write_event(
     current: Option<&SpanData>,
 ) {
     let time = style.now();
-    match event.normalized_metadata() {
+    // Only the `log` bridge's callsites (target "log") can normalize; the check is cheaper.
+    let normalized = (event.metadata().target() == LOG_TARGET)
+        .then(|| event.normalized_metadata())
+        .flatten();
+    match normalized {
         // A `log` record: level and target are the record's, not the bridge callsite's.
         Some(meta) => {
             write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
