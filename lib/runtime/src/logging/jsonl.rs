@@ -944,4 +944,18 @@ mod tests {
         let out = json(&jsonl(), || info!(a = 1));
         assert_eq!(out[0]["message"], Value::from(""));
     }
+
+    #[test]
+    fn a_message_field_named_after_others_still_comes_first() {
+        // The callsite records `a` before `message`: the two-pass path.
+        let out = lines(&jsonl(), || {
+            info_span!("s", k = 1).in_scope(|| info!(a = 1, message = "late", b = "x"));
+        });
+        let line = capture::parse_line(&out[1]);
+        assert_eq!(line["message"], "late");
+        assert_eq!(
+            key_order(&out[1])[5..],
+            ["message", "span_name", "trace_id", "span_id", "a", "b", "k"]
+        );
+    }
 }

@@ -492,6 +492,15 @@ mod tests {
     }
 
     #[test]
+    fn a_message_field_named_after_others_still_comes_first() {
+        let out = lines(
+            &readable(),
+            || info!(target: "t", a = 1, message = "late", b = "x"),
+        );
+        assert!(out[0].ends_with(" INFO t: late a=1 b=\"x\""), "{}", out[0]);
+    }
+
+    #[test]
     fn a_request_id_from_another_process_is_shown_once() {
         let remote = crate::logging::RemoteContext {
             parent: None,

@@ -158,7 +158,8 @@ thread_local! {
 /// The wall-clock time of `instant`, from this thread's anchor pair: one system clock read a
 /// second instead of one per line. Within a second of the anchor, the error is the two
 /// clocks' drift over that second (microseconds at most; NTP slews the system clock by at most
-/// 500 ppm).
+/// 500 ppm); a step of the system clock (set by hand, or NTP stepping) shows in a thread's
+/// lines at most a second late.
 pub(crate) fn unix_micros_at(instant: Instant) -> UnixMicros {
     let (anchor, anchor_nanos) = match ANCHOR.get() {
         Some((i, n)) if instant >= i && instant.duration_since(i) < Duration::from_secs(1) => {
