@@ -67,9 +67,15 @@ pub(crate) fn write_event(
         }
         None => with_cached(&CALLSITES, event.metadata(), |callsite| {
             let meta = event.metadata();
-            write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
-                buf.extend_from_slice(&callsite.target)
-            });
+            if ansi || !chain.text.is_empty() {
+                write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
+                    buf.extend_from_slice(&callsite.target)
+                });
+            } else {
+                // Outside spans, uncoloured: the whole head after the time is the callsite's.
+                timestamp::write_rfc3339(buf, time, style.zone);
+                buf.extend_from_slice(&callsite.plain_head);
+            }
             write_fields(buf, &style.redact, event, Some(&callsite.fields));
         }),
     }
@@ -141,6 +147,8 @@ pub(crate) fn write_span_event(
 struct Callsite {
     /// The escaped target and `: `.
     target: Vec<u8>,
+    /// ` LEVEL target: `, the head of an uncoloured line outside spans after its time.
+    plain_head: Vec<u8>,
     fields: FieldKeys,
 }
 
@@ -149,8 +157,14 @@ impl Rendered for Callsite {
         let mut target = Vec::with_capacity(meta.target().len() + 2);
         escape_into(&mut target, meta.target());
         target.extend_from_slice(b": ");
+        let mut plain_head = Vec::with_capacity(target.len() + 7);
+        plain_head.push(b' ');
+        plain_head.extend_from_slice(padded_level(meta.level()).as_bytes());
+        plain_head.push(b' ');
+        plain_head.extend_from_slice(&target);
         Callsite {
             target,
+            plain_head,
             fields: FieldKeys::new(meta, |buf, name| {
                 buf.push(b' ');
                 escape_into(buf, name);
