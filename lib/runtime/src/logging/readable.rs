@@ -396,30 +396,43 @@ enum Slot {
 impl Fields<'_> {
     /// Writes ` name=` for a field other than the message, and says how its value goes.
     fn start(&mut self, field: &Field) -> Slot {
-        let name = field.name();
-        let is_message = self
-            .keys
-            .map_or(name == "message", |keys| keys.is_message(field));
+        let Some(keys) = self.keys else {
+            return self.start_bridged(field);
+        };
+        let is_message = keys.is_message(field);
         let wanted = match self.pass {
             Pass::Message => is_message,
             Pass::Others => !is_message,
             Pass::All => true,
         };
-        if !wanted || (self.keys.is_none() && name.starts_with("log.")) {
+        if !wanted {
             return Slot::Skip;
         }
         if is_message {
             return Slot::Message;
         }
-        match self.keys {
-            Some(keys) => self.buf.extend_from_slice(keys.key(field)),
-            None => {
-                self.buf.push(b' ');
-                escape_into(self.buf, name);
-                self.buf.push(b'=');
-            }
+        self.buf.extend_from_slice(keys.key(field));
+        self.value_or_redacted(field)
+    }
+
+    /// A `log` record's field: its `log.*` fields are already in the normalized metadata.
+    fn start_bridged(&mut self, field: &Field) -> Slot {
+        let name = field.name();
+        let is_message = name == "message";
+        if is_message != (self.pass == Pass::Message) || name.starts_with("log.") {
+            return Slot::Skip;
         }
-        if self.redact.contains(name) {
+        if is_message {
+            return Slot::Message;
+        }
+        self.buf.push(b' ');
+        escape_into(self.buf, name);
+        self.buf.push(b'=');
+        self.value_or_redacted(field)
+    }
+
+    fn value_or_redacted(&mut self, field: &Field) -> Slot {
+        if self.redact.contains(field.name()) {
             self.buf.extend_from_slice(b"[REDACTED]");
             return Slot::Skip;
         }
