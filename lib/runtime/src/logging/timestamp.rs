@@ -59,6 +59,18 @@ impl UnixMicros {
     }
 }
 
+/// Whole seconds (rounded down) and the microseconds within; unsigned arithmetic for times
+/// after 1970, the usual case, which compiles to fewer instructions than Euclidean division.
+fn split_micros(micros: i64) -> (i64, u32) {
+    match u64::try_from(micros) {
+        Ok(m) => ((m / 1_000_000) as i64, (m % 1_000_000) as u32),
+        Err(_) => (
+            micros.div_euclid(1_000_000),
+            micros.rem_euclid(1_000_000) as u32,
+        ),
+    }
+}
+
 /// `00` to `99`.
 const DIGIT_PAIRS: [[u8; 2]; 100] = {
     let mut pairs = [[0u8; 2]; 100];
@@ -72,7 +84,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (or `+HH:MM` in `zone`).
 pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: UnixMicros, zone: TimeZone) {
-    let (secs, micros) = (t.0.div_euclid(1_000_000), t.0.rem_euclid(1_000_000) as u32);
+    let (secs, micros) = split_micros(t.0);
     let cached = LAST_SECOND.with(|cell| {
         let cache = cell.borrow();
         (cache.secs == secs && cache.zone == zone).then(|| {
@@ -180,7 +192,10 @@ pub(crate) fn unix_micros_at(instant: Instant) -> UnixMicros {
     } else {
         anchor_nanos - anchor.duration_since(instant).as_nanos() as i64
     };
-    UnixMicros(nanos.div_euclid(1000))
+    UnixMicros(match u64::try_from(nanos) {
+        Ok(n) => (n / 1000) as i64,
+        Err(_) => nanos.div_euclid(1000),
+    })
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
