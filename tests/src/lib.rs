@@ -244,6 +244,22 @@ impl Process {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// Sends SIGTERM, requires exit status 0 (showing the last lines of output otherwise) and
+    /// returns the output as JSON lines.
+    pub fn stop(mut self) -> Vec<Map<String, Value>> {
+        self.signal("TERM");
+        let status = self.wait();
+        let output = self.output();
+        let tail: Vec<&str> = output.lines().rev().take(20).collect();
+        assert_eq!(
+            status,
+            Some(0),
+            "exit 0 after SIGTERM; last lines:\n{}",
+            tail.join("\n")
+        );
+        json_lines(&output)
+    }
+
     /// Waits (up to 20 s) for the process to exit and returns its exit code.
     pub fn wait(&mut self) -> Option<i32> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -29,12 +29,6 @@ fn span_event<'a>(
     found[0]
 }
 
-fn stop(mut p: Process) -> Vec<Map<String, Value>> {
-    p.signal("TERM");
-    assert_eq!(p.wait(), Some(0), "exit 0 after SIGTERM:\n{}", p.output());
-    json_lines(&p.output())
-}
-
 #[test]
 fn two_processes_share_one_trace_per_request() {
     let dir = temp_dir("two-processes");
@@ -113,7 +107,7 @@ fn two_processes_share_one_trace_per_request() {
         .collect();
     assert_eq!(text, "What is the capital of South Africa?");
 
-    let (fl, wl) = (stop(f), stop(w));
+    let (fl, wl) = (f.stop(), w.stop());
     let summary = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
     assert!(
         summary.contains(" 0 never closed") && summary.contains("1 spans with a parent outside"),
@@ -316,7 +310,7 @@ fn embedded_worker_and_bad_input() {
     );
     assert_eq!(r.status, 400);
 
-    let lines = stop(f);
+    let lines = f.stop();
     check_jsonl(&[&dir.join("frontend.log")]);
     let warnings = lines_with(&lines, "ignoring invalid x-request-id", None);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
@@ -352,7 +346,7 @@ fn unreachable_workers_give_503_and_dead_ones_are_skipped() {
             "round robin skips the dead worker"
         );
     }
-    drop(stop(w));
+    drop(w.stop());
     let r = http(&addr, "POST", "/v1/chat/completions", &[], CHAT);
     assert_eq!(
         (r.status, r.json()["error"]["type"].as_str()),
@@ -366,7 +360,7 @@ fn unreachable_workers_give_503_and_dead_ones_are_skipped() {
         200,
         "the frontend itself stays up"
     );
-    let lines = stop(f);
+    let lines = f.stop();
     let failed = lines_with(&lines, "request completed", None)
         .into_iter()
         .filter(|o| o["status"] == 503)
@@ -390,8 +384,8 @@ fn two_workers_share_the_load() {
             200
         );
     }
-    drop(stop(f));
-    let (l1, l2) = (stop(w1), stop(w2));
+    drop(f.stop());
+    let (l1, l2) = (w1.stop(), w2.stop());
     assert_eq!(
         (
             lines_with(&l1, "SPAN_CLOSED", Some("handle_payload")).len(),
@@ -432,7 +426,7 @@ fn a_worker_killed_mid_stream_ends_the_stream_with_an_error() {
     let error: Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
     assert_eq!(error["error"]["type"], "server_error", "{}", r.body);
     assert!(!r.body.contains("[DONE]"));
-    let lines = stop(f);
+    let lines = f.stop();
     let failed = lines_with(&lines, "the worker failed mid-stream", None);
     assert_eq!(failed.len(), 1);
     assert_eq!(
@@ -464,7 +458,7 @@ fn sigterm_finishes_in_flight_streams_and_closes_every_span() {
         r.body
     );
     let fl = stop_after_signal(f);
-    let wl = stop(w);
+    let wl = w.stop();
     let summary = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
     assert!(summary.contains(" 0 never closed"), "{summary}");
     assert_eq!(
@@ -528,7 +522,7 @@ fn sigint_and_readable_mode_work_too() {
         .expect(&out);
     assert!(done.contains(" INFO http-request{method=POST uri=/v1/chat/completions version=HTTP/1.1 x_request_id=\"readable-1\""), "{done}");
     assert!(done.contains(" trace_id="), "{done}");
-    drop(stop(w));
+    drop(w.stop());
 }
 
 #[test]
@@ -559,7 +553,7 @@ fn wire_loggers_show_what_crosses_the_plane() {
         CHAT,
     );
     assert_eq!(r.status, 200);
-    let (fl, wl) = (stop(f), stop(w));
+    let (fl, wl) = (f.stop(), w.stop());
     let sent = lines_with(&fl, "sending request", None);
     assert!(
         !sent.is_empty()
@@ -635,7 +629,7 @@ fn trace_identity_propagates_when_the_frontend_logs_nothing() {
         "DYN_LOG=off writes nothing: {}",
         f.output()
     );
-    let wl = stop(w);
+    let wl = w.stop();
     let hp = span_event(
         &wl,
         "SPAN_CREATED",

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use tracewire_tests::{http, json_lines, lines_with, temp_dir, Process, Receiver};
+use tracewire_tests::{
+    http, lines_with, start_frontend, start_worker, temp_dir, Process, Receiver,
+};
 
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -24,34 +26,13 @@ fn deploy(dir: &std::path::Path, env: &[(&str, &str)]) -> Deployment {
         ("OTEL_EXPORT_ENABLED", "true"),
     ];
     all.extend_from_slice(env);
-    let mut worker = Process::start(
-        "tracewire-worker",
-        "worker",
-        dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
-        &all,
-    );
-    let waddr = worker.wait_for_addr("worker listening");
-    let url = format!("http://{waddr}");
-    let mut frontend = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        dir,
-        &["--listen", "127.0.0.1:0", "--worker", &url],
-        &all,
-    );
-    let addr = frontend.wait_for_addr("frontend listening");
+    let (worker, waddr) = start_worker(dir, "worker", &["--token-delay-ms", "1"], &all);
+    let (frontend, addr) = start_frontend(dir, &[&waddr], &[], &all);
     Deployment {
         frontend,
         worker,
         addr,
     }
-}
-
-fn stop(mut p: Process) -> Vec<Map<String, Value>> {
-    p.signal("TERM");
-    assert_eq!(p.wait(), Some(0), "{}", p.output());
-    json_lines(&p.output())
 }
 
 fn exported_matches_logged(protocol: &str) {
@@ -89,7 +70,7 @@ fn exported_matches_logged(protocol: &str) {
         200
     );
     // Spans are flushed on SIGTERM: nothing waits for the batch delay here.
-    let (fl, wl) = (stop(d.frontend), stop(d.worker));
+    let (fl, wl) = (d.frontend.stop(), d.worker.stop());
     let spans = receiver.spans();
     assert!(spans.iter().all(|s| s["protocol"] == protocol));
     let by_id: HashMap<&str, &Map<String, Value>> = spans
@@ -213,8 +194,8 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
             );
         }
         // Exit is bounded (Process::wait gives up after 20 s) and reports the loss.
-        let fl = stop(d.frontend);
-        drop(stop(d.worker));
+        let fl = d.frontend.stop();
+        drop(d.worker.stop());
         let lost = lines_with(&fl, "OTLP export lost spans", None);
         assert_eq!(lost.len(), 1, "{endpoint}: {fl:#?}");
         assert_eq!(lost[0]["level"], "WARN");
@@ -256,7 +237,7 @@ fn the_sampler_decides_the_sampled_flag_in_both_processes() {
         .status,
         200
     );
-    let (fl, wl) = (stop(d.frontend), stop(d.worker));
+    let (fl, wl) = (d.frontend.stop(), d.worker.stop());
     let sent: Vec<String> = lines_with(&fl, "sending request", None)
         .iter()
         .filter(|o| o["method"] == "POST")
@@ -312,8 +293,8 @@ fn log_records_carry_the_trace_context(protocol: &str) {
         .status,
         200
     );
-    let fl = stop(d.frontend);
-    drop(stop(d.worker));
+    let fl = d.frontend.stop();
+    drop(d.worker.stop());
     let logs = receiver.logs();
     let logged = lines_with(&fl, "request completed", None)[0].clone();
     let record = logs

@@ -153,19 +153,13 @@ fn a_full_disk_for_the_log_file_and_stderr_does_not_stop_serving() {
 
 #[test]
 fn a_killed_worker_is_skipped_and_used_again_once_restarted() {
-    use tracewire_tests::{temp_dir, Process};
+    use tracewire_tests::{start_frontend, start_worker, temp_dir, Process};
     let dir = temp_dir("restart");
     let env = [("DYN_LOGGING_JSONL", "true")];
     let port = free_port();
     let doomed_addr = format!("127.0.0.1:{port}");
-    let mut survivor = Process::start(
-        "tracewire-worker",
-        "survivor",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
-        &env,
-    );
-    let survivor_url = format!("http://{}", survivor.wait_for_addr("worker listening"));
+    let (mut survivor, survivor_addr) =
+        start_worker(&dir, "survivor", &["--token-delay-ms", "0"], &env);
     let mut doomed = Process::start(
         "tracewire-worker",
         "doomed",
@@ -174,22 +168,7 @@ fn a_killed_worker_is_skipped_and_used_again_once_restarted() {
         &env,
     );
     doomed.wait_for_addr("worker listening");
-    let doomed_url = format!("http://{doomed_addr}");
-    let mut f = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        &dir,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--worker",
-            &doomed_url,
-            "--worker",
-            &survivor_url,
-        ],
-        &env,
-    );
-    let addr = f.wait_for_addr("frontend listening");
+    let (mut f, addr) = start_frontend(&dir, &[&doomed_addr, &survivor_addr], &[], &env);
     for _ in 0..4 {
         assert_eq!(
             http(&addr, "POST", "/v1/chat/completions", &[], CHAT).status,

@@ -12,7 +12,7 @@ use std::{
 };
 
 use serde_json::{Map, Value};
-use tracewire_tests::{check_jsonl, http, json_lines, lines_with, temp_dir, Process};
+use tracewire_tests::{check_jsonl, http, lines_with, start_frontend, start_worker, temp_dir};
 
 const CONCURRENCY: usize = 64;
 
@@ -23,53 +23,13 @@ fn requests() -> usize {
         .unwrap_or(2000)
 }
 
-fn stop(mut p: Process) -> Vec<Map<String, Value>> {
-    p.signal("TERM");
-    assert_eq!(
-        p.wait(),
-        Some(0),
-        "{}",
-        p.output()
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    json_lines(&p.output())
-}
-
 #[test]
 fn every_request_is_traced_once_and_links_across_processes() {
     let dir = temp_dir("load");
     let env = [("DYN_LOGGING_JSONL", "true")];
-    let mut w1 = Process::start(
-        "tracewire-worker",
-        "worker1",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
-        &env,
-    );
-    let mut w2 = Process::start(
-        "tracewire-worker",
-        "worker2",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
-        &env,
-    );
-    let (a1, a2) = (
-        w1.wait_for_addr("worker listening"),
-        w2.wait_for_addr("worker listening"),
-    );
-    let (u1, u2) = (format!("http://{a1}"), format!("http://{a2}"));
-    let mut f = Process::start(
-        "tracewire-frontend",
-        "frontend",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--worker", &u1, "--worker", &u2],
-        &env,
-    );
-    let addr = f.wait_for_addr("frontend listening");
+    let (w1, a1) = start_worker(&dir, "worker1", &["--token-delay-ms", "0"], &env);
+    let (w2, a2) = start_worker(&dir, "worker2", &["--token-delay-ms", "0"], &env);
+    let (f, addr) = start_frontend(&dir, &[&a1, &a2], &[], &env);
 
     let total = requests();
     let next = AtomicUsize::new(0);
@@ -110,8 +70,8 @@ fn every_request_is_traced_once_and_links_across_processes() {
         "every request answered completely"
     );
 
-    let fl = stop(f);
-    let (l1, l2) = (stop(w1), stop(w2));
+    let fl = f.stop();
+    let (l1, l2) = (w1.stop(), w2.stop());
     let summary = check_jsonl(&[
         &dir.join("frontend.log"),
         &dir.join("worker1.log"),

@@ -31,14 +31,18 @@ def value(v):
     if kind == "array_value":
         return [value(x) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: value(kv.value) for kv in v.kvlist_value.values}
+        return attributes(v.kvlist_value.values)
     return getattr(v, kind) if kind else None
+
+
+def attributes(kvs):
+    return {kv.key: value(kv.value) for kv in kvs}
 
 
 def record(out, protocol, request):
     lines = []
     for rs in request.resource_spans:
-        resource = {kv.key: value(kv.value) for kv in rs.resource.attributes}
+        resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
             for s in ss.spans:
                 lines.append(json.dumps({
@@ -55,7 +59,7 @@ def record(out, protocol, request):
                     "kind": s.kind,
                     "start_ns": s.start_time_unix_nano,
                     "end_ns": s.end_time_unix_nano,
-                    "attributes": {kv.key: value(kv.value) for kv in s.attributes},
+                    "attributes": attributes(s.attributes),
                     "status": s.status.code,
                 }))
     write(out, lines)
@@ -64,7 +68,7 @@ def record(out, protocol, request):
 def record_logs(out, protocol, request):
     lines = []
     for rl in request.resource_logs:
-        resource = {kv.key: value(kv.value) for kv in rl.resource.attributes}
+        resource = attributes(rl.resource.attributes)
         for sl in rl.scope_logs:
             for r in sl.log_records:
                 lines.append(json.dumps({
@@ -78,7 +82,7 @@ def record_logs(out, protocol, request):
                     "severity_text": r.severity_text,
                     "body": value(r.body),
                     "time_ns": r.time_unix_nano,
-                    "attributes": {kv.key: value(kv.value) for kv in r.attributes},
+                    "attributes": attributes(r.attributes),
                 }))
     write(out, lines)
 

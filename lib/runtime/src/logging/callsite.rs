@@ -15,8 +15,8 @@ pub(crate) trait Rendered: Sized {
 
 const SLOTS: usize = 64;
 
-/// One thread's table for one format.
-pub(crate) struct Slots<T>(Vec<Option<(usize, T)>>);
+/// One thread's table: per slot, the callsite address, the owner and the value.
+pub(crate) struct Slots<T>(Vec<Option<(usize, usize, T)>>);
 
 impl<T> Slots<T> {
     pub(crate) const fn new() -> Self {
@@ -30,24 +30,40 @@ pub(crate) fn with_cached<T: Rendered, R>(
     meta: &'static Metadata<'static>,
     f: impl FnOnce(&T) -> R,
 ) -> R {
+    with_cached_for(cache, meta, 0, || T::render(meta), f)
+}
+
+/// Runs `f` with what `cache` holds for `meta`'s callsite and `owner` (a value that depends on
+/// more than the callsite, such as one layer's filter), computing it with `compute` on a miss.
+pub(crate) fn with_cached_for<T, R>(
+    cache: &'static LocalKey<RefCell<Slots<T>>>,
+    meta: &'static Metadata<'static>,
+    owner: usize,
+    compute: impl FnOnce() -> T,
+    f: impl FnOnce(&T) -> R,
+) -> R {
     let address = meta as *const _ as usize;
-    let mut f = Some(f);
+    let (mut compute, mut f) = (Some(compute), Some(f));
     let cached = cache.with(|cell| {
         let mut slots = cell.try_borrow_mut().ok()?;
         if slots.0.is_empty() {
             slots.0.resize_with(SLOTS, || None);
         }
         let slot = &mut slots.0[(address >> 4) % SLOTS];
-        if slot.as_ref().is_none_or(|(a, _)| *a != address) {
-            *slot = Some((address, T::render(meta)));
+        if slot
+            .as_ref()
+            .is_none_or(|(a, o, _)| *a != address || *o != owner)
+        {
+            let value = (compute.take()?)();
+            *slot = Some((address, owner, value));
         }
         let f = f.take()?;
-        slot.as_ref().map(|(_, rendered)| f(rendered))
+        slot.as_ref().map(|(_, _, value)| f(value))
     });
     match cached {
         Some(r) => r,
-        // Re-entered while a line is being written on this thread: render without the cache.
-        None => (f.take().expect("not yet called"))(&T::render(meta)),
+        // Re-entered while a line is being written on this thread: compute without the cache.
+        None => (f.take().expect("not yet called"))(&(compute.take().expect("not yet called"))()),
     }
 }
 

@@ -33,6 +33,7 @@ use tracing_subscriber::{
 use crate::otlp::{self, LogExport, SpanExport};
 
 use super::{
+    callsite::{self, Slots},
     config::{Format, LoggingConfig, TimeZone},
     fields::{Recorder, Redactions, SpanFields, X_REQUEST_ID},
     identity::{self, SpanContext},
@@ -255,15 +256,13 @@ impl TracewireLayer {
         if self.dynamic_filter {
             return self.filter.enabled(meta, ctx.clone());
         }
-        let address = meta as *const _ as usize;
-        SHOWN.with(|cell| {
-            let mut slots = cell.borrow_mut();
-            let slot = &mut slots[(address >> 4) % SHOWN_SLOTS];
-            if slot.0 != address || slot.1 != self.id {
-                *slot = (address, self.id, self.filter.enabled(meta, ctx.clone()));
-            }
-            slot.2
-        })
+        callsite::with_cached_for(
+            &SHOWN,
+            meta,
+            self.id,
+            || self.filter.enabled(meta, ctx.clone()),
+            |shown| *shown,
+        )
     }
 
     /// Whether spans keep their typed field values (readable text, OTLP attributes); JSONL
@@ -368,15 +367,12 @@ impl TracewireLayer {
     }
 }
 
-const SHOWN_SLOTS: usize = 64;
-
 /// Distinguishes layers in the per-thread caches.
 static LAYER_IDS: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
-    /// (callsite address, layer id, whether the layer's filter enables that span callsite).
-    static SHOWN: RefCell<[(usize, usize, bool); SHOWN_SLOTS]> =
-        const { RefCell::new([(0, 0, false); SHOWN_SLOTS]) };
+    /// Whether a layer (the owner) shows a span callsite.
+    static SHOWN: RefCell<Slots<bool>> = const { RefCell::new(Slots::new()) };
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static CHAIN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }

@@ -59,23 +59,14 @@ pub(crate) fn write_event(
     match normalized {
         // A `log` record: level and target are the record's, not the bridge callsite's.
         Some(meta) => {
-            write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
-                escape_into(buf, meta.target());
-                buf.extend_from_slice(b": ");
-            });
+            let target = Target::Bridged(meta.target());
+            write_head(buf, time, style, ansi, meta.level(), chain.text, target);
             write_fields(buf, &style.redact, event, None);
         }
         None => with_cached(&CALLSITES, event.metadata(), |callsite| {
-            let meta = event.metadata();
-            if ansi || !chain.text.is_empty() {
-                write_head(buf, time, style, ansi, meta.level(), chain.text, |buf| {
-                    buf.extend_from_slice(&callsite.target)
-                });
-            } else {
-                // Outside spans, uncoloured: the whole head after the time is the callsite's.
-                timestamp::write_rfc3339(buf, time, style.zone);
-                buf.extend_from_slice(&callsite.plain_head);
-            }
+            let level = event.metadata().level();
+            let target = Target::Cached(callsite);
+            write_head(buf, time, style, ansi, level, chain.text, target);
             write_fields(buf, &style.redact, event, Some(&callsite.fields));
         }),
     }
@@ -123,7 +114,7 @@ pub(crate) fn write_span_event(
             ansi,
             meta.level(),
             chain.text,
-            |buf| buf.extend_from_slice(&callsite.target),
+            Target::Cached(callsite),
         )
     });
     buf.extend_from_slice(kind.message().as_bytes());
@@ -208,7 +199,16 @@ pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) ->
     buf
 }
 
-/// `time LEVEL span{..}:span{..}: target: `, the target written by `target`.
+/// Where a line's target comes from.
+enum Target<'a> {
+    /// The callsite's, rendered once.
+    Cached(&'a Callsite),
+    /// A `log` record's own target.
+    Bridged(&'a str),
+}
+
+/// `time LEVEL span{..}:span{..}: target: `. Uncoloured and outside spans, all that follows the
+/// time is the callsite's `plain_head`, in one copy.
 fn write_head(
     buf: &mut Vec<u8>,
     time: UnixMicros,
@@ -216,12 +216,16 @@ fn write_head(
     ansi: bool,
     level: &Level,
     chain: &[u8],
-    target: impl FnOnce(&mut Vec<u8>),
+    target: Target<'_>,
 ) {
     if ansi {
         buf.extend_from_slice(DIM.as_bytes());
     }
     timestamp::write_rfc3339(buf, time, style.zone);
+    if let (false, true, Target::Cached(callsite)) = (ansi, chain.is_empty(), &target) {
+        buf.extend_from_slice(&callsite.plain_head);
+        return;
+    }
     if ansi {
         buf.extend_from_slice(RESET.as_bytes());
     }
@@ -244,7 +248,13 @@ fn write_head(
         }
         buf.push(b' ');
     }
-    target(buf);
+    match target {
+        Target::Cached(callsite) => buf.extend_from_slice(&callsite.target),
+        Target::Bridged(name) => {
+            escape_into(buf, name);
+            buf.extend_from_slice(b": ");
+        }
+    }
 }
 
 /// The level right-aligned to five characters, as tracing-subscriber writes it.

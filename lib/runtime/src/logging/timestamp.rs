@@ -41,10 +41,15 @@ pub(crate) struct UnixMicros(pub(crate) i64);
 
 impl From<SystemTime> for UnixMicros {
     fn from(t: SystemTime) -> Self {
-        UnixMicros(match t.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => d.as_micros() as i64,
-            Err(e) => -(e.duration().as_nanos().div_ceil(1000) as i64),
-        })
+        UnixMicros(floor_div(unix_nanos(t), 1000).0)
+    }
+}
+
+/// Nanoseconds since the Unix epoch, negative before it.
+fn unix_nanos(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i64,
+        Err(e) => -(e.duration().as_nanos() as i64),
     }
 }
 
@@ -59,14 +64,16 @@ impl UnixMicros {
     }
 }
 
-/// Whole seconds (rounded down) and the microseconds within; unsigned arithmetic for times
-/// after 1970, the usual case, which compiles to fewer instructions than Euclidean division.
-fn split_micros(micros: i64) -> (i64, u32) {
-    match u64::try_from(micros) {
-        Ok(m) => ((m / 1_000_000) as i64, (m % 1_000_000) as u32),
+/// `value` divided by `by` rounded down, and the remainder (never negative); unsigned
+/// arithmetic for times after 1970, the usual case, which compiles to fewer instructions than
+/// Euclidean division.
+#[inline(always)] // `by` must stay a constant at each call: a division by a variable is slow
+fn floor_div(value: i64, by: u64) -> (i64, u64) {
+    match u64::try_from(value) {
+        Ok(v) => ((v / by) as i64, v % by),
         Err(_) => (
-            micros.div_euclid(1_000_000),
-            micros.rem_euclid(1_000_000) as u32,
+            value.div_euclid(by as i64),
+            value.rem_euclid(by as i64) as u64,
         ),
     }
 }
@@ -84,7 +91,8 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (or `+HH:MM` in `zone`).
 pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, t: UnixMicros, zone: TimeZone) {
-    let (secs, micros) = split_micros(t.0);
+    let (secs, micros) = floor_div(t.0, 1_000_000);
+    let micros = micros as u32;
     let cached = LAST_SECOND.with(|cell| {
         let cache = cell.borrow();
         (cache.secs == secs && cache.zone == zone).then(|| {
@@ -179,10 +187,7 @@ pub(crate) fn unix_micros_at(instant: Instant) -> UnixMicros {
         }
         _ => {
             let now = Instant::now();
-            let nanos = match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
-                Ok(d) => d.as_nanos() as i64,
-                Err(e) => -(e.duration().as_nanos() as i64),
-            };
+            let nanos = unix_nanos(SystemTime::now());
             ANCHOR.set(Some((now, nanos)));
             (now, nanos)
         }
@@ -192,10 +197,7 @@ pub(crate) fn unix_micros_at(instant: Instant) -> UnixMicros {
     } else {
         anchor_nanos - anchor.duration_since(instant).as_nanos() as i64
     };
-    UnixMicros(match u64::try_from(nanos) {
-        Ok(n) => (n / 1000) as i64,
-        Err(_) => nanos.div_euclid(1000),
-    })
+    UnixMicros(floor_div(nanos, 1000).0)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
