@@ -302,6 +302,11 @@ fn main() {
     );
 }
 
+fn raw_clock() -> &'static quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
 fn profile(case: &str) {
     let n = 2_000_000;
     if case == "parts" {
@@ -311,7 +316,7 @@ fn profile(case: &str) {
         quiet.span_events = false;
         let quiet =
             Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&quiet, Memory)));
-        let parts: [(&str, Case<'_>); 7] = [
+        let parts: [(&str, Case<'_>); 8] = [
             ("span lifecycle, registry alone", (&registry, &lifecycle)),
             (
                 "span lifecycle, JSONL without span events",
@@ -334,6 +339,12 @@ fn profile(case: &str) {
                 "quanta Instant::now",
                 (&none, &|_| {
                     black_box(quanta::Instant::now());
+                }),
+            ),
+            (
+                "quanta Clock::raw",
+                (&none, &|_| {
+                    black_box(raw_clock().raw());
                 }),
             ),
             (

@@ -27,6 +27,7 @@ use tracing::{
 use super::{
     callsite::{self, FieldKeys, Rendered, Slots},
     fields::{Redactions, X_REQUEST_ID},
+    float,
     identity::SpanContext,
     layer::{SpanData, SpanEvent, Style},
     scan,
@@ -364,7 +365,7 @@ fn write_field_key(buf: &mut Vec<u8>, name: &str) {
 
 fn write_f64(buf: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        buf.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        float::write_finite(buf, v);
     } else {
         // JSON has no NaN or infinity: write them as the strings Rust prints.
         write_string(buf, &v.to_string());

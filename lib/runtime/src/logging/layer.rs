@@ -14,7 +14,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 
 use tracing::{
@@ -69,7 +69,7 @@ pub(crate) struct SpanData {
 #[derive(Debug)]
 struct Timing {
     created: Instant,
-    busy_nanos: u128,
+    busy_nanos: u64,
     /// Entries not yet exited (a span may be entered re-entrantly or on several threads).
     depth: u32,
     busy_since: Instant,
@@ -87,16 +87,22 @@ impl Timing {
     fn close(&self, now: Instant) -> Timings {
         let mut busy = self.busy_nanos;
         if self.depth > 0 {
-            busy += now.duration_since(self.busy_since).as_nanos();
+            busy += nanos(now.duration_since(self.busy_since));
         }
-        let duration_us = (now.duration_since(self.created).as_nanos() / 1000) as u64;
-        let busy_us = ((busy / 1000) as u64).min(duration_us);
+        let duration_us = nanos(now.duration_since(self.created)) / 1000;
+        let busy_us = (busy / 1000).min(duration_us);
         Timings {
             busy_us,
             idle_us: duration_us - busy_us,
             duration_us,
         }
     }
+}
+
+/// Whole nanoseconds in a `u64` (584 years): `Duration::as_nanos` gives a `u128`, whose
+/// division by 1000 is a library call.
+fn nanos(d: Duration) -> u64 {
+    d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())
 }
 
 /// What a span event line reports: when it happened and, for `SPAN_CLOSED`, the timings.
@@ -588,7 +594,7 @@ where
             let timing = &mut data.timing;
             timing.depth = timing.depth.saturating_sub(1);
             if timing.depth == 0 {
-                timing.busy_nanos += timing.busy_since.elapsed().as_nanos();
+                timing.busy_nanos += nanos(timing.busy_since.elapsed());
             }
         }
     }

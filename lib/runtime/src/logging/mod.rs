@@ -64,6 +64,7 @@ pub mod directives;
 pub mod env;
 mod error;
 mod fields;
+mod float;
 mod identity;
 pub(crate) mod ids;
 mod jsonl;

@@ -21,6 +21,7 @@ use tracing_log::NormalizeEvent;
 use super::{
     callsite::{with_cached, FieldKeys, Rendered, Slots},
     fields::{FieldValue, Redactions, SpanFields},
+    float,
     jsonl::{LOG_TARGET, OTEL_PREFIX},
     layer::{SpanData, SpanEvent, Style},
     scan,
@@ -312,10 +313,10 @@ fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &Field
     };
 }
 
-/// Shortest round-trip text (zmij, as in JSONL and serde_json); `NaN` and `inf` as Rust writes them.
+/// Shortest round-trip text (as in JSONL and serde_json); `NaN` and `inf` as Rust writes them.
 fn write_f64(buf: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        buf.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        float::write_finite(buf, v);
     } else {
         buf.extend_from_slice(v.to_string().as_bytes());
     }
