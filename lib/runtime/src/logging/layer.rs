@@ -69,10 +69,8 @@ pub(crate) struct SpanData {
 #[derive(Debug)]
 struct Timing {
     created: Instant,
+    /// The time entered so far, added at each exit (see [`ENTERED`]).
     busy_nanos: u64,
-    /// Entries not yet exited (a span may be entered re-entrantly or on several threads).
-    depth: u32,
-    busy_since: Instant,
 }
 
 /// The three timings of a closed span, in whole microseconds; busy + idle == duration.
@@ -84,11 +82,9 @@ pub(crate) struct Timings {
 }
 
 impl Timing {
-    fn close(&self, now: Instant) -> Timings {
-        let mut busy = self.busy_nanos;
-        if self.depth > 0 {
-            busy += nanos(now.duration_since(self.busy_since));
-        }
+    /// `open` is how long the span has been entered on the closing thread, if it still is.
+    fn close(&self, now: Instant, open: u64) -> Timings {
+        let busy = self.busy_nanos + open;
         let duration_us = nanos(now.duration_since(self.created)) / 1000;
         let busy_us = (busy / 1000).min(duration_us);
         Timings {
@@ -308,6 +304,35 @@ impl TracewireLayer {
         self.outputs.iter().map(|o| o.sink.clone()).collect()
     }
 
+    fn entry_of<'a>(&'a self, id: &'a Id) -> impl Fn(&(usize, Id, Instant)) -> bool + Copy + 'a {
+        move |(layer, span, _)| *layer == self.id && span == id
+    }
+
+    /// Takes this layer's innermost entry of `id` off this thread's entered spans; gives when it
+    /// was entered, unless the span is still entered further out (re-entered), whose own entry
+    /// already counts this time.
+    fn leave(&self, id: &Id) -> Option<Instant> {
+        ENTERED.with(|entered| {
+            let mut entered = entered.try_borrow_mut().ok()?;
+            let ours = self.entry_of(id);
+            let at = entered.iter().rposition(ours)?;
+            let (_, _, since) = entered.remove(at);
+            (!entered[..at].iter().any(ours)).then_some(since)
+        })
+    }
+
+    /// Takes all of this layer's entries of `id` off this thread's entered spans; gives when
+    /// the outermost was entered.
+    fn forget(&self, id: &Id) -> Option<Instant> {
+        ENTERED.with(|entered| {
+            let mut entered = entered.try_borrow_mut().ok()?;
+            let ours = self.entry_of(id);
+            let outermost = entered.iter().find(|e| ours(e)).map(|(_, _, since)| *since);
+            entered.retain(|e| !ours(e));
+            outermost
+        })
+    }
+
     /// Renders a line once per colour setting in use and hands it to each sink.
     fn emit(&self, render: impl Fn(&mut Vec<u8>, bool)) {
         with_buffer(|buf| {
@@ -377,6 +402,12 @@ impl TracewireLayer {
 static LAYER_IDS: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
+    /// The spans entered on this thread and not yet exited, innermost last: the layer, the
+    /// span and when it was entered. Enter pushes here instead of looking the span up in the
+    /// registry and locking its extensions (39 ns an enter, four atomic operations); exit adds
+    /// the time to the span. A span entered on several threads at once counts each thread's
+    /// time, and busy time is capped at the span's duration.
+    static ENTERED: RefCell<Vec<(usize, Id, Instant)>> = const { RefCell::new(Vec::new()) };
     /// Whether a layer (the owner) shows a span callsite.
     static SHOWN: RefCell<Slots<bool>> = const { RefCell::new(Slots::new()) };
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -523,8 +554,6 @@ where
             timing: Timing {
                 created: now,
                 busy_nanos: 0,
-                depth: 0,
-                busy_since: now,
             },
             export_start,
         };
@@ -568,15 +597,12 @@ where
         if !self.span_events {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        if let Some(data) = extensions.get_mut::<SpanData>() {
-            let timing = &mut data.timing;
-            if timing.depth == 0 {
-                timing.busy_since = Instant::now();
+        let now = Instant::now();
+        ENTERED.with(|entered| {
+            if let Ok(mut entered) = entered.try_borrow_mut() {
+                entered.push((self.id, id.clone(), now));
             }
-            timing.depth += 1;
-        }
+        });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -588,20 +614,24 @@ where
         if !self.span_events {
             return;
         }
+        let Some(since) = self.leave(id) else { return };
+        let busy = nanos(since.elapsed());
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
-            let timing = &mut data.timing;
-            timing.depth = timing.depth.saturating_sub(1);
-            if timing.depth == 0 {
-                timing.busy_nanos += nanos(timing.busy_since.elapsed());
-            }
+            data.timing.busy_nanos += busy;
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id) {
             let now = Instant::now();
+            // Closed while still entered here (an exit that never came): count that time too.
+            let open = self
+                .span_events
+                .then(|| self.forget(&id))
+                .flatten()
+                .map_or(0, |since| nanos(now.duration_since(since)));
             let extensions = span.extensions();
             if let Some(data) = extensions.get::<SpanData>() {
                 if let (Some(export), Some(start)) = (&self.export, data.export_start) {
@@ -619,7 +649,7 @@ where
                         )
                     });
                 }
-                let timings = data.timing.close(now);
+                let timings = data.timing.close(now, open);
                 match (data.visible, self.format) {
                     (true, Format::Jsonl) => self.span_event(&span, data, Some(timings), now),
                     (true, Format::Readable) => {
@@ -662,7 +692,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashSet, sync::Barrier};
+    use std::{collections::HashSet, sync::Barrier, time::Duration};
 
     use serde_json::{Map, Value};
     use tracing::{debug, debug_span, info, info_span, warn, Span};
@@ -924,6 +954,45 @@ mod tests {
             || debug_span!("chatty").in_scope(|| debug!("shown")),
         );
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn busy_time_is_the_time_entered_counted_once_when_re_entered() {
+        let out = json(&jsonl(), || {
+            let span = info_span!("work");
+            {
+                let _outer = span.enter();
+                let _inner = span.enter();
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        });
+        let closed = find(&out, "SPAN_CLOSED", "work");
+        let t = |k: &str| closed[k].as_u64().unwrap();
+        assert!(t("time.busy_us") >= 30_000, "{closed:?}");
+        // Not entered for the second sleep: counting the inner entry as well would eat it.
+        assert!(t("time.idle_us") >= 30_000, "{closed:?}");
+    }
+
+    #[test]
+    fn time_entered_on_another_thread_is_busy_time() {
+        let out = json(&jsonl(), || {
+            let span = info_span!("work");
+            let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        let _entered = span.enter();
+                        std::thread::sleep(Duration::from_millis(30));
+                    })
+                });
+            });
+        });
+        let closed = find(&out, "SPAN_CLOSED", "work");
+        assert!(
+            closed["time.busy_us"].as_u64().unwrap() >= 30_000,
+            "{closed:?}"
+        );
     }
 
     #[test]
