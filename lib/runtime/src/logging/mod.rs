@@ -39,10 +39,11 @@
 //! A line is written by hand into a per-thread buffer: what a callsite always writes (level,
 //! file, line, target, field keys) is rendered once per thread (`callsite.rs`); a span's fields
 //! and ids are rendered to JSON once, when recorded, and copied into each of its lines; the clock
-//! is the TSC through `quanta`; a disabled event costs what tracing's callsite cache costs.
-//! About 0.14 of tracing-subscriber's `fmt().json()` per event and 0.11 per span lifecycle with
-//! span events on this project's machine: `BENCHMARKS.md` has the figures and how they are
-//! measured.
+//! is the TSC through `quanta`; short decimal floats skip the float formatter (`float.rs`);
+//! entering a span pushes onto a per-thread stack instead of locking the span; a disabled event
+//! costs what tracing's callsite cache costs. About 0.12 of tracing-subscriber's `fmt().json()`
+//! per event, 0.22 of `fmt()` per readable event and 0.12 per span lifecycle with span events
+//! on this project's machine: `BENCHMARKS.md` has the figures and how they are measured.
 //!
 //! # Trace identity
 //!
