@@ -148,7 +148,12 @@ fn parse_segment(segment: &str, origin: &Origin) -> Result<Directive, ConfigErro
         return Err(invalid("missing target before `=`".to_owned()));
     }
     let text = format!("{lhs}={level}");
-    text.parse::<tracing_subscriber::filter::Directive>()
+    // Checked as `build` reads it: field values are matched literally. `Directive::from_str`
+    // would compile each value as a regex into a dense DFA, whose size can grow exponentially
+    // with the pattern: the fuzzer found a 506-byte value that took over 3 minutes.
+    EnvFilter::builder()
+        .with_regex(false)
+        .parse(&text)
         .map_err(|e| invalid(format!("not a valid directive: {e}")))?;
     let plain = !lhs.contains(['[', '{', '}', ']']);
     Ok(Directive {
@@ -283,6 +288,11 @@ mod tests {
                 "warn,my_crate[request{id=7}]=trace",
                 &["warn", "my_crate[request{id=7}]=trace"],
                 "span and field directive",
+            ),
+            (
+                "my_crate[request{path=/v1/(chat}]=debug",
+                &["my_crate[request{path=/v1/(chat}]=debug"],
+                "a field value is literal text, not a regex",
             ),
         ];
         for (value, want, reason) in cases {
