@@ -151,14 +151,16 @@ fn parse_segment(segment: &str, origin: &Origin) -> Result<Directive, ConfigErro
     // Checked as `build` reads it: field values are matched literally. `Directive::from_str`
     // would compile each value as a regex into a dense DFA, whose size can grow exponentially
     // with the pattern: the fuzzer found a 506-byte value that took over 3 minutes.
-    EnvFilter::builder()
+    let parsed = EnvFilter::builder()
         .with_regex(false)
         .parse(&text)
         .map_err(|e| invalid(format!("not a valid directive: {e}")))?;
     let plain = !lhs.contains(['[', '{', '}', ']']);
     Ok(Directive {
         target: plain.then(|| lhs.to_owned()),
-        text,
+        // A span or field directive as `EnvFilter` reads it (`{x==1}` is read as `{x=}`), so
+        // that two texts it reads alike compare alike in `build`.
+        text: if plain { text } else { parsed.to_string() },
         is_default_level: false,
     })
 }
@@ -238,8 +240,25 @@ impl FilterConfig {
     }
 
     /// Builds the filter. Every directive was validated when parsed.
+    ///
+    /// Of two directives for the same target, spans and fields (as `EnvFilter` reads them),
+    /// only the later is passed on:
+    /// `EnvFilter` keeps only the later one as well, but its debug builds assert that two such
+    /// directives are equal, and tracing-subscriber 0.3's equality of literal field values is
+    /// always false, so a repeated `target[span{field=text}]` panicked there (found by the
+    /// `dyn_log` fuzz target).
     pub fn build(&self) -> EnvFilter {
-        let joined = self.directives().collect::<Vec<_>>().join(",");
+        let texts: Vec<&str> = self.directives().collect();
+        fn scope(text: &str) -> &str {
+            text.rsplit_once('=').map_or(text, |(scope, _level)| scope)
+        }
+        let kept: Vec<&str> = texts
+            .iter()
+            .enumerate()
+            .filter(|(i, text)| !texts[i + 1..].iter().any(|t| scope(t) == scope(text)))
+            .map(|(_, text)| *text)
+            .collect();
+        let joined = kept.join(",");
         EnvFilter::builder()
             .with_regex(false)
             .parse(&joined)
@@ -299,6 +318,22 @@ mod tests {
             let got = texts(value).unwrap_or_else(|e| panic!("{reason}: {value:?}: {e}"));
             assert_eq!(got, *want, "{reason}: {value:?}");
         }
+    }
+
+    #[test]
+    fn a_repeated_field_directive_builds_and_the_later_one_wins() {
+        let filter = FilterConfig::default()
+            .overlay(parse_directives("t[s{x=y}]=warn,t[s{x=y}]=debug", &ORIGIN).unwrap())
+            .build()
+            .to_string();
+        assert!(filter.contains("t[s{x=y}]=debug"), "{filter}");
+        assert!(!filter.contains("t[s{x=y}]=warn"), "{filter}");
+        // Two texts EnvFilter reads alike: the value after a second `=` is dropped.
+        let filter = FilterConfig::default()
+            .overlay(parse_directives("t[{x==1}]=warn,t[{x==2}]=debug", &ORIGIN).unwrap())
+            .build()
+            .to_string();
+        assert!(filter.ends_with(",info,t[{x=}]=debug"), "{filter}");
     }
 
     #[test]
