@@ -194,9 +194,9 @@ fn with_callsite<R>(meta: &'static Metadata<'static>, f: impl FnOnce(&Callsite) 
 
 /// `,"span_name":…,"trace_id":…,"span_id":…[,"parent_id":…][,"x_request_id":…]`
 fn write_identity(buf: &mut Vec<u8>, span_name: &str, ctx: &SpanContext) {
-    buf.extend_from_slice(b",\"span_name\":\"");
-    escape_into(buf, span_name);
-    buf.extend_from_slice(b"\",\"trace_id\":\"");
+    write_key(buf, "span_name");
+    write_string(buf, span_name);
+    buf.extend_from_slice(b",\"trace_id\":\"");
     ctx.trace_id.write_hex(buf);
     buf.extend_from_slice(b"\",\"span_id\":\"");
     ctx.span_id.write_hex(buf);
@@ -207,9 +207,8 @@ fn write_identity(buf: &mut Vec<u8>, span_name: &str, ctx: &SpanContext) {
         buf.push(b'"');
     }
     if let Some(id) = &ctx.x_request_id {
-        buf.extend_from_slice(b",\"x_request_id\":\"");
-        escape_into(buf, id);
-        buf.push(b'"');
+        write_key(buf, X_REQUEST_ID);
+        write_string(buf, id);
     }
 }
 

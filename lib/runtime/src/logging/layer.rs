@@ -14,7 +14,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use tracing::{
@@ -69,7 +69,8 @@ pub(crate) struct SpanData {
 #[derive(Debug)]
 struct Timing {
     created: Instant,
-    /// The time entered so far, added at each exit (see [`ENTERED`]).
+    /// The time entered so far, added at each exit (see [`ENTERED`]). A span cannot close while
+    /// entered: the registry holds a reference to it for each thread it is entered on.
     busy_nanos: u64,
 }
 
@@ -82,23 +83,15 @@ pub(crate) struct Timings {
 }
 
 impl Timing {
-    /// `open` is how long the span has been entered on the closing thread, if it still is.
-    fn close(&self, now: Instant, open: u64) -> Timings {
-        let busy = self.busy_nanos + open;
-        let duration_us = nanos(now.duration_since(self.created)) / 1000;
-        let busy_us = (busy / 1000).min(duration_us);
+    fn close(&self, now: Instant) -> Timings {
+        let duration_us = timestamp::nanos(now.duration_since(self.created)) / 1000;
+        let busy_us = (self.busy_nanos / 1000).min(duration_us);
         Timings {
             busy_us,
             idle_us: duration_us - busy_us,
             duration_us,
         }
     }
-}
-
-/// Whole nanoseconds in a `u64` (584 years): `Duration::as_nanos` gives a `u128`, whose
-/// division by 1000 is a library call.
-fn nanos(d: Duration) -> u64 {
-    d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())
 }
 
 /// What a span event line reports: when it happened and, for `SPAN_CLOSED`, the timings.
@@ -304,32 +297,16 @@ impl TracewireLayer {
         self.outputs.iter().map(|o| o.sink.clone()).collect()
     }
 
-    fn entry_of<'a>(&'a self, id: &'a Id) -> impl Fn(&(usize, Id, Instant)) -> bool + Copy + 'a {
-        move |(layer, span, _)| *layer == self.id && span == id
-    }
-
     /// Takes this layer's innermost entry of `id` off this thread's entered spans; gives when it
     /// was entered, unless the span is still entered further out (re-entered), whose own entry
     /// already counts this time.
     fn leave(&self, id: &Id) -> Option<Instant> {
         ENTERED.with(|entered| {
             let mut entered = entered.try_borrow_mut().ok()?;
-            let ours = self.entry_of(id);
+            let ours = |(layer, span, _): &(usize, Id, Instant)| *layer == self.id && span == id;
             let at = entered.iter().rposition(ours)?;
             let (_, _, since) = entered.remove(at);
             (!entered[..at].iter().any(ours)).then_some(since)
-        })
-    }
-
-    /// Takes all of this layer's entries of `id` off this thread's entered spans; gives when
-    /// the outermost was entered.
-    fn forget(&self, id: &Id) -> Option<Instant> {
-        ENTERED.with(|entered| {
-            let mut entered = entered.try_borrow_mut().ok()?;
-            let ours = self.entry_of(id);
-            let outermost = entered.iter().find(|e| ours(e)).map(|(_, _, since)| *since);
-            entered.retain(|e| !ours(e));
-            outermost
         })
     }
 
@@ -615,7 +592,7 @@ where
             return;
         }
         let Some(since) = self.leave(id) else { return };
-        let busy = nanos(since.elapsed());
+        let busy = timestamp::nanos(since.elapsed());
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
@@ -626,12 +603,6 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id) {
             let now = Instant::now();
-            // Closed while still entered here (an exit that never came): count that time too.
-            let open = self
-                .span_events
-                .then(|| self.forget(&id))
-                .flatten()
-                .map_or(0, |since| nanos(now.duration_since(since)));
             let extensions = span.extensions();
             if let Some(data) = extensions.get::<SpanData>() {
                 if let (Some(export), Some(start)) = (&self.export, data.export_start) {
@@ -649,7 +620,7 @@ where
                         )
                     });
                 }
-                let timings = data.timing.close(now, open);
+                let timings = data.timing.close(now);
                 match (data.visible, self.format) {
                     (true, Format::Jsonl) => self.span_event(&span, data, Some(timings), now),
                     (true, Format::Readable) => {

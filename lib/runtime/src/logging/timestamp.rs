@@ -64,6 +64,12 @@ impl UnixMicros {
     }
 }
 
+/// Whole nanoseconds in a `u64` (584 years): `Duration::as_nanos` gives a `u128`, whose
+/// division by 1000 is a library call.
+pub(crate) fn nanos(d: Duration) -> u64 {
+    d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())
+}
+
 /// `value` divided by `by` rounded down, and the remainder (never negative); unsigned
 /// arithmetic for times after 1970, the usual case, which compiles to fewer instructions than
 /// Euclidean division.
@@ -192,12 +198,12 @@ pub(crate) fn unix_micros_at(instant: Instant) -> UnixMicros {
             (now, nanos)
         }
     };
-    let nanos = if instant >= anchor {
-        anchor_nanos + instant.duration_since(anchor).as_nanos() as i64
+    let at = if instant >= anchor {
+        anchor_nanos + nanos(instant.duration_since(anchor)) as i64
     } else {
-        anchor_nanos - anchor.duration_since(instant).as_nanos() as i64
+        anchor_nanos - nanos(anchor.duration_since(instant)) as i64
     };
-    UnixMicros(floor_div(nanos, 1000).0)
+    UnixMicros(floor_div(at, 1000).0)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
