@@ -1,5 +1,5 @@
 //! Wire-level loggers: what crosses the request plane between frontend and worker, under three
-//! targets that share the prefix [`PREFIX`]:
+//! targets that share the prefix `tracewire::wire`:
 //!
 //! | target | level | what |
 //! |---|---|---|
@@ -14,8 +14,6 @@
 
 use std::fmt;
 
-/// The prefix shared by the wire-level targets.
-pub const PREFIX: &str = "tracewire::wire";
 /// Requests sent and received.
 pub const REQUEST: &str = "tracewire::wire::request";
 /// Responses sent and received.

@@ -9,10 +9,9 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use tracewire_runtime::{
-    logging::{
-        directives::parse_directives, LoggingConfig, MemorySink, Origin, SpanId, TraceFlags,
-        TraceId, TracewireLayer,
-    },
+    logging::{directives::parse_directives, LoggingConfig, MemorySink, TracewireLayer},
+    settings::Origin,
+    trace::{SpanId, TraceFlags, TraceId},
     propagation::{
         format_traceparent, parse_traceparent, validate_request_id, validate_tracestate,
     },

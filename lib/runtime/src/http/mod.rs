@@ -1,5 +1,6 @@
-//! HTTP server support: [`TraceLayer`] opens the `http-request` span for every request of an
-//! axum `Router` (or any tower service over `http` types).
+//! HTTP server support: [`TraceLayer`] opens the request's span for every request of an axum
+//! `Router` (or any tower service over `http` types), continuing the caller's trace; a
+//! [`MakeSpan`] of your own adds fields to it.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -9,7 +10,11 @@
 //! ```
 
 mod channel_body;
+mod make_span;
 mod trace_layer;
 
 pub use channel_body::ChannelBody;
-pub use trace_layer::{ResponseFuture, StreamOutcome, TraceLayer, TraceService, TracedBody};
+pub use make_span::{DefaultMakeSpan, MakeSpan};
+pub use trace_layer::{
+    ResponseFuture, StreamOutcome, TraceLayer, TraceService, TracedBody, SPAN_TARGET,
+};

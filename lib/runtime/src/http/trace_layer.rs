@@ -1,6 +1,7 @@
-//! The `http-request` span: opened from the incoming `traceparent`, `tracestate` and
-//! `x-request-id`, kept open until the response body has been sent (so a streamed response is
-//! inside it), and closed with one `request completed` event.
+//! The `http-request` span: opened by a [`MakeSpan`] under the caller's context (read from the
+//! incoming `traceparent`, `tracestate`, `x-request-id` and `baggage`), kept open until the
+//! response body has been sent (so a streamed response is inside it), and closed with one
+//! `request completed` event.
 
 use std::{
     future::Future,
@@ -13,9 +14,14 @@ use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::{error, field::Empty, info, info_span, warn, Span};
+use tracing::{error, info, warn, Span};
 
-use crate::propagation::{Extracted, X_REQUEST_ID};
+use super::make_span::{DefaultMakeSpan, MakeSpan};
+use crate::propagation::{continue_trace, X_REQUEST_ID_HEADER};
+
+/// The target of the `http-request` span and of the `request completed` event, whoever makes
+/// the span: `DYN_LOG=tracewire_runtime::http=debug` reaches both.
+pub const SPAN_TARGET: &str = module_path!();
 
 /// Lets a handler report that a streamed response failed after its status was sent: put a
 /// clone in the response's extensions, call [`fail`](Self::fail) from the task that streams, and
@@ -40,41 +46,57 @@ impl StreamOutcome {
     }
 }
 
-/// A tower layer that runs every request in an `http-request` span with the fields `method`,
-/// `uri`, `version` and `x_request_id`, continuing the caller's trace. Handlers may record the
-/// span's `model`, `prompt_tokens` and `completion_tokens` fields; the layer records `status`.
+/// A tower layer that runs every request in a span continuing the caller's trace: by default
+/// `http-request` with the fields `method`, `uri`, `version` and `status` ([`DefaultMakeSpan`]);
+/// [`make_span_with`](Self::make_span_with) puts a span of your own in its place. The request's
+/// id (`x-request-id`) is the span's, and a valid one is echoed in the response headers.
 ///
 /// When the response body ends (or the client goes away) it logs one `request completed` event
-/// with `status`, `latency_us` and `outcome` (`ok`, `client_error`, `error`, `cancelled`): INFO, or ERROR for a
-/// 5xx status or a failed body, WARN for a cancelled one. A valid `x-request-id` is echoed in the
-/// response headers.
+/// with `status`, `latency_us` and `outcome` (`ok`, `client_error`, `error`, `cancelled`): INFO,
+/// or ERROR for a 5xx status or a failed body, WARN for a cancelled one.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
+pub struct TraceLayer<M = DefaultMakeSpan> {
+    make_span: M,
+}
 
 impl TraceLayer {
-    /// The layer.
+    /// The layer, with [`DefaultMakeSpan`].
     pub fn new() -> Self {
-        TraceLayer
+        TraceLayer {
+            make_span: DefaultMakeSpan,
+        }
     }
 }
 
-impl<S> Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+impl<M> TraceLayer<M> {
+    /// Makes each request's span with `make_span` instead. Defaults to [`DefaultMakeSpan`].
+    pub fn make_span_with<N>(self, make_span: N) -> TraceLayer<N> {
+        TraceLayer { make_span }
+    }
+}
+
+impl<S, M: Clone> Layer<S> for TraceLayer<M> {
+    type Service = TraceService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService { inner }
+        TraceService {
+            inner,
+            make_span: self.make_span.clone(),
+        }
     }
 }
 
 /// The service [`TraceLayer`] wraps around yours.
 #[derive(Debug, Clone)]
-pub struct TraceService<S> {
+pub struct TraceService<S, M = DefaultMakeSpan> {
     inner: S,
+    make_span: M,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: MakeSpan<ReqBody>,
     ResBody: Body,
     ResBody::Error: std::fmt::Display,
 {
@@ -87,26 +109,11 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let extracted = Extracted::from_headers(request.headers());
-        let request_id = extracted.remote.x_request_id.clone();
-        let span = extracted.remote.clone().in_scope(|| {
-            info_span!(
-                "http-request",
-                method = %request.method(),
-                uri = %request.uri(),
-                version = ?request.version(),
-                x_request_id = request_id.as_deref(),
-                model = Empty,
-                status = Empty,
-                prompt_tokens = Empty,
-                completion_tokens = Empty,
-                otel.kind = "server",
-            )
+        let make_span = &mut self.make_span;
+        let (span, remote) = continue_trace(request.headers(), |remote| {
+            make_span.make_span(&request, remote)
         });
-        let future = span.in_scope(|| {
-            extracted.log_problems();
-            self.inner.call(request)
-        });
+        let future = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             inner: future,
             finish: Some(Finish {
@@ -115,7 +122,9 @@ where
                 status: 0,
                 outcome: None,
             }),
-            request_id: request_id.and_then(|id| HeaderValue::try_from(id).ok()),
+            request_id: remote
+                .x_request_id
+                .and_then(|id| HeaderValue::from_str(&id).ok()),
         }
     }
 }
@@ -187,20 +196,27 @@ where
 {
     type Output = Result<Response<TracedBody<B>>, E>;
 
+    /// # Panics
+    ///
+    /// If polled again after it completed, as futures may.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = {
-            let _entered = this.finish.as_ref().map(|f| f.span.enter());
+            let finish = this
+                .finish
+                .as_ref()
+                .expect("TraceLayer's ResponseFuture polled after completion");
+            let _entered = finish.span.enter();
             ready!(this.inner.poll(cx))
         };
         let Some(mut finish) = this.finish.take() else {
-            return Poll::Pending;
+            unreachable!("checked above, and nothing in between takes it")
         };
         match result {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 if let Some(id) = this.request_id.take() {
-                    parts.headers.insert(X_REQUEST_ID, id);
+                    parts.headers.insert(X_REQUEST_ID_HEADER, id);
                 }
                 finish.status = parts.status.as_u16();
                 finish.outcome = parts.extensions.get::<StreamOutcome>().cloned();
@@ -297,14 +313,14 @@ mod tests {
 
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
-    use serde_json::{Map, Value};
+    use serde_json::Value;
     use tower::{service_fn, ServiceExt};
     use tracing::Instrument;
 
     use super::*;
     use crate::{
         http::ChannelBody,
-        logging::capture::{json, jsonl},
+        logging::testing::{json, jsonl, Line},
     };
 
     fn run<F: std::future::Future>(f: F) -> F::Output {
@@ -315,8 +331,8 @@ mod tests {
             .block_on(f)
     }
 
-    fn find<'a>(out: &'a [Map<String, Value>], message: &str) -> Vec<&'a Map<String, Value>> {
-        out.iter().filter(|o| o["message"] == message).collect()
+    fn find<'a>(out: &'a [Line], message: &str) -> Vec<&'a Line> {
+        out.iter().filter(|o| o.message == message).collect()
     }
 
     #[test]
@@ -347,15 +363,10 @@ mod tests {
         });
         assert_eq!(echoed.as_ref().map(|v| v.to_str().unwrap()), Some("req-42"));
         let created = find(&out, "SPAN_CREATED")[0];
+        assert_eq!(created.span(), "http-request");
         assert_eq!(
+            (&created["method"], &created["uri"], &created["version"]),
             (
-                &created["span_name"],
-                &created["method"],
-                &created["uri"],
-                &created["version"]
-            ),
-            (
-                &Value::from("http-request"),
                 &Value::from("GET"),
                 &Value::from("/v1/chat/completions?x=1"),
                 &Value::from("HTTP/1.1")
@@ -363,24 +374,24 @@ mod tests {
         );
         assert_eq!(
             (
-                &created["trace_id"],
-                &created["parent_id"],
-                &created["x_request_id"]
+                created.trace_id.as_deref(),
+                created.parent_id.as_deref(),
+                created.x_request_id.as_deref()
             ),
             (
-                &Value::from("4bf92f3577b34da6a3ce929d0e0e4736"),
-                &Value::from("00f067aa0ba902b7"),
-                &Value::from("req-42")
+                Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+                Some("00f067aa0ba902b7"),
+                Some("req-42")
             )
         );
-        assert_eq!(find(&out, "handling")[0]["span_id"], created["span_id"]);
+        assert_eq!(find(&out, "handling")[0].span_id, created.span_id);
         let done = find(&out, "request completed");
         assert_eq!(done.len(), 1);
         assert_eq!(
-            (&done[0]["status"], &done[0]["outcome"], &done[0]["level"]),
-            (&Value::from(200), &Value::from("ok"), &Value::from("INFO"))
+            (&done[0]["status"], &done[0]["outcome"], done[0].level.as_str()),
+            (&Value::from(200), &Value::from("ok"), "INFO")
         );
-        let messages: Vec<_> = out.iter().map(|o| o["message"].as_str().unwrap()).collect();
+        let messages: Vec<_> = out.iter().map(|o| o.message.as_str()).collect();
         assert_eq!(
             messages,
             [
@@ -418,7 +429,7 @@ mod tests {
                 );
             })
         });
-        let messages: Vec<_> = out.iter().map(|o| o["message"].as_str().unwrap()).collect();
+        let messages: Vec<_> = out.iter().map(|o| o.message.as_str()).collect();
         assert_eq!(
             messages
                 .iter()
@@ -434,8 +445,8 @@ mod tests {
             messages.iter().rposition(|m| *m == "sending").unwrap() < done,
             "completed after the last chunk: {messages:?}"
         );
-        let span = &find(&out, "SPAN_CREATED")[0]["span_id"];
-        assert!(find(&out, "sending").iter().all(|o| &o["span_id"] == span));
+        let span = &find(&out, "SPAN_CREATED")[0].span_id;
+        assert!(find(&out, "sending").iter().all(|o| &o.span_id == span));
     }
 
     #[test]
@@ -459,8 +470,8 @@ mod tests {
         let done = find(&out, "request completed");
         assert_eq!(done.len(), 1);
         assert_eq!(
-            (&done[0]["outcome"], &done[0]["level"]),
-            (&Value::from("cancelled"), &Value::from("WARN"))
+            (&done[0]["outcome"], done[0].level.as_str()),
+            (&Value::from("cancelled"), "WARN")
         );
     }
 
@@ -481,15 +492,10 @@ mod tests {
             })
         });
         let done = find(&out, "request completed")[0];
+        assert_eq!(done.level, "ERROR");
         assert_eq!(
+            (&done["outcome"], &done["error"], &done["status"]),
             (
-                &done["level"],
-                &done["outcome"],
-                &done["error"],
-                &done["status"]
-            ),
-            (
-                &Value::from("ERROR"),
                 &Value::from("error"),
                 &Value::from("the worker died"),
                 &Value::from(200)
@@ -520,14 +526,10 @@ mod tests {
         assert_eq!(echoed, None);
         let warn = find(&out, "ignoring invalid x-request-id")[0];
         assert_eq!(
-            (&warn["level"], &warn["span_name"], &warn["value"]),
-            (
-                &Value::from("WARN"),
-                &Value::from("http-request"),
-                &Value::from("\"caf\\xc3\\xa9\"")
-            )
+            (warn.level.as_str(), warn.span(), &warn["value"]),
+            ("WARN", "http-request", &Value::from("\"caf\\xc3\\xa9\""))
         );
-        assert!(!find(&out, "SPAN_CREATED")[0].contains_key("x_request_id"));
+        assert_eq!(find(&out, "SPAN_CREATED")[0].x_request_id, None);
         assert_eq!(
             find(&out, "request completed")[0]["outcome"],
             "ok",

@@ -11,7 +11,7 @@
 //! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
 //! | | `redact` | field names | none |
 //! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
-//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, at least 65536 | 4 MiB |
+//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, at least 65536 bytes | 4 MiB |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
 //! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
@@ -25,24 +25,19 @@ use std::{
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::otlp::OtlpConfig;
-
 use super::{
     directives::{self, FilterConfig},
-    env::{self, Lookup},
-    error::{ConfigError, Origin},
-    queue::{Overflow, QueueConfig},
+    format::Format,
+    line::TimeZone,
+    output::{FileOutput, Overflow, QueueConfig},
 };
-
-/// Readable text or JSON lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// One human-readable line per event (SPEC §2).
-    #[default]
-    Readable,
-    /// One JSON object per line (SPEC §3).
-    Jsonl,
-}
+use crate::{
+    otlp::{OtlpConfig, OtlpSection},
+    settings::{
+        env::{self, Lookup},
+        parse_bool, parse_keyword, ConfigError, Origin, TomlSource,
+    },
+};
 
 /// The standard stream lines go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,29 +59,6 @@ pub enum ColorMode {
     Always,
     /// Never colour.
     Never,
-}
-
-/// The optional log file of the `[file]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileOutput {
-    /// Where lines go; parent folders are created.
-    pub path: PathBuf,
-    /// Rotate when the next line would take the file past this size.
-    pub max_bytes: u64,
-    /// How many rotated files (`path.1` … `path.N`) are kept.
-    pub max_files: u32,
-}
-
-/// Timestamps in UTC or in an offset from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimeZone {
-    /// `Z`.
-    #[default]
-    Utc,
-    /// The machine's local offset at each instant (daylight saving included).
-    Local,
-    /// A fixed offset in seconds east of UTC, for tests and pinned deployments.
-    Fixed(i32),
 }
 
 /// Everything the logging layer needs, resolved from all sources.
@@ -246,14 +218,9 @@ impl Partial {
     }
 
     fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let at = |offset: usize| Origin::File {
-            path: path.to_path_buf(),
-            line: line_of(text, offset),
-        };
-        let file: FileSettings = toml::from_str(text).map_err(|e| ConfigError::File {
-            origin: at(e.span().map_or(0, |s| s.start)),
-            message: e.message().replace('\n', " "),
-        })?;
+        let source_file = TomlSource { path, text };
+        let at = |offset: usize| source_file.at(offset);
+        let file: FileSettings = source_file.parse()?;
 
         let mut source = Vec::new();
         if let Some(level) = &file.log_level {
@@ -338,7 +305,7 @@ struct FileSettings {
     buffer_bytes: Option<Spanned<i64>>,
     log_filters: BTreeMap<String, Spanned<String>>,
     file: Option<FileSection>,
-    otlp: Option<crate::otlp::OtlpSection>,
+    otlp: Option<OtlpSection>,
 }
 
 #[derive(Deserialize)]
@@ -352,49 +319,16 @@ struct FileSection {
 }
 
 fn default_max_bytes() -> u64 {
-    100 * 1024 * 1024
+    FileOutput::DEFAULT_MAX_BYTES
 }
 
 fn default_max_files() -> u32 {
-    5
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    1 + text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-}
-
-const BOOLEANS_ACCEPTED: &str = "expected one of 1, true, yes, on, 0, false, no, off";
-
-/// Parses a boolean as SPEC §1 defines it.
-pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
-    let v = value.trim();
-    let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
-    if is(["1", "true", "yes", "on"]) {
-        Ok(true)
-    } else if is(["0", "false", "no", "off"]) {
-        Ok(false)
-    } else {
-        Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            BOOLEANS_ACCEPTED,
-        ))
-    }
+    FileOutput::DEFAULT_MAX_FILES
 }
 
 fn parse_overflow(value: &str, origin: &Origin) -> Result<Overflow, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "block" => Ok(Overflow::Block),
-        "drop" => Ok(Overflow::Drop),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected block or drop",
-        )),
-    }
+    let words = [("block", Overflow::Block), ("drop", Overflow::Drop)];
+    parse_keyword(value, origin, &words, "expected block or drop")
 }
 
 fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError> {
@@ -409,28 +343,17 @@ fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError
 }
 
 fn parse_stream(value: &str, origin: &Origin) -> Result<Stream, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "stderr" => Ok(Stream::Stderr),
-        "stdout" => Ok(Stream::Stdout),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected stderr or stdout",
-        )),
-    }
+    let words = [("stderr", Stream::Stderr), ("stdout", Stream::Stdout)];
+    parse_keyword(value, origin, &words, "expected stderr or stdout")
 }
 
 fn parse_color(value: &str, origin: &Origin) -> Result<ColorMode, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(ColorMode::Auto),
-        "always" => Ok(ColorMode::Always),
-        "never" => Ok(ColorMode::Never),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected auto, always or never",
-        )),
-    }
+    let words = [
+        ("auto", ColorMode::Auto),
+        ("always", ColorMode::Always),
+        ("never", ColorMode::Never),
+    ];
+    parse_keyword(value, origin, &words, "expected auto, always or never")
 }
 
 #[cfg(test)]
@@ -444,31 +367,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         LoggingConfig::from_lookup(&|name| map.get(name).cloned()).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn booleans() {
-        let origin = Origin::Env("DYN_LOGGING_JSONL");
-        for v in ["1", "true", "TRUE", " yes ", "On"] {
-            assert_eq!(parse_bool(v, &origin).ok(), Some(true), "{v:?}");
-        }
-        for v in ["0", "false", "False", "no", "OFF\n"] {
-            assert_eq!(parse_bool(v, &origin).ok(), Some(false), "{v:?}");
-        }
-        for (v, reason) in [
-            ("", "empty"),
-            ("y", "abbreviation"),
-            ("2", "other number"),
-            ("treu", "typo"),
-            ("true!", "trailing junk"),
-        ] {
-            let err = parse_bool(v, &origin).expect_err(reason).to_string();
-            assert!(err.starts_with("DYN_LOGGING_JSONL: "), "{reason}: {err}");
-            assert!(
-                err.contains(&format!("{v:?}")) && err.contains(BOOLEANS_ACCEPTED),
-                "{reason}: {err}"
-            );
-        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
-use super::error::{ConfigError, Origin};
+use crate::settings::{ConfigError, Origin};
 
 /// Built-in levels for noisy dependency crates. Deliberately plain `target=level` directives: a
 /// span-field directive here would cost every disabled callsite a scope check.

@@ -1,5 +1,5 @@
 //! [`TracewireLayer`]: filtering, trace identity, span timing and line output in one
-//! `tracing_subscriber::Layer`.
+//! `tracing_subscriber::Layer`, on top of the formats, the outputs and the exporter seam.
 //!
 //! Filtering policy. `DYN_LOG` decides which lines are written, not which spans exist: spans at
 //! INFO or above always exist (they carry a request's trace identity even with `DYN_LOG=warn` or
@@ -18,7 +18,6 @@ use std::{
 };
 
 use tracing::{
-    field::Visit,
     span::{Attributes, Id, Record},
     subscriber::Interest,
     Event, Level, Metadata, Subscriber,
@@ -30,123 +29,27 @@ use tracing_subscriber::{
     Layer,
 };
 
-use crate::otlp::{self, LogExport, SpanExport};
-
 use super::{
-    callsite::{self, Slots},
-    config::{Format, LoggingConfig, TimeZone},
-    fields::{Recorder, Redactions, SpanFields, X_REQUEST_ID},
-    identity::{self, SpanContext},
-    ids::TraceFlags,
-    jsonl::{self, SpanJson},
-    readable,
-    timestamp::{self, Instant, UnixMicros},
-    writer::LineSink,
+    config::LoggingConfig,
+    format::{Formatter, SpanEvent, Style, Timings},
+    line::{
+        callsite::{self, Slots},
+        timestamp::{self, Instant},
+    },
+    output::{LineSink, Outputs},
+    span_data::SpanData,
+    timing::{self, Timing},
+};
+use crate::trace::{
+    EndedSpan, IdentityFields, LogExporter, Recorder, Redactions, SpanContext, SpanExporter,
+    SpanFields, Split,
 };
 
 /// Spans at this level or above always exist, whatever the filter says.
 const TRACING_FLOOR: Level = Level::INFO;
 
-/// What the layer keeps in each span's extensions.
-#[derive(Debug)]
-pub(crate) struct SpanData {
-    pub(crate) context: SpanContext,
-    /// The recorded values, kept only where they are needed: for the readable format and for
-    /// OTLP export.
-    pub(crate) fields: SpanFields,
-    /// The fields and identity as JSON (JSONL format), rendered when recorded.
-    pub(crate) json: SpanJson,
-    /// `name{field=value ...}` (readable format), written when recorded.
-    pub(crate) text: Vec<u8>,
-    /// Whether this span writes span events: they are on and the filter enables the span.
-    visible: bool,
-    timing: Timing,
-    /// When the span started, if it is sampled for export.
-    export_start: Option<SystemTime>,
-}
-
-/// Busy time is measured directly at enter and exit; idle is the rest of the lifetime.
-#[derive(Debug)]
-struct Timing {
-    created: Instant,
-    /// The time entered so far, added at each exit (see [`ENTERED`]). A span cannot close while
-    /// entered: the registry holds a reference to it for each thread it is entered on.
-    busy_nanos: u64,
-}
-
-/// The three timings of a closed span, in whole microseconds; busy + idle == duration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timings {
-    pub(crate) busy_us: u64,
-    pub(crate) idle_us: u64,
-    pub(crate) duration_us: u64,
-}
-
-impl Timing {
-    fn close(&self, now: Instant) -> Timings {
-        let duration_us = timestamp::nanos(now.duration_since(self.created)) / 1000;
-        let busy_us = (self.busy_nanos / 1000).min(duration_us);
-        Timings {
-            busy_us,
-            idle_us: duration_us - busy_us,
-            duration_us,
-        }
-    }
-}
-
-/// What a span event line reports: when it happened and, for `SPAN_CLOSED`, the timings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SpanEvent {
-    pub(crate) time: UnixMicros,
-    pub(crate) closed: Option<Timings>,
-}
-
-impl SpanEvent {
-    pub(crate) fn message(self) -> &'static str {
-        if self.closed.is_some() {
-            "SPAN_CLOSED"
-        } else {
-            "SPAN_CREATED"
-        }
-    }
-}
-
-/// How lines look, shared by both formats.
-pub(crate) struct Style {
-    pub(crate) zone: TimeZone,
-    pub(crate) redact: Redactions,
-    pub(crate) clock: fn() -> SystemTime,
-    /// `clock` is the system clock, so span events may derive their time from an `Instant`.
-    pub(crate) system_clock: bool,
-}
-
-impl Style {
-    /// The time of a line written now.
-    pub(crate) fn now(&self) -> UnixMicros {
-        if self.system_clock {
-            timestamp::unix_micros_at(Instant::now())
-        } else {
-            (self.clock)().into()
-        }
-    }
-
-    /// The time of a line about `instant`, already read for the span's timing, without a
-    /// second clock read (a fixed test clock is used as is).
-    pub(crate) fn at(&self, instant: Instant) -> UnixMicros {
-        if self.system_clock {
-            timestamp::unix_micros_at(instant)
-        } else {
-            (self.clock)().into()
-        }
-    }
-}
-
-struct Output {
-    sink: Arc<dyn LineSink>,
-    ansi: bool,
-}
-
-/// The tracewire layer. Build it with [`TracewireLayer::new`], add it to a
+/// The tracewire layer. Build it with [`TracewireLayer::new`] (or let
+/// [`LoggingConfig::layer`] build it with its outputs and exporters), add it to a
 /// `tracing_subscriber::registry()`, and install that (or use it scoped in tests):
 ///
 /// ```
@@ -169,12 +72,11 @@ pub struct TracewireLayer {
     /// Whether the filter has span directives; without them its span callbacks (each a
     /// RwLock read) are skipped.
     dynamic_filter: bool,
-    format: Format,
     span_events: bool,
-    style: Style,
-    outputs: Vec<Output>,
-    export: Option<Arc<SpanExport>>,
-    log_export: Option<Arc<LogExport>>,
+    format: Formatter,
+    outputs: Outputs,
+    export: Option<Arc<dyn SpanExporter>>,
+    log_export: Option<Arc<dyn LogExporter>>,
 }
 
 impl TracewireLayer {
@@ -187,52 +89,50 @@ impl TracewireLayer {
     pub(crate) fn without_outputs(config: &LoggingConfig) -> Self {
         // The clock calibrates itself on first use (up to 200 ms): here, not in a request.
         Instant::now();
+        let style = Style {
+            zone: config.time_zone,
+            redact: Redactions::new(&config.redact),
+            clock: SystemTime::now,
+            system_clock: true,
+        };
         TracewireLayer {
             id: LAYER_IDS.fetch_add(1, Ordering::Relaxed),
             filter: config.filter.build(),
             dynamic_filter: config.filter.has_span_directives(),
-            format: config.format,
             span_events: config.span_events,
-            style: Style {
-                zone: config.time_zone,
-                redact: Redactions::new(&config.redact),
-                clock: SystemTime::now,
-                system_clock: true,
-            },
-            outputs: Vec::new(),
+            format: Formatter::new(config.format, style),
+            outputs: Outputs::default(),
             export: None,
             log_export: None,
         }
     }
 
-    /// Also exports every event the filter lets through as an OTLP log record, with its span's
-    /// trace context.
-    pub fn with_log_export(mut self, export: Arc<LogExport>) -> Self {
-        self.log_export = Some(export);
+    /// Also writes every line to `sink`, with ANSI colour if `ansi` (readable format only).
+    pub fn with_output(mut self, sink: impl LineSink, ansi: bool) -> Self {
+        let ansi = ansi && self.format.colours();
+        self.outputs.push(Arc::new(sink), ansi);
         self
     }
 
-    /// Also exports every sampled span at INFO or above through `export` (OTLP), with the same
-    /// ids as the lines. Its sampler decides each trace's sampled flag.
-    pub fn with_export(mut self, export: Arc<SpanExport>) -> Self {
+    /// Also hands every span at INFO or above to `export`, which samples it when it is created
+    /// (the sampled flag then propagates) and receives it, with the same ids as the lines, when
+    /// it closes.
+    pub fn with_span_export(mut self, export: Arc<dyn SpanExporter>) -> Self {
         self.export = Some(export);
         self
     }
 
-    /// Also writes every line to `sink`, with ANSI colour if `ansi` (readable format only).
-    pub fn with_output(mut self, sink: impl LineSink, ansi: bool) -> Self {
-        self.outputs.push(Output {
-            sink: Arc::new(sink),
-            ansi: ansi && self.format == Format::Readable,
-        });
+    /// Also hands every event the filter lets through to `export`, with its span's identity.
+    pub fn with_log_export(mut self, export: Arc<dyn LogExporter>) -> Self {
+        self.log_export = Some(export);
         self
     }
 
     /// Reads the time from `clock` instead of the system clock (for tests that compare output).
     /// Defaults to [`SystemTime::now`].
     pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
-        self.style.clock = clock;
-        self.style.system_clock = false;
+        self.format.style.clock = clock;
+        self.format.style.system_clock = false;
         self
     }
 
@@ -241,9 +141,14 @@ impl TracewireLayer {
         self.filter.max_level_hint().unwrap_or(LevelFilter::TRACE)
     }
 
+    /// The sinks, for flushing at shutdown.
+    pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
+        self.outputs.sinks()
+    }
+
     /// Whether the filter enables a span of this callsite. With static directives only, the
-    /// answer depends on the callsite alone, and scanning the directives (target prefixes) costs
-    /// ~20 ns a span: it is remembered per thread.
+    /// answer depends on the callsite alone, and scanning the directives (target prefixes) for
+    /// every span would cost more than a per-thread cache: it is remembered per thread.
     fn shows_span<S>(&self, meta: &'static Metadata<'static>, ctx: &Context<'_, S>) -> bool
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
@@ -260,81 +165,12 @@ impl TracewireLayer {
         )
     }
 
-    /// Whether spans keep their typed field values (readable text, OTLP attributes); JSONL
-    /// alone writes them straight to JSON.
+    /// Whether spans keep their typed field values: for the format, or for an exporter.
     fn keeps_fields(&self) -> bool {
-        self.format == Format::Readable || self.export.is_some()
+        self.format.keeps_fields() || self.export.is_some()
     }
 
-    /// Records `values` into the span's kept fields and JSON, whichever are in use; returns the
-    /// value of an `x_request_id` field among them.
-    fn record_fields(
-        &self,
-        meta: &'static Metadata<'static>,
-        fields: &mut SpanFields,
-        json: &mut SpanJson,
-        record: impl Fn(&mut dyn Visit),
-    ) -> Option<Arc<str>> {
-        let mut x_request_id = None;
-        if self.keeps_fields() {
-            let mut recorder = Recorder {
-                fields,
-                redact: &self.style.redact,
-                x_request_id: None,
-            };
-            record(&mut recorder);
-            x_request_id = recorder.x_request_id;
-        }
-        if self.format == Format::Jsonl {
-            let id = json.record(meta, &self.style.redact, record);
-            x_request_id = x_request_id.or(id);
-        }
-        x_request_id
-    }
-
-    /// The sinks, for flushing at shutdown.
-    pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
-        self.outputs.iter().map(|o| o.sink.clone()).collect()
-    }
-
-    /// Takes this layer's innermost entry of `id` off this thread's entered spans; gives when it
-    /// was entered, unless the span is still entered further out (re-entered), whose own entry
-    /// already counts this time.
-    fn leave(&self, id: &Id) -> Option<Instant> {
-        ENTERED.with(|entered| {
-            let mut entered = entered.try_borrow_mut().ok()?;
-            let ours = |(layer, span, _): &(usize, Id, Instant)| *layer == self.id && span == id;
-            let at = entered.iter().rposition(ours)?;
-            let (_, _, since) = entered.remove(at);
-            (!entered[..at].iter().any(ours)).then_some(since)
-        })
-    }
-
-    /// Renders a line once per colour setting in use and hands it to each sink.
-    fn emit(&self, render: impl Fn(&mut Vec<u8>, bool)) {
-        with_buffer(|buf| {
-            if let [only] = &self.outputs[..] {
-                // The usual case: one output.
-                render(buf, only.ansi);
-                only.sink.write_line(buf);
-                return;
-            }
-            for ansi in [false, true] {
-                let mut targets = self.outputs.iter().filter(|o| o.ansi == ansi).peekable();
-                if targets.peek().is_none() {
-                    continue;
-                }
-                buf.clear();
-                render(buf, ansi);
-                for output in targets {
-                    output.sink.write_line(buf);
-                }
-            }
-        });
-    }
-
-    /// Writes a span event that happened at `at` (`closed`: the timings of SPAN_CLOSED). JSONL
-    /// needs only the span's own data, which the caller holds.
+    /// Writes a span event of `span`, whose record the caller holds, that happened at `at`.
     fn span_event<S>(
         &self,
         span: &SpanRef<'_, S>,
@@ -345,32 +181,12 @@ impl TracewireLayer {
         S: for<'a> LookupSpan<'a>,
     {
         let kind = SpanEvent {
-            time: self.style.at(at),
+            time: self.format.style.at(at),
             closed,
         };
-        let meta = span.metadata();
-        self.emit(|buf, _| jsonl::write_span_event(buf, &self.style, meta, data, kind));
-    }
-
-    /// The readable span event: its chain of spans from the root (this one included) is read
-    /// from the registry, so the caller must hold no lock on the span's extensions.
-    fn readable_span_event<S>(&self, span: &SpanRef<'_, S>, closed: Option<Timings>, at: Instant)
-    where
-        S: for<'a> LookupSpan<'a>,
-    {
-        let kind = SpanEvent {
-            time: self.style.at(at),
-            closed,
-        };
-        let meta = span.metadata();
-        with_chain(Some(span), |chain| {
-            let extensions = span.extensions();
-            let Some(data) = extensions.get::<SpanData>() else {
-                return;
-            };
-            self.emit(|buf, ansi| {
-                readable::write_span_event(buf, &self.style, ansi, meta, &chain, data, kind)
-            });
+        self.outputs.emit(|buf, ansi| {
+            self.format
+                .write_span_event::<SpanData, S>(buf, ansi, span, data, kind)
         });
     }
 }
@@ -379,75 +195,8 @@ impl TracewireLayer {
 static LAYER_IDS: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
-    /// The spans entered on this thread and not yet exited, innermost last: the layer, the
-    /// span and when it was entered. Enter pushes here instead of looking the span up in the
-    /// registry and locking its extensions (39 ns an enter, four atomic operations); exit adds
-    /// the time to the span. A span entered on several threads at once counts each thread's
-    /// time, and busy time is capped at the span's duration.
-    static ENTERED: RefCell<Vec<(usize, Id, Instant)>> = const { RefCell::new(Vec::new()) };
     /// Whether a layer (the owner) shows a span callsite.
     static SHOWN: RefCell<Slots<bool>> = const { RefCell::new(Slots::new()) };
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    static CHAIN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is
-/// being written on the same thread.
-fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
-    BUFFER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            f(&mut buf);
-            if buf.capacity() > 64 * 1024 {
-                *buf = Vec::with_capacity(1024);
-            }
-        }
-        Err(_) => f(&mut Vec::new()),
-    });
-}
-
-/// Calls `f` with the readable chain of `span`'s scope, from the root, concatenated from each
-/// span's pre-rendered text into this thread's chain buffer.
-fn with_chain<S>(span: Option<&SpanRef<'_, S>>, f: impl FnOnce(readable::Chain<'_>))
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    if span.is_none() {
-        return f(readable::Chain {
-            text: &[],
-            id_shown: false,
-        });
-    }
-    let build = |chain: &mut Vec<u8>| {
-        chain.clear();
-        let mut id_shown = false;
-        for s in span.into_iter().flat_map(|s| s.scope().from_root()) {
-            let extensions = s.extensions();
-            if let Some(data) = extensions.get::<SpanData>() {
-                chain.extend_from_slice(&data.text);
-                chain.push(b':');
-                id_shown |= data.fields.iter().any(|(name, _)| name == X_REQUEST_ID);
-            }
-        }
-        id_shown
-    };
-    CHAIN.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut chain) => {
-            let id_shown = build(&mut chain);
-            f(readable::Chain {
-                text: &chain,
-                id_shown,
-            });
-        }
-        Err(_) => {
-            let mut chain = Vec::new();
-            let id_shown = build(&mut chain);
-            f(readable::Chain {
-                text: &chain,
-                id_shown,
-            });
-        }
-    });
 }
 
 impl<S> Layer<S> for TracewireLayer
@@ -481,13 +230,28 @@ where
             self.filter.on_new_span(attrs, id, ctx.clone());
         }
         let Some(span) = ctx.span(id) else { return };
-        // Only span events use it: without them, no directive scan per span.
-        let visible = self.span_events && self.shows_span(attrs.metadata(), &ctx);
         let meta = attrs.metadata();
+        // Only span events use it: without them, no filter decision per span.
+        let visible = self.span_events && self.shows_span(meta, &ctx);
+        let mut identity = IdentityFields::default();
         let mut fields = SpanFields::default();
-        let mut json = SpanJson::default();
-        let own_request_id = self.record_fields(meta, &mut fields, &mut json, |v| attrs.record(v));
-        let remote = identity::take_pending();
+        if self.keeps_fields() {
+            let redact = &self.format.style.redact;
+            let mut recorder = Recorder {
+                fields: &mut fields,
+                redact,
+            };
+            attrs.record(&mut Split {
+                identity: &mut identity,
+                rest: &mut recorder,
+            });
+        }
+        let mut lines = self.format.new_span(meta, &fields, |v| {
+            attrs.record(&mut Split {
+                identity: &mut identity,
+                rest: v,
+            })
+        });
         let mut context = {
             let parent = span.parent();
             let parent_ext = parent.as_ref().map(|p| p.extensions());
@@ -495,53 +259,30 @@ where
                 .as_ref()
                 .and_then(|e| e.get::<SpanData>())
                 .map(|d| &d.context);
-            SpanContext::new(remote, parent_ctx, own_request_id)
+            SpanContext::new(identity.remote, parent_ctx, identity.x_request_id)
         };
         let export_start = self.export.as_ref().and_then(|export| {
-            let meta = attrs.metadata();
             if *meta.level() > TRACING_FLOOR {
                 return None;
             }
-            let parent = context
-                .parent_id
-                .map(|p| (context.trace_id, p, context.flags));
-            let kind = otlp::convert::span_kind(&fields);
-            let sampled = export.sample(parent, context.trace_id, meta.name(), &kind);
-            context.flags = TraceFlags(if sampled {
-                context.flags.0 | 1
-            } else {
-                context.flags.0 & !1
-            });
+            let sampled = export.sample(meta, &context, &fields);
+            context.flags = context.flags.with_sampled(sampled);
             sampled.then(SystemTime::now)
         });
-        let text = match self.format {
-            Format::Jsonl => {
-                json.set_identity(meta.name(), &context);
-                Vec::new()
-            }
-            Format::Readable => readable::span_text(meta.name(), &fields, &self.style.redact),
-        };
+        self.format.set_identity(&mut lines, meta, &context);
         let now = Instant::now();
         let data = SpanData {
             context,
             fields,
-            json,
-            text,
+            lines,
             visible,
-            timing: Timing {
-                created: now,
-                busy_nanos: 0,
-            },
+            timing: Timing::new(now),
             export_start,
         };
-        let jsonl = self.format == Format::Jsonl;
-        if visible && jsonl {
+        if visible {
             self.span_event(&span, &data, None, now);
         }
         span.extensions_mut().insert(data);
-        if visible && !jsonl {
-            self.readable_span_event(&span, None, now);
-        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -554,14 +295,30 @@ where
             return;
         };
         let meta = span.metadata();
-        let recorded =
-            self.record_fields(meta, &mut data.fields, &mut data.json, |v| values.record(v));
-        if let Some(id) = recorded {
-            data.context.x_request_id = Some(id);
-            data.json.set_identity(meta.name(), &data.context);
+        let mut identity = IdentityFields::default();
+        if self.keeps_fields() {
+            let mut recorder = Recorder {
+                fields: &mut data.fields,
+                redact: &self.format.style.redact,
+            };
+            values.record(&mut Split {
+                identity: &mut identity,
+                rest: &mut recorder,
+            });
         }
-        if self.format == Format::Readable {
-            data.text = readable::span_text(meta.name(), &data.fields, &self.style.redact);
+        self.format
+            .record(&mut data.lines, meta, &data.fields, |v| {
+                values.record(&mut Split {
+                    identity: &mut identity,
+                    rest: v,
+                })
+            });
+        // A remote parent recorded later is ignored: a span's trace is decided when it is
+        // created. A request id recorded later is the span's from now on.
+        if let Some(id) = identity.x_request_id {
+            data.context.x_request_id = Some(id);
+            self.format
+                .set_identity(&mut data.lines, meta, &data.context);
         }
     }
 
@@ -571,32 +328,26 @@ where
         }
         // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
         // span's many enters and exits (one per poll) cost nothing here.
-        if !self.span_events {
-            return;
+        if self.span_events {
+            timing::enter(self.id, id, Instant::now());
         }
-        let now = Instant::now();
-        ENTERED.with(|entered| {
-            if let Ok(mut entered) = entered.try_borrow_mut() {
-                entered.push((self.id, id.clone(), now));
-            }
-        });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if self.dynamic_filter {
             self.filter.on_exit(id, ctx.clone());
         }
-        // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
-        // span's many enters and exits (one per poll) cost nothing here.
         if !self.span_events {
             return;
         }
-        let Some(since) = self.leave(id) else { return };
+        let Some(since) = timing::leave(self.id, id) else {
+            return;
+        };
         let busy = timestamp::nanos(since.elapsed());
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
-            data.timing.busy_nanos += busy;
+            data.timing.add_busy(busy);
         }
     }
 
@@ -608,26 +359,16 @@ where
                 if let (Some(export), Some(start)) = (&self.export, data.export_start) {
                     // The exported end is start + the logged duration, so both agree.
                     let end = start + now.duration_since(data.timing.created);
-                    let meta = span.metadata();
-                    export.end(|| {
-                        otlp::convert::span_data(
-                            export,
-                            meta,
-                            &data.context,
-                            &data.fields,
-                            start,
-                            end,
-                        )
+                    export.end(EndedSpan {
+                        meta: span.metadata(),
+                        context: &data.context,
+                        fields: &data.fields,
+                        start,
+                        end,
                     });
                 }
-                let timings = data.timing.close(now);
-                match (data.visible, self.format) {
-                    (true, Format::Jsonl) => self.span_event(&span, data, Some(timings), now),
-                    (true, Format::Readable) => {
-                        drop(extensions);
-                        self.readable_span_event(&span, Some(timings), now);
-                    }
-                    (false, _) => {}
+                if data.visible {
+                    self.span_event(&span, data, Some(data.timing.close(now)), now);
                 }
             }
         }
@@ -642,22 +383,13 @@ where
             let context = span
                 .as_ref()
                 .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.context.clone()));
-            export.emit(event, context.as_ref(), self.style.now().to_system_time());
+            let time = self.format.style.now().to_system_time();
+            export.emit(event, context.as_ref(), time);
         }
-        match self.format {
-            Format::Jsonl => {
-                let extensions = span.as_ref().map(|s| s.extensions());
-                let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
-                self.emit(|buf, _| jsonl::write_event(buf, &self.style, event, data));
-            }
-            Format::Readable => with_chain(span.as_ref(), |chain| {
-                let extensions = span.as_ref().map(|s| s.extensions());
-                let current = extensions.as_ref().and_then(|e| e.get::<SpanData>());
-                self.emit(|buf, ansi| {
-                    readable::write_event(buf, &self.style, ansi, event, &chain, current)
-                });
-            }),
-        }
+        self.outputs.emit(|buf, ansi| {
+            self.format
+                .write_event::<SpanData, S>(buf, ansi, event, span.as_ref())
+        });
     }
 }
 
@@ -665,24 +397,21 @@ where
 mod tests {
     use std::{collections::HashSet, sync::Barrier, time::Duration};
 
-    use serde_json::{Map, Value};
+    use serde_json::Value;
     use tracing::{debug, debug_span, info, info_span, warn, Span};
 
-    use crate::logging::{
-        capture::{json, jsonl, lines, parse_line, with_dyn_log},
-        current_context, span_context, LoggingConfig, RemoteContext, SpanId, TraceFlags, TraceId,
-        TraceParent,
+    use crate::{
+        logging::{
+            current_context, span_context,
+            testing::{json, jsonl, lines, parse_line, with_dyn_log, Line},
+            LoggingConfig,
+        },
+        trace::{RemoteContext, SpanId, TraceFlags, TraceId, TraceParent},
     };
 
-    fn find<'a>(
-        out: &'a [Map<String, Value>],
-        message: &str,
-        span: &str,
-    ) -> &'a Map<String, Value> {
+    fn find<'a>(out: &'a [Line], message: &str, span: &str) -> &'a Line {
         out.iter()
-            .find(|o| {
-                o["message"] == message && o.get("span_name").and_then(Value::as_str) == Some(span)
-            })
+            .find(|o| o.message == message && o.span() == span)
             .unwrap_or_else(|| panic!("no {message} for {span} in {out:#?}"))
     }
 
@@ -700,29 +429,24 @@ mod tests {
             find(&out, "SPAN_CREATED", "child"),
             find(&out, "SPAN_CREATED", "grandchild"),
         );
-        assert!(!p.contains_key("parent_id"), "a root span has no parent_id");
-        assert_eq!(c["parent_id"], p["span_id"]);
-        assert_eq!(g["parent_id"], c["span_id"]);
+        assert!(p.parent_id.is_none(), "a root span has no parent_id");
+        assert_eq!(c.parent_id, p.span_id);
+        assert_eq!(g.parent_id, c.span_id);
         assert!(
-            out.iter().all(|o| o["trace_id"] == p["trace_id"]),
+            out.iter().all(|o| o.trace_id == p.trace_id),
             "one trace"
         );
-        let event = out.iter().find(|o| o["message"] == "deep").unwrap();
+        let event = out.iter().find(|o| o.message == "deep").unwrap();
         assert_eq!(
-            (&event["span_id"], &event["parent_id"], &event["span_name"]),
-            (&g["span_id"], &c["span_id"], &g["span_name"])
+            (&event.span_id, &event.parent_id, &event.span_name),
+            (&g.span_id, &c.span_id, &g.span_name)
         );
         for name in ["parent", "child", "grandchild"] {
-            let closed = find(&out, "SPAN_CLOSED", name);
-            let t = |k: &str| closed[k].as_u64().unwrap();
-            assert_eq!(
-                t("time.busy_us") + t("time.idle_us"),
-                t("time.duration_us"),
-                "{name}"
-            );
+            let (busy, idle, duration) = find(&out, "SPAN_CLOSED", name).timings();
+            assert_eq!(busy + idle, duration, "{name}");
         }
         assert_eq!(
-            out.iter().filter(|o| o["message"] == "SPAN_CLOSED").count(),
+            out.iter().filter(|o| o.message == "SPAN_CLOSED").count(),
             3
         );
     }
@@ -734,8 +458,8 @@ mod tests {
             info_span!("b").in_scope(|| {});
         });
         assert_ne!(
-            find(&out, "SPAN_CREATED", "a")["trace_id"],
-            find(&out, "SPAN_CREATED", "b")["trace_id"]
+            find(&out, "SPAN_CREATED", "a").trace_id,
+            find(&out, "SPAN_CREATED", "b").trace_id
         );
     }
 
@@ -755,15 +479,15 @@ mod tests {
             find(&out, "SPAN_CREATED", "other"),
             find(&out, "SPAN_CREATED", "child"),
         );
-        assert_eq!(child["parent_id"], request["span_id"]);
-        assert_eq!(child["trace_id"], request["trace_id"]);
-        assert_ne!(child["trace_id"], other["trace_id"]);
+        assert_eq!(child.parent_id, request.span_id);
+        assert_eq!(child.trace_id, request.trace_id);
+        assert_ne!(child.trace_id, other.trace_id);
         let event = out
             .iter()
-            .find(|o| o["message"] == "explicit parent event")
+            .find(|o| o.message == "explicit parent event")
             .unwrap();
         assert_eq!(
-            event["span_id"], request["span_id"],
+            event.span_id, request.span_id,
             "an event with an explicit parent is in that span"
         );
     }
@@ -778,12 +502,17 @@ mod tests {
                 trace_state: Some("vendor=abc".into()),
             }),
             x_request_id: Some("8372eac7-5f43-4d76-beca-0a94cfb311d0".into()),
+            baggage: None,
         };
         let mut contexts = Vec::new();
         let out = json(&jsonl(), || {
             let local = info_span!("local");
             let _entered = local.enter();
-            let span = remote.in_scope(|| info_span!("handle_payload", component = "backend"));
+            let span = info_span!(
+                "handle_payload",
+                remote_parent = remote.field(),
+                component = "backend"
+            );
             let after = info_span!("after");
             span.in_scope(|| {
                 info_span!("engine").in_scope(|| {
@@ -794,16 +523,28 @@ mod tests {
             contexts.push(span_context(&after).unwrap());
         });
         let hp = find(&out, "SPAN_CREATED", "handle_payload");
-        assert_eq!(hp["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(
-            hp["parent_id"], "00f067aa0ba902b7",
+            hp.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            hp.parent_id.as_deref(),
+            Some("00f067aa0ba902b7"),
             "the remote span wins over the entered local one"
         );
-        assert_eq!(hp["x_request_id"], "8372eac7-5f43-4d76-beca-0a94cfb311d0");
-        let token = out.iter().find(|o| o["message"] == "token").unwrap();
-        assert_eq!(token["trace_id"], hp["trace_id"]);
         assert_eq!(
-            token["x_request_id"], hp["x_request_id"],
+            hp.x_request_id.as_deref(),
+            Some("8372eac7-5f43-4d76-beca-0a94cfb311d0")
+        );
+        assert_eq!(hp["component"], "backend");
+        assert!(
+            !hp.has("remote_parent"),
+            "the carrier field is not written: {hp:?}"
+        );
+        let token = out.iter().find(|o| o.message == "token").unwrap();
+        assert_eq!(token.trace_id, hp.trace_id);
+        assert_eq!(
+            token.x_request_id, hp.x_request_id,
             "inherited by grandchildren and their events"
         );
         let engine = &contexts[0];
@@ -815,13 +556,34 @@ mod tests {
         assert_ne!(
             after.trace_id.to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736",
-            "only the first span takes the remote parent"
+            "only the span given the remote parent takes it"
         );
         assert_eq!(after.parent_id, Some(span_context_id(&out, "local")));
     }
 
-    fn span_context_id(out: &[Map<String, Value>], name: &str) -> SpanId {
-        SpanId::from_hex(find(out, "SPAN_CREATED", name)["span_id"].as_str().unwrap()).unwrap()
+    #[test]
+    fn a_request_id_of_any_type_is_the_identity_and_never_a_field() {
+        let out = lines(&jsonl(), || {
+            info_span!("numeric", x_request_id = 42_u64).in_scope(|| info!("in numeric"));
+            let remote = RemoteContext {
+                x_request_id: Some("from-caller".into()),
+                ..RemoteContext::default()
+            };
+            info_span!("both", remote_parent = remote.field(), x_request_id = %"own")
+                .in_scope(|| info!("in both"));
+        });
+        for line in &out {
+            let o = parse_line(line);
+            let want = if o.span() == "numeric" { "42" } else { "own" };
+            assert_eq!(o.x_request_id.as_deref(), Some(want), "{line}");
+            assert_eq!(line.matches("x_request_id").count(), 1, "{line}");
+        }
+        assert_eq!(out.len(), 6);
+    }
+
+    fn span_context_id(out: &[Line], name: &str) -> SpanId {
+        let created = find(out, "SPAN_CREATED", name);
+        SpanId::from_hex(created.span_id.as_deref().unwrap()).unwrap()
     }
 
     #[test]
@@ -833,7 +595,7 @@ mod tests {
         });
         for line in &raw {
             let o = parse_line(line);
-            assert_eq!(o["x_request_id"], "req-7", "{line}");
+            assert_eq!(o.x_request_id.as_deref(), Some("req-7"), "{line}");
         }
     }
 
@@ -853,12 +615,12 @@ mod tests {
             span.record("status", 404);
             drop(span);
         });
-        let before = out.iter().find(|o| o["message"] == "before").unwrap();
+        let before = out.iter().find(|o| o.message == "before").unwrap();
         assert!(
-            !before.contains_key("status") && !before.contains_key("model"),
+            !before.has("status") && !before.has("model"),
             "an empty field is absent"
         );
-        let after = out.iter().find(|o| o["message"] == "after").unwrap();
+        let after = out.iter().find(|o| o.message == "after").unwrap();
         assert_eq!(
             (&after["status"], &after["model"]),
             (&Value::from(200), &Value::from("Qwen/Qwen3-0.6B"))
@@ -884,10 +646,10 @@ mod tests {
             "no span events or INFO lines at warn: {out:?}"
         );
         let shown = &out[0];
-        assert_eq!(shown["message"], "shown");
+        assert_eq!(shown.message, "shown");
         let ctx = ctx.expect("the INFO span exists and has an identity at DYN_LOG=warn");
-        assert_eq!(shown["trace_id"], ctx.trace_id.to_string());
-        assert_eq!(shown["span_id"], ctx.span_id.to_string());
+        assert_eq!(shown.trace_id, Some(ctx.trace_id.to_string()));
+        assert_eq!(shown.span_id, Some(ctx.span_id.to_string()));
 
         let config = with_dyn_log(jsonl(), "off");
         let mut ctx = None;
@@ -939,10 +701,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(30));
         });
         let closed = find(&out, "SPAN_CLOSED", "work");
-        let t = |k: &str| closed[k].as_u64().unwrap();
-        assert!(t("time.busy_us") >= 30_000, "{closed:?}");
+        let (busy, idle, _) = closed.timings();
+        assert!(busy >= 30_000, "{closed:?}");
         // Not entered for the second sleep: counting the inner entry as well would eat it.
-        assert!(t("time.idle_us") >= 30_000, "{closed:?}");
+        assert!(idle >= 30_000, "{closed:?}");
     }
 
     #[test]
@@ -960,10 +722,7 @@ mod tests {
             });
         });
         let closed = find(&out, "SPAN_CLOSED", "work");
-        assert!(
-            closed["time.busy_us"].as_u64().unwrap() >= 30_000,
-            "{closed:?}"
-        );
+        assert!(closed.timings().0 >= 30_000, "{closed:?}");
     }
 
     #[test]
@@ -974,10 +733,7 @@ mod tests {
         };
         let out = json(&config, || info_span!("s").in_scope(|| info!("only")));
         assert_eq!(out.len(), 1);
-        assert!(
-            out[0].contains_key("trace_id"),
-            "ids stay without span events"
-        );
+        assert!(out[0].trace_id.is_some(), "ids stay without span events");
     }
 
     #[test]
@@ -1008,7 +764,7 @@ mod tests {
         let mut seen = HashSet::new();
         for line in &raw {
             let o = parse_line(line);
-            if o["message"] == "event" {
+            if o.message == "event" {
                 assert_eq!(o["payload"].as_str().map(str::len), Some(3000));
                 assert!(
                     seen.insert((o["thread"].as_u64().unwrap(), o["i"].as_u64().unwrap())),

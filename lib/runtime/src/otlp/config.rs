@@ -17,31 +17,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::logging::{env::Lookup, parse_bool, ConfigError, Origin};
-
-/// Variable names.
-pub mod vars {
-    /// Boolean: export spans.
-    pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
-    /// Boolean: export log records too.
-    pub const OTEL_EXPORT_LOGS_ENABLED: &str = "OTEL_EXPORT_LOGS_ENABLED";
-    /// Boolean: the OpenTelemetry SDK is off.
-    pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-    /// `grpc` or `http/protobuf`.
-    pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-    /// Base endpoint.
-    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    /// Traces endpoint.
-    pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-    /// `service.name`.
-    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
-    /// Extra resource attributes.
-    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-    /// Sampler name.
-    pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
-    /// Sampler argument.
-    pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
-}
+use crate::settings::{
+    env::{self, Lookup},
+    parse_bool, parse_keyword, percent_decode, ConfigError, Origin,
+};
 
 /// The wire protocol to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,10 +116,10 @@ impl OtlpConfig {
     }
 }
 
-/// The TOML `[otlp]` table.
+/// The TOML `[otlp]` table, as written.
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct OtlpSection {
+pub struct OtlpSection {
     enabled: Option<bool>,
     logs_enabled: Option<bool>,
     protocol: Option<toml::Spanned<String>>,
@@ -154,7 +133,7 @@ pub(crate) struct OtlpSection {
 
 impl OtlpConfig {
     /// Applies the TOML table; `at` turns a byte offset into file:line.
-    pub(crate) fn apply_file(
+    pub fn apply_file(
         &mut self,
         section: OtlpSection,
         at: &dyn Fn(usize) -> Origin,
@@ -183,8 +162,8 @@ impl OtlpConfig {
     }
 
     /// Applies the environment.
-    pub(crate) fn apply_env(&mut self, lookup: Lookup<'_>) -> Result<(), ConfigError> {
-        use vars::*;
+    pub fn apply_env(&mut self, lookup: Lookup<'_>) -> Result<(), ConfigError> {
+        use env::*;
         let boolean = |name: &'static str| {
             lookup(name)
                 .map(|v| parse_bool(&v, &Origin::Env(name)))
@@ -238,20 +217,18 @@ impl OtlpConfig {
 }
 
 fn parse_protocol(value: &str, origin: &Origin) -> Result<OtlpProtocol, ConfigError> {
-    match value.trim() {
-        "grpc" => Ok(OtlpProtocol::Grpc),
-        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
-        "http/json" => Err(ConfigError::invalid(
+    if value.trim() == "http/json" {
+        return Err(ConfigError::invalid(
             origin.clone(),
             value,
             "http/json is not supported; expected grpc or http/protobuf",
-        )),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected grpc or http/protobuf",
-        )),
+        ));
     }
+    let words = [
+        ("grpc", OtlpProtocol::Grpc),
+        ("http/protobuf", OtlpProtocol::HttpProtobuf),
+    ];
+    parse_keyword(value, origin, &words, "expected grpc or http/protobuf")
 }
 
 fn parse_ratio(value: &str, origin: &Origin) -> Result<f64, ConfigError> {
@@ -271,7 +248,7 @@ fn parse_sampler(
     origin: &Origin,
 ) -> Result<SamplerConfig, ConfigError> {
     let arg_origin = match origin {
-        Origin::Env(_) => Origin::Env(vars::OTEL_TRACES_SAMPLER_ARG),
+        Origin::Env(_) => Origin::Env(env::OTEL_TRACES_SAMPLER_ARG),
         file => file.clone(),
     };
     let ratio = || arg.map_or(Ok(1.0), |a| parse_ratio(a, &arg_origin));
@@ -294,7 +271,7 @@ fn parse_sampler(
 
 /// `key1=value1,key2=value2` with percent-encoded values, as the OpenTelemetry spec writes it.
 fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let origin = Origin::Env(vars::OTEL_RESOURCE_ATTRIBUTES);
+    let origin = Origin::Env(env::OTEL_RESOURCE_ATTRIBUTES);
     value
         .split(',')
         .map(str::trim)
@@ -310,23 +287,6 @@ fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, Confi
             Ok((k.trim().to_owned(), v))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

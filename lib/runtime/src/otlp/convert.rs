@@ -7,27 +7,24 @@
 //! names: `method` → `http.request.method`, `uri` → `url.path` and `url.query`, `version` →
 //! `network.protocol.version`, `status` → `http.response.status_code` (a 5xx is an error status).
 
-use std::{borrow::Cow, str::FromStr, time::SystemTime};
+use std::{borrow::Cow, str::FromStr};
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry::{
     trace::{SpanKind, Status, TraceState},
     KeyValue, Value,
 };
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use tracing::Metadata;
 
-use super::export::{to_otel_span_id, to_otel_trace_id, SpanExport};
-use crate::logging::{FieldValue, SpanContext, SpanFields};
+use super::export::{to_otel_span_id, to_otel_trace_id};
+use crate::trace::{EndedSpan, FieldValue, SpanFields, X_REQUEST_ID};
 
 /// The span kind its `otel.kind` field asks for; internal by default.
 pub(crate) fn span_kind(fields: &SpanFields) -> SpanKind {
     let kind = fields
-        .iter()
-        .find(|(name, _)| *name == "otel.kind")
-        .and_then(|(_, v)| match v {
-            FieldValue::Str(s) | FieldValue::Text(s) => Some(s.to_ascii_lowercase()),
-            _ => None,
-        });
+        .get("otel.kind")
+        .and_then(FieldValue::as_text)
+        .map(str::to_ascii_lowercase);
     match kind.as_deref() {
         Some("server") => SpanKind::Server,
         Some("client") => SpanKind::Client,
@@ -57,21 +54,20 @@ fn value(v: &FieldValue) -> Value {
 }
 
 /// Builds the exported span.
-pub(crate) fn span_data(
-    export: &SpanExport,
-    meta: &'static Metadata<'static>,
-    ctx: &SpanContext,
-    fields: &SpanFields,
-    start: SystemTime,
-    end: SystemTime,
-) -> SpanData {
+pub(crate) fn span_data(span: EndedSpan<'_>, scope: &InstrumentationScope) -> SpanData {
+    let EndedSpan {
+        meta,
+        context: ctx,
+        fields,
+        start,
+        end,
+    } = span;
     let kind = span_kind(fields);
     let mut attributes = Vec::with_capacity(8);
     let mut status = Status::Unset;
     for (name, v) in fields.iter() {
         if name == "otel.status_code" {
-            if matches!(v, FieldValue::Str(s) | FieldValue::Text(s) if s.eq_ignore_ascii_case("error"))
-            {
+            if v.as_text().is_some_and(|s| s.eq_ignore_ascii_case("error")) {
                 status = Status::error("");
             }
             continue;
@@ -85,9 +81,7 @@ pub(crate) fn span_data(
         }
     }
     if let Some(id) = &ctx.x_request_id {
-        if !fields.iter().any(|(n, _)| n == "x_request_id") {
-            attributes.push(KeyValue::new("x_request_id", id.to_string()));
-        }
+        attributes.push(KeyValue::new(X_REQUEST_ID, id.to_string()));
     }
     if let Some(file) = meta.file() {
         attributes.push(KeyValue::new("code.file.path", file));
@@ -122,7 +116,7 @@ pub(crate) fn span_data(
         events: SpanEvents::default(),
         links: SpanLinks::default(),
         status,
-        instrumentation_scope: export.scope.clone(),
+        instrumentation_scope: scope.clone(),
     }
 }
 
@@ -132,11 +126,7 @@ fn server_conventions(
     attributes: &mut Vec<KeyValue>,
     status: &mut Status,
 ) {
-    let text = match v {
-        FieldValue::Str(s) | FieldValue::Text(s) => Some(&**s),
-        _ => None,
-    };
-    match (name, text) {
+    match (name, v.as_text()) {
         ("method", Some(m)) => attributes.push(KeyValue::new("http.request.method", m.to_owned())),
         ("uri", Some(uri)) => {
             let (path, query) = uri

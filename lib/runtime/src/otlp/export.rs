@@ -14,25 +14,46 @@ use std::{
 };
 
 use opentelemetry::{
-    trace::{SpanKind, TraceContextExt, TraceState},
+    trace::{TraceContextExt, TraceState},
     Context, InstrumentationScope, KeyValue,
 };
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     trace::{
-        BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, ShouldSample, SpanData,
+        BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, ShouldSample,
         SpanProcessor,
     },
     Resource,
 };
 use tokio::{runtime::Handle, task::JoinHandle};
-use tracing::warn;
+use tracing::{warn, Metadata};
 
 use super::{
-    config::{vars, OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig},
+    config::{OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig},
+    convert,
     transport::{HyperHttpClient, OnRuntime},
 };
-use crate::logging::{ConfigError, Origin, SpanId, TraceFlags, TraceId};
+use crate::{
+    settings::{env, ConfigError, Origin},
+    trace::{EndedSpan, SpanContext, SpanExporter, SpanFields, SpanId, TraceId},
+};
+
+/// Why export could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting is not accepted (the endpoint, say).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No Tokio runtime is running to export on.
+    #[error(
+        "{variable} is on, but OTLP export runs on the program's Tokio runtime and none is running"
+    )]
+    NoRuntime {
+        /// The variable that turned export on.
+        variable: &'static str,
+    },
+}
 
 /// Spans waiting for export at most; beyond, they are dropped and counted.
 pub const QUEUE_CAPACITY: u64 = 4096;
@@ -68,14 +89,8 @@ macro_rules! otlp_exporter {
 pub(crate) use otlp_exporter;
 
 /// The running Tokio runtime export runs on, or an error naming the variable that asked for it.
-pub(crate) fn runtime_handle(variable: &'static str) -> Result<Handle, ConfigError> {
-    Handle::try_current().map_err(|_| {
-        ConfigError::invalid(
-            Origin::Env(variable),
-            "true",
-            "OTLP export runs on the program's Tokio runtime: initialise logging inside one (Runtime::enter)",
-        )
-    })
+pub(crate) fn runtime_handle(variable: &'static str) -> Result<Handle, StartError> {
+    Handle::try_current().map_err(|_| StartError::NoRuntime { variable })
 }
 
 /// Counters shared by the queue, the exporter and the reporter.
@@ -127,12 +142,13 @@ pub struct ExportCounts {
 }
 
 /// A running span export. Built by [`SpanExport::start`] inside a Tokio runtime; its spans come
-/// from [`TracewireLayer::with_export`](crate::logging::TracewireLayer::with_export).
+/// from the layer through the [`SpanExporter`] seam
+/// ([`TracewireLayer::with_span_export`](crate::logging::TracewireLayer::with_span_export)).
 #[derive(Debug)]
 pub struct SpanExport {
     processor: BatchSpanProcessor,
     sampler: Sampler,
-    pub(crate) scope: InstrumentationScope,
+    scope: InstrumentationScope,
     stats: Arc<ExportStats>,
     reporter: Mutex<Option<JoinHandle<()>>>,
 }
@@ -140,18 +156,18 @@ pub struct SpanExport {
 impl SpanExport {
     /// Builds the exporter for `config` on the current Tokio runtime. Nothing is sent until the
     /// first batch: startup never waits for the collector.
-    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
-        let handle = runtime_handle(vars::OTEL_EXPORT_ENABLED)?;
+    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, StartError> {
+        let handle = runtime_handle(env::OTEL_EXPORT_ENABLED)?;
         let url = config.traces_url();
         let bad_endpoint = |e: &dyn std::fmt::Display| {
             ConfigError::invalid(
-                Origin::Env(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+                Origin::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
                 &url,
                 format!("cannot export there: {e}"),
             )
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad_endpoint(&"expected an http:// URL"));
+            return Err(bad_endpoint(&"expected an http:// URL").into());
         }
         let exporter = {
             let _runtime = handle.enter();
@@ -189,37 +205,55 @@ impl SpanExport {
         }))
     }
 
-    /// The sampler's decision for a new span: its parent (remote or local) if any.
-    pub(crate) fn sample(
+    /// What has been exported, dropped and lost so far.
+    pub fn counts(&self) -> ExportCounts {
+        ExportCounts {
+            exported: self.stats.exported.load(Ordering::Relaxed),
+            dropped: self.stats.dropped.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.stats
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl SpanExporter for SpanExport {
+    /// The sampler's decision for a new span: its parent's (remote or local) if it has one.
+    fn sample(
         &self,
-        parent: Option<(TraceId, SpanId, TraceFlags)>,
-        trace_id: TraceId,
-        name: &str,
-        kind: &SpanKind,
+        meta: &'static Metadata<'static>,
+        ctx: &SpanContext,
+        fields: &SpanFields,
     ) -> bool {
-        let parent_cx = parent.map(|(trace, span, flags)| {
+        let parent_cx = ctx.parent_id.map(|parent| {
             Context::new().with_remote_span_context(opentelemetry::trace::SpanContext::new(
-                to_otel_trace_id(trace),
-                to_otel_span_id(span),
-                opentelemetry::trace::TraceFlags::new(flags.0),
+                to_otel_trace_id(ctx.trace_id),
+                to_otel_span_id(parent),
+                opentelemetry::trace::TraceFlags::new(ctx.flags.0),
                 true,
                 TraceState::NONE,
             ))
         });
         let result = self.sampler.should_sample(
             parent_cx.as_ref(),
-            to_otel_trace_id(trace_id),
-            name,
-            kind,
+            to_otel_trace_id(ctx.trace_id),
+            meta.name(),
+            &convert::span_kind(fields),
             &[] as &[KeyValue],
             &[],
         );
         result.decision == SamplingDecision::RecordAndSample
     }
 
-    /// Queues a finished span built by `build`, or drops and counts it, unbuilt, if the queue
-    /// is full (a collector that is down costs no conversion work per span).
-    pub(crate) fn end(&self, build: impl FnOnce() -> SpanData) {
+    /// Queues the span, or drops and counts it, unbuilt, if the queue is full or the collector
+    /// failed a moment ago (a collector that is down costs no conversion work per span).
+    fn end(&self, span: EndedSpan<'_>) {
         if self.stats.backing_off() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -230,21 +264,12 @@ impl SpanExport {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.processor.on_end(build());
-    }
-
-    /// What has been exported, dropped and lost so far.
-    pub fn counts(&self) -> ExportCounts {
-        ExportCounts {
-            exported: self.stats.exported.load(Ordering::Relaxed),
-            dropped: self.stats.dropped.load(Ordering::Relaxed),
-            failed: self.stats.failed.load(Ordering::Relaxed),
-        }
+        self.processor.on_end(convert::span_data(span, &self.scope));
     }
 
     /// Sends what is queued (waiting at most [`SHUTDOWN_TIMEOUT`]), stops the exporter, and
     /// reports any loss at WARN. Called by the logging guard.
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         if let Some(reporter) = self
             .reporter
             .lock()
@@ -271,14 +296,6 @@ impl SpanExport {
                 "OTLP export lost spans"
             );
         }
-    }
-
-    fn last_error(&self) -> Option<String> {
-        self.stats
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 }
 

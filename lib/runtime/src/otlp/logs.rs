@@ -16,7 +16,7 @@ use opentelemetry::{
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     error::OTelSdkResult,
-    logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider},
+    logs::{LogBatch, LogExporter as SdkLogExporter, SdkLogger, SdkLoggerProvider},
     Resource,
 };
 use tokio::runtime::Handle;
@@ -26,14 +26,17 @@ use tracing::{
 };
 
 use super::{
-    config::{vars, OtlpConfig, OtlpProtocol},
+    config::{OtlpConfig, OtlpProtocol},
     export::{
         otlp_exporter, resource, runtime_handle, to_otel_span_id, to_otel_trace_id, ExportStats,
-        EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
+        StartError, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
     },
     transport::HyperHttpClient,
 };
-use crate::logging::{ConfigError, Origin, SpanContext};
+use crate::{
+    settings::{env, ConfigError, Origin},
+    trace::{LogExporter, SpanContext},
+};
 
 /// A running log export.
 #[derive(Debug)]
@@ -52,7 +55,7 @@ struct LogsOnRuntime<E> {
     stats: Arc<ExportStats>,
 }
 
-impl<E: LogExporter> LogExporter for LogsOnRuntime<E> {
+impl<E: SdkLogExporter> SdkLogExporter for LogsOnRuntime<E> {
     fn export(
         &self,
         batch: LogBatch<'_>,
@@ -80,8 +83,8 @@ impl<E: LogExporter> LogExporter for LogsOnRuntime<E> {
 
 impl LogExport {
     /// Builds the log exporter for `config` on the current Tokio runtime.
-    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, ConfigError> {
-        let handle = runtime_handle(vars::OTEL_EXPORT_LOGS_ENABLED)?;
+    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, StartError> {
+        let handle = runtime_handle(env::OTEL_EXPORT_LOGS_ENABLED)?;
         let url = config.logs_url();
         let exporter = {
             let _runtime = handle.enter();
@@ -92,7 +95,7 @@ impl LogExport {
             )
             .map_err(|e| {
                 ConfigError::invalid(
-                    Origin::Env(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+                    Origin::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
                     &url,
                     format!("cannot export logs there: {e}"),
                 )
@@ -115,8 +118,27 @@ impl LogExport {
         }))
     }
 
+    /// Log records the collector accepted, and those in batches it did not accept, so far.
+    pub fn counts(&self) -> LogCounts {
+        LogCounts {
+            exported: self.stats.exported.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the log export has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogCounts {
+    /// Records the collector accepted.
+    pub exported: u64,
+    /// Records in batches the collector did not accept.
+    pub failed: u64,
+}
+
+impl LogExporter for LogExport {
     /// Emits one event as a log record.
-    pub(crate) fn emit(&self, event: &Event<'_>, span: Option<&SpanContext>, now: SystemTime) {
+    fn emit(&self, event: &Event<'_>, span: Option<&SpanContext>, now: SystemTime) {
         let meta = event.metadata();
         let mut record = self.logger.create_log_record();
         record.set_timestamp(now);
@@ -142,17 +164,8 @@ impl LogExport {
         self.logger.emit(record);
     }
 
-    /// Log records accepted and lost so far.
-    pub fn counts(&self) -> super::ExportCounts {
-        super::ExportCounts {
-            exported: self.stats.exported.load(Ordering::Relaxed),
-            dropped: self.stats.dropped.load(Ordering::Relaxed),
-            failed: self.stats.failed.load(Ordering::Relaxed),
-        }
-    }
-
     /// Sends what is queued, waiting at most [`SHUTDOWN_TIMEOUT`].
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         let _ = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
         let counts = self.counts();
         if counts.failed > 0 {

@@ -1,10 +1,15 @@
-//! Span export over OTLP to a tracing backend (an OpenTelemetry Collector, Tempo, Jaeger), in
-//! readable and JSONL mode alike, configured by the standard `OTEL_*` variables and the TOML
-//! `[otlp]` table (see [`OtlpConfig`]).
+//! Span and log export over OTLP to a tracing backend (an OpenTelemetry Collector, Tempo,
+//! Jaeger), in readable and JSONL mode alike, configured by the standard `OTEL_*` variables and
+//! the TOML `[otlp]` table (see [`OtlpConfig`]).
+//!
+//! A sibling of `logging` that meets it only through `crate::trace`: [`SpanExport`] and
+//! [`LogExport`] implement the [`SpanExporter`](crate::trace::SpanExporter) and
+//! [`LogExporter`](crate::trace::LogExporter) seam the layer calls, and this module imports
+//! nothing but `trace` and `settings`.
 //!
 //! One identity: the exported spans carry exactly the `trace_id`, `span_id` and parent the log
 //! lines show, because they are built from the same record. This is why the export is a
-//! small layer of ours feeding the SDK's batch processor and the official `opentelemetry-otlp`
+//! small seam of ours feeding the SDK's batch processor and the official `opentelemetry-otlp`
 //! exporter, rather than `tracing-opentelemetry`: that crate assigns its own span ids inside the
 //! SDK tracer, lazily and possibly on another thread, and its per-span data is private, so the
 //! ids in the logs could not be guaranteed to be the exported ones.
@@ -12,15 +17,14 @@
 //! With export off, no OpenTelemetry code runs per span.
 
 mod config;
-pub(crate) mod convert;
+mod convert;
 mod export;
 mod logs;
 mod transport;
 
-pub(crate) use config::OtlpSection;
-pub use config::{vars, OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig};
+pub use config::{OtlpConfig, OtlpProtocol, OtlpSection, ParentBasedRoot, SamplerConfig};
 pub use export::{
-    ExportCounts, SpanExport, BACK_OFF, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
+    ExportCounts, SpanExport, StartError, BACK_OFF, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
     SHUTDOWN_TIMEOUT,
 };
-pub use logs::LogExport;
+pub use logs::{LogCounts, LogExport};

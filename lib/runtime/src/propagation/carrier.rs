@@ -1,10 +1,11 @@
-//! Carriers: where propagation headers are read from and written to. The W3C logic is written
-//! once against these traits; each transport adds one impl.
+//! Carriers: where propagation headers are read from and written to. The W3C logic and the
+//! request id are written once against these traits; each transport adds one impl.
 
 /// Reads header values by lowercase name.
 pub trait Extractor {
-    /// Every value of `name`, in order; non-UTF-8 values are reported as `None` entries.
-    fn get_all(&self, name: &str) -> Vec<Option<&str>>;
+    /// Every value of `name`, in order, as raw bytes (a transport may carry bytes that are not
+    /// text; the readers validate them).
+    fn get_all(&self, name: &str) -> Vec<&[u8]>;
 }
 
 /// Writes header values by lowercase name.
@@ -14,10 +15,10 @@ pub trait Injector {
 }
 
 impl Extractor for http::HeaderMap {
-    fn get_all(&self, name: &str) -> Vec<Option<&str>> {
+    fn get_all(&self, name: &str) -> Vec<&[u8]> {
         http::HeaderMap::get_all(self, name)
             .iter()
-            .map(|v| v.to_str().ok())
+            .map(http::HeaderValue::as_bytes)
             .collect()
     }
 }

@@ -1,8 +1,10 @@
 //! `x-request-id`: accepted when it is 1 to 128 visible ASCII characters (`!` to `~`), so that it
-//! can never break a log line or a header.
+//! can never break a log line or a header; one header only.
 
-/// The header name, lowercase.
-pub const X_REQUEST_ID: &str = "x-request-id";
+use super::carrier::Extractor;
+
+/// The header name, lowercase (the span field and JSONL key is `x_request_id`).
+pub const X_REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The longest accepted request id.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -36,6 +38,20 @@ pub fn validate_request_id(raw: &[u8]) -> Result<&str, InvalidRequestId> {
                 .take(256)
                 .collect(),
             reason: reason.unwrap_or("not UTF-8"),
+        }),
+    }
+}
+
+/// Reads the request id from a carrier: `Ok(None)` when there is none.
+pub fn extract_request_id(
+    carrier: &(impl Extractor + ?Sized),
+) -> Result<Option<&str>, InvalidRequestId> {
+    match *carrier.get_all(X_REQUEST_ID_HEADER).as_slice() {
+        [] => Ok(None),
+        [one] => validate_request_id(one).map(Some),
+        _ => Err(InvalidRequestId {
+            escaped: "(several headers)".to_owned(),
+            reason: "more than one x-request-id header",
         }),
     }
 }

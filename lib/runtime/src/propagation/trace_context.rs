@@ -11,10 +11,15 @@
 //! - Flags: the sampled (`01`) and random (`02`) bits are kept; other bits are reserved and
 //!   cleared.
 //! - `tracestate` is read only with a valid `traceparent`; several headers are joined with `,`.
-//!   Keys and values are validated, keys are unique, at most 32 members. An invalid
+//!   Keys and values are validated by the Level 2 grammar (a key starts with a lowercase letter
+//!   or a digit, then up to 255 of `a-z 0-9 _ - * / @`; a value is 1 to 256 printable characters
+//!   but `,` and `=`, not ending in a space), at most 32 members. Duplicate keys are tolerated
+//!   and passed on as they came (the spec allows keeping or dropping them). An invalid
 //!   `tracestate` is dropped whole, never forwarded.
 
-use crate::logging::{SpanId, TraceFlags, TraceId, TraceParent};
+use std::sync::Arc;
+
+use crate::trace::{parse_hex, SpanId, TraceFlags, TraceId, TraceParent};
 
 use super::carrier::Extractor;
 
@@ -58,15 +63,16 @@ pub enum InvalidTraceParent {
 }
 
 /// Reads the remote parent from a carrier: `Ok(None)` when there is no `traceparent`.
-pub fn extract(carrier: &impl Extractor) -> Result<Option<TraceParent>, InvalidTraceParent> {
-    let values = carrier.get_all(TRACEPARENT);
-    let value = match values.as_slice() {
+pub fn extract(
+    carrier: &(impl Extractor + ?Sized),
+) -> Result<Option<TraceParent>, InvalidTraceParent> {
+    let value = match *carrier.get_all(TRACEPARENT).as_slice() {
         [] => return Ok(None),
-        [one] => one.ok_or(InvalidTraceParent::NotAscii)?,
+        [one] => std::str::from_utf8(one).map_err(|_| InvalidTraceParent::NotAscii)?,
         _ => return Err(InvalidTraceParent::Repeated),
     };
     let mut parent = parse_traceparent(value)?;
-    parent.trace_state = join_tracestate(&carrier.get_all(TRACESTATE));
+    parent.trace_state = join_tracestate(&carrier.get_all(TRACESTATE)).map(Arc::from);
     Ok(Some(parent))
 }
 
@@ -111,37 +117,33 @@ pub fn format_traceparent(trace_id: TraceId, span_id: SpanId, flags: TraceFlags)
 }
 
 fn hex_byte(s: &str) -> Option<u8> {
-    crate::logging::ids::parse_hex::<2>(s).map(|v| v as u8)
+    parse_hex::<2>(s).map(|v| v as u8)
 }
 
 /// Joins several `tracestate` headers and validates the result; `None` if absent or invalid.
-pub fn join_tracestate(values: &[Option<&str>]) -> Option<String> {
-    if values.is_empty() || values.iter().any(Option::is_none) {
+pub fn join_tracestate(values: &[&[u8]]) -> Option<String> {
+    let texts = values
+        .iter()
+        .map(|v| std::str::from_utf8(v).ok())
+        .collect::<Option<Vec<&str>>>()?;
+    if texts.is_empty() {
         return None;
     }
-    let joined = values
-        .iter()
-        .flatten()
-        .copied()
-        .collect::<Vec<_>>()
-        .join(",");
-    validate_tracestate(&joined)
+    validate_tracestate(&texts.join(","))
 }
 
 /// The normalised `tracestate` (members trimmed, empty members dropped), or `None` if invalid.
 pub fn validate_tracestate(value: &str) -> Option<String> {
     let mut members: Vec<&str> = Vec::new();
-    let mut keys: Vec<&str> = Vec::new();
     for member in value.split(',') {
         let member = member.trim_matches([' ', '\t']);
         if member.is_empty() {
             continue;
         }
         let (key, val) = member.split_once('=')?;
-        if !valid_key(key) || !valid_value(val) || keys.contains(&key) {
+        if !valid_key(key) || !valid_value(val) {
             return None;
         }
-        keys.push(key);
         members.push(member);
     }
     if members.is_empty() || members.len() > MAX_TRACESTATE_MEMBERS {
@@ -150,30 +152,21 @@ pub fn validate_tracestate(value: &str) -> Option<String> {
     Some(members.join(","))
 }
 
-fn key_char(c: u8) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
-}
-
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`, `keychar = lcalpha / DIGIT / "_" / "-" / "*"
+/// / "/" / "@"` (Level 2; Level 1's tenant and system lengths are gone).
 fn valid_key(key: &str) -> bool {
-    let b = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            !b.is_empty()
-                && b.len() <= 256
-                && b[0].is_ascii_lowercase()
-                && b.iter().all(|&c| key_char(c))
+    let keychar = |c: u8| {
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+    };
+    match key.as_bytes() {
+        [first, rest @ ..] => {
+            (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.len() <= 255
+                && rest.iter().all(|&c| keychar(c))
         }
-        Some((tenant, system)) => {
-            let (t, s) = (tenant.as_bytes(), system.as_bytes());
-            !t.is_empty()
-                && t.len() <= 241
-                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && t.iter().all(|&c| key_char(c))
-                && !s.is_empty()
-                && s.len() <= 14
-                && s[0].is_ascii_lowercase()
-                && s.iter().all(|&c| key_char(c))
-        }
+        [] => false,
     }
 }
 
@@ -369,10 +362,21 @@ mod tests {
 
     #[test]
     fn tracestate_validation() {
-        let long_key = format!("a{}", "b".repeat(255));
-        let too_long_key = format!("a{}", "b".repeat(256));
+        let key_256 = "z".repeat(256);
+        let key_257 = "z".repeat(257);
         let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         let max: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        // The W3C suite's all-allowed-characters case: every key character, every value one.
+        let key_chars = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+        let value_chars: String = (0x20u8..=0x7e)
+            .filter(|&c| c != b',' && c != b'=')
+            .map(char::from)
+            .collect();
+        let all_allowed = format!("{key_chars}={value_chars}");
+        let all_allowed_vendor = format!("{key_chars}@a-z0-9_-*/={value_chars}");
+        let tenant_max = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+        let tenant_long = format!("{}@v=1", "t".repeat(242));
+        let system_long = format!("t@{}=1", "v".repeat(15));
         let cases: Vec<(String, Option<&str>, &str)> = vec![
             (
                 "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".into(),
@@ -385,29 +389,97 @@ mod tests {
                 "whitespace and empty members",
             ),
             (
+                "foo=1\t \t,\t \tbar=2,\t \tbaz=3".into(),
+                Some("foo=1,bar=2,baz=3"),
+                "suite: tabs and spaces around members",
+            ),
+            (
                 "fw529a3039@dt=1,0tenant@sys=2".into(),
                 Some("fw529a3039@dt=1,0tenant@sys=2"),
                 "multi-tenant keys",
             ),
             ("a=b c".into(), Some("a=b c"), "a space inside a value"),
-            (format!("{long_key}=v"), Some(""), "256-char key"),
+            (
+                format!("{key_256}=1"),
+                Some(""),
+                "suite: a 256-character key",
+            ),
             (max.join(","), Some(""), "32 members"),
+            (
+                "1abc=1".into(),
+                Some("1abc=1"),
+                "Level 2: a key may start with a digit",
+            ),
+            (
+                "a=1,a=2".into(),
+                Some("a=1,a=2"),
+                "Level 2: duplicate keys tolerated, passed on",
+            ),
+            (
+                "foo@=1,bar=2".into(),
+                Some("foo@=1,bar=2"),
+                "suite: @ at the end of a key",
+            ),
+            (
+                "foo@@bar=1,bar=2".into(),
+                Some("foo@@bar=1,bar=2"),
+                "suite: two @ in a row",
+            ),
+            (
+                "foo@bar@baz=1".into(),
+                Some("foo@bar@baz=1"),
+                "suite: two @ apart",
+            ),
+            (
+                tenant_max.clone(),
+                Some(tenant_max.as_str()),
+                "suite: 241 + @ + 14",
+            ),
+            (
+                tenant_long.clone(),
+                Some(tenant_long.as_str()),
+                "suite: Level 2 has no tenant limit",
+            ),
+            (
+                system_long.clone(),
+                Some(system_long.as_str()),
+                "suite: Level 2 has no system limit",
+            ),
+            (
+                all_allowed.clone(),
+                Some(all_allowed.as_str()),
+                "suite: all allowed characters",
+            ),
+            (
+                all_allowed_vendor.clone(),
+                Some(all_allowed_vendor.as_str()),
+                "suite: all allowed characters, with @",
+            ),
             ("".into(), None, "empty"),
             ("Rojo=1".into(), None, "uppercase key"),
-            ("1abc=1".into(), None, "simple key starting with a digit"),
-            (format!("{too_long_key}=v"), None, "257-char key"),
-            ("a=1,a=2".into(), None, "duplicate key"),
+            ("FOO=1".into(), None, "suite: uppercase key"),
+            ("foo =1".into(), None, "suite: a space in a key"),
+            ("foo.bar=1".into(), None, "suite: a dot in a key"),
+            (
+                "@foo=1,bar=2".into(),
+                None,
+                "suite: a key starting with @ drops the header",
+            ),
+            (format!("{key_257}=1"), None, "suite: a 257-character key"),
             ("a=".into(), None, "empty value"),
+            (
+                "foo=,bar=3".into(),
+                None,
+                "suite: an empty value drops the header",
+            ),
             (
                 "a=b ,c=d".into(),
                 Some("a=b,c=d"),
                 "a space before a comma is list whitespace, not value",
             ),
-            ("a=b=c".into(), None, "= in a value"),
+            ("foo=bar=baz".into(), None, "suite: = in a value"),
             ("a".into(), None, "no ="),
-            ("t@toolongsystemid=1".into(), None, "system id over 14"),
-            ("@sys=1".into(), None, "empty tenant"),
-            (many.join(","), None, "33 members"),
+            (many.join(","), None, "suite: 33 members"),
             ("a=\u{7f}".into(), None, "control character"),
         ];
         for (value, want, reason) in cases {

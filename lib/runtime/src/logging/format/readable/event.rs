@@ -1,11 +1,5 @@
-//! The readable format (SPEC §2), like tracing-subscriber's full format:
-//!
-//! ```text
-//! 2025-09-02T15:50:01.770028Z  INFO http-request{method=POST uri=/v1/chat/completions}: tracewire_frontend::openai: request received model="Qwen/Qwen3-0.6B" trace_id=425ef761ca5b44c795b4c912f1d84b39
-//! ```
-//!
-//! Control characters in messages and values are escaped (`\n`, `\u{1b}`), so one event is one
-//! line and no value can move the cursor or colour a terminal.
+//! A readable line: time, level, the span chain, the target, the message and fields, then the
+//! span's request id and trace id.
 
 use std::{
     cell::RefCell,
@@ -17,15 +11,25 @@ use tracing::{
     Event, Level, Metadata,
 };
 use tracing_log::NormalizeEvent;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::{
-    callsite::{with_cached, FieldKeys, Rendered, Slots},
-    fields::{FieldValue, Redactions, SpanFields},
-    float,
-    jsonl::{LOG_TARGET, OTEL_PREFIX},
-    layer::{SpanData, SpanEvent, Style},
-    scan,
-    timestamp::{self, UnixMicros},
+    span::{with_chain, SpanText},
+    value::{escape_into, write_f64, write_quoted, Escaping},
+};
+use crate::{
+    logging::{
+        format::{SpanEvent, SpanView, Style},
+        line::{
+            callsite::{with_cached, FieldKeys, Rendered, Slots},
+            keys::{
+                BUSY_US, DURATION_US, IDLE_US, LOG_PREFIX, LOG_TARGET, MESSAGE, SPAN_ID, TRACE_ID,
+                X_REQUEST_ID,
+            },
+            timestamp::{self, UnixMicros},
+        },
+    },
+    trace::{Redactions, SpanContext},
 };
 
 const DIM: &str = "\x1b[2m";
@@ -42,36 +46,43 @@ fn level_colour(level: &Level) -> &'static str {
     }
 }
 
-/// Writes one event line. `chain` is the rendered span chain (`a{..}:b{..}:`, empty outside
-/// spans) and `current` the innermost span.
-pub(crate) fn write_event(
+/// Writes one event line; `span` is the event's span.
+pub(crate) fn write_event<D, S>(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
     event: &Event<'_>,
-    chain: &Chain<'_>,
-    current: Option<&SpanData>,
-) {
+    span: Option<&SpanRef<'_, S>>,
+) where
+    D: SpanView,
+    S: for<'a> LookupSpan<'a>,
+{
     let time = style.now();
     // Only the `log` bridge's callsites (target "log") can normalize; the check is cheaper.
     let normalized = (event.metadata().target() == LOG_TARGET)
         .then(|| event.normalized_metadata())
         .flatten();
-    match normalized {
-        // A `log` record: level and target are the record's, not the bridge callsite's.
-        Some(meta) => {
-            let target = Target::Bridged(meta.target());
-            write_head(buf, time, style, ansi, meta.level(), chain.text, target);
-            write_fields(buf, &style.redact, event, None);
+    with_chain::<D, S>(span, None, |chain| {
+        match &normalized {
+            // A `log` record: level and target are the record's, not the bridge callsite's.
+            Some(meta) => {
+                let target = Target::Bridged(meta.target());
+                write_head(buf, time, style, ansi, meta.level(), chain, target);
+                write_fields(buf, &style.redact, event, None);
+            }
+            None => with_cached(&CALLSITES, event.metadata(), |callsite| {
+                let level = event.metadata().level();
+                let target = Target::Cached(callsite);
+                write_head(buf, time, style, ansi, level, chain, target);
+                write_fields(buf, &style.redact, event, Some(&callsite.fields));
+            }),
         }
-        None => with_cached(&CALLSITES, event.metadata(), |callsite| {
-            let level = event.metadata().level();
-            let target = Target::Cached(callsite);
-            write_head(buf, time, style, ansi, level, chain.text, target);
-            write_fields(buf, &style.redact, event, Some(&callsite.fields));
-        }),
+    });
+    if let Some(span) = span {
+        if let Some(data) = span.extensions().get::<D>() {
+            write_ids(buf, data.context());
+        }
     }
-    write_ids(buf, current, chain.id_shown);
     buf.push(b'\n');
 }
 
@@ -97,41 +108,46 @@ fn write_fields(
     }
 }
 
-/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line; `chain` ends with the span itself.
-pub(crate) fn write_span_event(
+/// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line for `span`, whose text is `own` (the span's
+/// record may not be in the registry yet: its ancestors are read from there, it is not).
+pub(crate) fn write_span_event<D, S>(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
-    meta: &'static Metadata<'static>,
-    chain: &Chain<'_>,
-    data: &SpanData,
+    span: &SpanRef<'_, S>,
+    own: &SpanText,
+    context: &SpanContext,
     kind: SpanEvent,
-) {
-    with_cached(&CALLSITES, meta, |callsite| {
-        write_head(
-            buf,
-            kind.time,
-            style,
-            ansi,
-            meta.level(),
-            chain.text,
-            Target::Cached(callsite),
-        )
+) where
+    D: SpanView,
+    S: for<'a> LookupSpan<'a>,
+{
+    let meta = span.metadata();
+    let parent = span.parent();
+    with_chain::<D, S>(parent.as_ref(), Some(own), |chain| {
+        with_cached(&CALLSITES, meta, |callsite| {
+            let target = Target::Cached(callsite);
+            write_head(buf, kind.time, style, ansi, meta.level(), chain, target)
+        })
     });
     buf.extend_from_slice(kind.message().as_bytes());
     if let Some(t) = kind.closed {
         for (key, value) in [
-            (" time.busy_us=", t.busy_us),
-            (" time.idle_us=", t.idle_us),
-            (" time.duration_us=", t.duration_us),
+            (BUSY_US, t.busy_us),
+            (IDLE_US, t.idle_us),
+            (DURATION_US, t.duration_us),
         ] {
+            buf.push(b' ');
             buf.extend_from_slice(key.as_bytes());
+            buf.push(b'=');
             buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         }
     }
-    buf.extend_from_slice(b" span_id=");
-    data.context.span_id.write_hex(buf);
-    write_ids(buf, Some(data), chain.id_shown);
+    buf.push(b' ');
+    buf.extend_from_slice(SPAN_ID.as_bytes());
+    buf.push(b'=');
+    context.span_id.write_hex(buf);
+    write_ids(buf, context);
     buf.push(b'\n');
 }
 
@@ -168,36 +184,6 @@ impl Rendered for Callsite {
 
 thread_local! {
     static CALLSITES: RefCell<Slots<Callsite>> = const { RefCell::new(Slots::new()) };
-}
-
-/// The rendered span chain of a line (`a{..}:b{..}:`), and whether one of its spans shows an
-/// `x_request_id` field.
-pub(crate) struct Chain<'a> {
-    pub(crate) text: &'a [u8],
-    pub(crate) id_shown: bool,
-}
-
-/// `name{field=value ...}` for a span, written when its fields are recorded.
-pub(crate) fn span_text(name: &str, fields: &SpanFields, redact: &Redactions) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(64);
-    escape_into(&mut buf, name);
-    let mut fields = fields
-        .iter()
-        .filter(|(n, _)| !n.starts_with(OTEL_PREFIX))
-        .peekable();
-    if fields.peek().is_some() {
-        buf.push(b'{');
-        for (i, (field, value)) in fields.enumerate() {
-            if i > 0 {
-                buf.push(b' ');
-            }
-            escape_into(&mut buf, field);
-            buf.push(b'=');
-            write_value(&mut buf, redact, field, value);
-        }
-        buf.push(b'}');
-    }
-    buf
 }
 
 /// Where a line's target comes from.
@@ -269,113 +255,19 @@ fn padded_level(level: &Level) -> &'static str {
     }
 }
 
-/// ` trace_id=…`, preceded by ` x_request_id=…` when the request id was inherited from another
-/// process rather than shown as a span field in the chain.
-fn write_ids(buf: &mut Vec<u8>, current: Option<&SpanData>, id_shown: bool) {
-    let Some(data) = current else { return };
-    if let Some(id) = &data.context.x_request_id {
-        if !id_shown {
-            buf.extend_from_slice(b" x_request_id=");
-            escape_into(buf, id);
-        }
+/// ` x_request_id=… trace_id=…` of the span a line is in (the request id, when the span has
+/// one, from its identity).
+fn write_ids(buf: &mut Vec<u8>, context: &SpanContext) {
+    if let Some(id) = &context.x_request_id {
+        buf.push(b' ');
+        buf.extend_from_slice(X_REQUEST_ID.as_bytes());
+        buf.push(b'=');
+        escape_into(buf, id);
     }
-    buf.extend_from_slice(b" trace_id=");
-    data.context.trace_id.write_hex(buf);
-}
-
-fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &FieldValue) {
-    if redact.contains(name) {
-        buf.extend_from_slice(b"[REDACTED]");
-        return;
-    }
-    let _ = match value {
-        FieldValue::I64(v) => {
-            buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
-            Ok(())
-        }
-        FieldValue::U64(v) => {
-            buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
-            Ok(())
-        }
-        FieldValue::I128(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::U128(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::F64(v) => {
-            write_f64(buf, *v);
-            Ok(())
-        }
-        FieldValue::Bool(v) => write!(Escaping(buf), "{v}"),
-        FieldValue::Str(s) => {
-            write_quoted(buf, s);
-            Ok(())
-        }
-        FieldValue::Text(s) => write!(Escaping(buf), "{s}"),
-        FieldValue::Redacted => write!(Escaping(buf), "[REDACTED]"),
-    };
-}
-
-/// Shortest round-trip text (as in JSONL and serde_json); `NaN` and `inf` as Rust writes them.
-fn write_f64(buf: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
-        float::write_finite(buf, v);
-    } else {
-        buf.extend_from_slice(v.to_string().as_bytes());
-    }
-}
-
-/// `value` quoted as `{:?}` writes it; plain printable ASCII without `"` or `\` (the usual case)
-/// skips `core::fmt`.
-fn write_quoted(buf: &mut Vec<u8>, value: &str) {
-    if !scan::needs_debug_quoting(value.as_bytes()) {
-        buf.push(b'"');
-        buf.extend_from_slice(value.as_bytes());
-        buf.push(b'"');
-    } else {
-        let _ = write!(Escaping(buf), "{value:?}");
-    }
-}
-
-/// Escapes control characters as Rust does (`\n`, `\t`, `\u{1b}`); all else is copied.
-pub(crate) fn escape_into(buf: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    if !scan::has_control(bytes) {
-        buf.extend_from_slice(bytes);
-        return;
-    }
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != 0x7f {
-            continue;
-        }
-        buf.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            _ => {
-                let _ = write!(RawBuf(buf), "\\u{{{b:x}}}");
-            }
-        }
-        start = i + 1;
-    }
-    buf.extend_from_slice(&bytes[start..]);
-}
-
-struct RawBuf<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for RawBuf<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-struct Escaping<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Escaping<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_into(self.0, s);
-        Ok(())
-    }
+    buf.push(b' ');
+    buf.extend_from_slice(TRACE_ID.as_bytes());
+    buf.push(b'=');
+    context.trace_id.write_hex(buf);
 }
 
 /// Which fields a pass over an event writes: the message must come first in the line, and
@@ -429,8 +321,8 @@ impl Fields<'_> {
     /// A `log` record's field: its `log.*` fields are already in the normalized metadata.
     fn start_bridged(&mut self, field: &Field) -> Slot {
         let name = field.name();
-        let is_message = name == "message";
-        if is_message != (self.pass == Pass::Message) || name.starts_with("log.") {
+        let is_message = name == MESSAGE;
+        if is_message != (self.pass == Pass::Message) || name.starts_with(LOG_PREFIX) {
             return Slot::Skip;
         }
         if is_message {
@@ -505,9 +397,12 @@ impl Visit for Fields<'_> {
 mod tests {
     use tracing::{error, info, info_span, warn};
 
-    use crate::logging::{
-        capture::{lines, with_dyn_log},
-        LoggingConfig, MemorySink, TimeZone, TracewireLayer,
+    use crate::{
+        logging::{
+            testing::{lines, with_dyn_log},
+            LoggingConfig, MemorySink, TimeZone, TracewireLayer,
+        },
+        trace::RemoteContext,
     };
 
     fn readable() -> LoggingConfig {
@@ -539,26 +434,25 @@ mod tests {
     }
 
     #[test]
-    fn a_request_id_from_another_process_is_shown_once() {
-        let remote = crate::logging::RemoteContext {
-            parent: None,
+    fn the_request_id_is_shown_once_after_the_message_wherever_it_came_from() {
+        let remote = RemoteContext {
             x_request_id: Some("req-9".into()),
+            ..RemoteContext::default()
         };
         let out = lines(&readable(), || {
-            remote
-                .in_scope(|| info_span!("handle_payload"))
+            info_span!("handle_payload", remote_parent = remote.field())
                 .in_scope(|| info!(target: "t", "token"));
-            info_span!("http-request", x_request_id = "req-8")
-                .in_scope(|| info!(target: "t", "local"));
+            info_span!("http-request", x_request_id = "req-8", n = 1)
+                .in_scope(|| info_span!("inner").in_scope(|| info!(target: "t", "local")));
         });
         assert!(
-            out[0].contains("handle_payload: t: token x_request_id=req-9 trace_id="),
-            "{}",
+            out[0].contains(" INFO handle_payload: t: token x_request_id=req-9 trace_id="),
+            "from another process: {}",
             out[0]
         );
         assert!(
-            out[1].contains("http-request{x_request_id=\"req-8\"}: t: local trace_id="),
-            "{}",
+            out[1].contains(" INFO http-request{n=1}:inner: t: local x_request_id=req-8 trace_id="),
+            "from a span field, inherited: {}",
             out[1]
         );
         assert_eq!(out[1].matches("req-8").count(), 1);

@@ -2,9 +2,9 @@
 //! tracing-subscriber line, and the civil-date arithmetic is a few integer operations.
 //!
 //! The clock is read through `quanta` (the CPU's invariant TSC where the kernel trusts it, the
-//! monotonic clock otherwise): 11.6 ns a read on this project's machine against 29.4 ns for
-//! `clock_gettime`, and a span lifecycle reads it four times. Wall-clock times are derived from
-//! those readings through a per-thread anchor pair re-read once a second.
+//! monotonic clock otherwise), which is cheaper than `clock_gettime` (BENCHMARKS.md, "Parts"),
+//! and a span lifecycle reads it four times. Wall-clock times are derived from those readings
+//! through a per-thread anchor pair re-read once a second.
 
 use std::{
     cell::Cell,
@@ -15,7 +15,17 @@ pub(crate) use quanta::Instant;
 
 use chrono::{Offset, TimeZone as _};
 
-use super::config::TimeZone;
+/// Timestamps in UTC or in an offset from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeZone {
+    /// `Z`.
+    #[default]
+    Utc,
+    /// The machine's local offset at each instant (daylight saving included).
+    Local,
+    /// A fixed offset in seconds east of UTC, for tests and pinned deployments.
+    Fixed(i32),
+}
 
 /// The last second formatted on a thread: lines come many per second, so the date arithmetic
 /// runs once a second.

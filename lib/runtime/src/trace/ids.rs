@@ -1,4 +1,4 @@
-//! Trace and span identifiers: W3C sizes, lowercase hex, never all zero.
+//! Trace and span identifiers: W3C sizes, lowercase hex, never all zero; and the trace flags.
 
 use std::fmt;
 
@@ -20,9 +20,14 @@ impl TraceFlags {
     /// The `sampled` flag alone, which tracewire sets on the traces it starts.
     pub const SAMPLED: TraceFlags = TraceFlags(0x01);
 
-    /// Whether the `sampled` bit is set.
-    pub fn is_sampled(self) -> bool {
-        self.0 & 0x01 != 0
+    /// These flags with the `sampled` bit set or cleared, the others kept.
+    #[must_use]
+    pub fn with_sampled(self, sampled: bool) -> Self {
+        if sampled {
+            TraceFlags(self.0 | Self::SAMPLED.0)
+        } else {
+            TraceFlags(self.0 & !Self::SAMPLED.0)
+        }
     }
 }
 
@@ -181,6 +186,13 @@ mod tests {
         }
         assert_eq!(SpanId::from_hex("0000000000000000"), None, "all zero");
         assert_eq!(SpanId::from_hex("b7ad6b716920333"), None, "15 digits");
+    }
+
+    #[test]
+    fn the_sampled_bit_is_set_and_cleared_alone() {
+        assert_eq!(TraceFlags(0x02).with_sampled(true), TraceFlags(0x03));
+        assert_eq!(TraceFlags(0x03).with_sampled(false), TraceFlags(0x02));
+        assert_eq!(TraceFlags(0x01).with_sampled(true), TraceFlags(0x01));
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! The environment variables tracewire reads, in one place, and how they are looked up.
-//!
-//! Every reader takes a [`Lookup`] so that tests pass a table instead of touching the process
-//! environment.
+//! Every environment variable tracewire reads, by name, in one place, and how they are looked
+//! up: each reader takes a [`Lookup`], so that tests pass a table instead of touching the
+//! process environment.
 
 /// Filter directives, `EnvFilter` syntax (`info,my_crate::module=trace`).
 pub const DYN_LOG: &str = "DYN_LOG";
@@ -23,8 +22,27 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const DYN_LOG_OVERFLOW: &str = "DYN_LOG_OVERFLOW";
 /// Bytes of the output queue (at least 65536).
 pub const DYN_LOG_BUFFER_BYTES: &str = "DYN_LOG_BUFFER_BYTES";
+
 /// Boolean, as in the reference system: export spans over OTLP.
 pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
+/// Boolean: export log records over OTLP too.
+pub const OTEL_EXPORT_LOGS_ENABLED: &str = "OTEL_EXPORT_LOGS_ENABLED";
+/// Boolean: the OpenTelemetry SDK is off (all export off, whatever else says).
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `grpc` or `http/protobuf`.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// The collector's base URL.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The URL spans are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// `service.name`.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Extra resource attributes, `key=value,...`.
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// The sampler's name.
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// The sampler's argument (a ratio).
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 
 /// Looks a variable up by name; `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;

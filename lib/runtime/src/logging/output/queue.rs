@@ -12,6 +12,7 @@
 //!   [`QueueConfig::capacity`].
 //! - Dropped lines and failed writes are reported at WARN at most once per second, and
 //!   everything queued is written by [`LineSink::flush`] (the logging guard calls it).
+//! - Dropping the [`QueuedSink`] writes out what is queued and ends its thread.
 
 use std::{
     io::{self, Write},
@@ -19,11 +20,11 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Condvar, Mutex, MutexGuard, PoisonError,
     },
-    thread,
+    thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
 
-use super::writer::LineSink;
+use super::sink::LineSink;
 
 /// What a producer does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,9 +59,9 @@ impl Default for QueueConfig {
 }
 
 /// The writer drains the queue this often while lines arrive, and producers wake it early only
-/// when this much is queued: a wake-up per line would cost more than the line. Each drain costs
-/// the writer thread a timed wait and a write (measured at 0.66 µs per request of a worker at
-/// 2,850 requests/s with a 5 ms period); lines reach the output at most this late.
+/// when this much is queued: a wake-up per line would cost more than the line, and each drain
+/// costs the writer thread a timed wait and a write (BENCHMARKS.md has the end-to-end cost);
+/// lines reach the output at most this late.
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
 const WAKE_AT: usize = 64 * 1024;
 /// How long an idle writer sleeps before looking again (the first line after a quiet period
@@ -75,6 +76,8 @@ struct State {
     pending: Vec<u8>,
     /// The writer holds a batch it has not finished writing.
     writing: bool,
+    /// The sink was dropped: the writer writes what is pending and ends.
+    closed: bool,
 }
 
 struct Shared {
@@ -112,6 +115,7 @@ thread_local! {
 /// A [`LineSink`] that queues lines for a background writer thread.
 pub struct QueuedSink {
     shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl QueuedSink {
@@ -125,6 +129,7 @@ impl QueuedSink {
             state: Mutex::new(State {
                 pending: Vec::with_capacity(config.capacity.min(1 << 20)),
                 writing: false,
+                closed: false,
             }),
             has_lines: Condvar::new(),
             has_room: Condvar::new(),
@@ -134,10 +139,31 @@ impl QueuedSink {
             epoch: Instant::now(),
         });
         let writer = shared.clone();
-        thread::Builder::new()
+        let writer = thread::Builder::new()
             .name(format!("tracewire-{name}"))
             .spawn(move || write_loop(&writer, sink))?;
-        Ok(QueuedSink { shared })
+        Ok(QueuedSink {
+            shared,
+            writer: Some(writer),
+        })
+    }
+}
+
+impl Drop for QueuedSink {
+    /// Writes out what is queued (waiting as [`LineSink::flush`] does) and ends the writer
+    /// thread. A writer stuck in a sink that never returns is left behind rather than waited
+    /// for.
+    fn drop(&mut self) {
+        self.flush();
+        let stuck = {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            state.writing
+        };
+        self.shared.has_lines.notify_one();
+        if let (false, Some(writer)) = (stuck, self.writer.take()) {
+            let _ = writer.join();
+        }
     }
 }
 
@@ -194,7 +220,8 @@ impl LineSink for QueuedSink {
     }
 }
 
-/// The writer thread: takes the whole queue, writes it, reports losses.
+/// The writer thread: takes the whole queue, writes it, reports losses; ends once the sink is
+/// dropped and nothing is pending.
 fn write_loop(shared: &Shared, mut sink: impl Write) {
     IS_WRITER.set(true);
     let mut batch: Vec<u8> = Vec::with_capacity(shared.config.capacity.min(1 << 20));
@@ -206,27 +233,33 @@ fn write_loop(shared: &Shared, mut sink: impl Write) {
             shared.mark_progress();
             shared.has_room.notify_all();
             let mut wait = DRAIN_EVERY;
-            loop {
+            while state.pending.is_empty() {
+                if state.closed {
+                    drop(state);
+                    let _ = sink.flush();
+                    // The last losses, without waiting for the next report.
+                    report(shared, &mut reported, &mut last_report, true);
+                    return;
+                }
                 state = shared
                     .has_lines
                     .wait_timeout(state, wait)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
                 shared.mark_progress();
-                if !state.pending.is_empty() {
-                    break;
+                if state.pending.is_empty() {
+                    drop(state);
+                    report(shared, &mut reported, &mut last_report, false);
+                    state = shared.lock();
+                    wait = (wait * 2).min(IDLE_WAIT);
                 }
-                drop(state);
-                report(shared, &mut reported, &mut last_report);
-                state = shared.lock();
-                wait = (wait * 2).min(IDLE_WAIT);
             }
             std::mem::swap(&mut state.pending, &mut batch);
             state.writing = true;
         }
         write_batch(shared, &mut sink, &batch);
         batch.clear();
-        report(shared, &mut reported, &mut last_report);
+        report(shared, &mut reported, &mut last_report, false);
     }
 }
 
@@ -251,11 +284,11 @@ fn write_batch(shared: &Shared, sink: &mut impl Write, batch: &[u8]) {
     let _ = sink.flush();
 }
 
-/// Logs newly dropped lines at WARN, at most once per second. The line goes through the
-/// subscriber like any other; on this thread it never waits for room.
-fn report(shared: &Shared, reported: &mut u64, last: &mut Instant) {
+/// Logs newly dropped lines at WARN, at most once per second (or now, if `now`). The line goes
+/// through the subscriber like any other; on this thread it never waits for room.
+fn report(shared: &Shared, reported: &mut u64, last: &mut Instant, now: bool) {
     let dropped = shared.dropped.load(Ordering::Relaxed);
-    if dropped > *reported && last.elapsed() >= REPORT_EVERY {
+    if dropped > *reported && (now || last.elapsed() >= REPORT_EVERY) {
         tracing::warn!(
             dropped = dropped - *reported,
             total = dropped,
@@ -405,6 +438,33 @@ mod tests {
             .lines()
             .count() as u64;
         assert_eq!(written + dropped, 100);
+    }
+
+    #[test]
+    fn dropping_the_sink_writes_what_is_queued_and_ends_its_thread() {
+        let memory = Memory::default();
+        let sink =
+            QueuedSink::new("test", config(1 << 16, Overflow::Block), memory.clone()).unwrap();
+        for i in 0..100 {
+            sink.write_line(format!("line {i}\n").as_bytes());
+        }
+        let writer = sink.writer.as_ref().unwrap().thread().id();
+        // The thread's own copy of `shared` goes with it: once the sink is dropped, the only
+        // other reference is the one kept here.
+        let shared = Arc::downgrade(&sink.shared);
+        drop(sink);
+        assert_eq!(
+            String::from_utf8(memory.bytes.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .count(),
+            100,
+            "nothing queued is lost"
+        );
+        assert!(
+            shared.upgrade().is_none(),
+            "the writer thread {writer:?} has ended"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
 //! The configuration error: names where the bad value came from, the value, and what is accepted.
+//! Failures that are not about the configuration (a thread that cannot start, a subscriber
+//! already installed) are `logging::InitError`.
 
 use std::{fmt, io, path::PathBuf};
 
@@ -25,7 +27,8 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Why logging could not be configured. Its `Display` is one line that names the culprit.
+/// A configuration value that is not accepted, or a TOML file that cannot be read or parsed. Its
+/// `Display` is one line that names the culprit.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -56,25 +59,11 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
-    /// The log file of the `[file]` table cannot be opened.
-    #[error("[file] path {path:?}: cannot open for writing: {source}")]
-    OpenLogFile {
-        /// The path as configured.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-    /// The background writer thread could not be started.
-    #[error("cannot start the log writer thread: {0}")]
-    WriterThread(#[source] io::Error),
-    /// A global subscriber was installed before `init()` ran.
-    #[error("logging is already initialised in this process (a global tracing subscriber or `log` logger is set)")]
-    AlreadyInitialised,
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(origin: Origin, value: &str, reason: impl Into<String>) -> Self {
+    /// A value that is not accepted: `origin`, the value, what is wrong and what is accepted.
+    pub fn invalid(origin: Origin, value: &str, reason: impl Into<String>) -> Self {
         ConfigError::Invalid {
             origin,
             value: value.to_owned(),
