@@ -1,5 +1,5 @@
 //! Support for the end-to-end tests: run a real binary with a chosen environment, read its
-//! output, parse JSON lines, and run the shared JSONL checker over them.
+//! output as typed JSONL lines, and run the shared JSONL checker over them.
 
 use std::{
     path::{Path, PathBuf},
@@ -7,6 +7,7 @@ use std::{
 };
 
 use serde_json::{Map, Value};
+pub use tracewire_runtime::logging::testing::{parse_line, Line};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -64,20 +65,41 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// Parses every non-empty line as a JSON object.
-pub fn json_lines(text: &str) -> Vec<Map<String, Value>> {
+/// Parses every non-empty line as a tracewire JSONL line (panicking, with the line, on one
+/// that is not: see [`parse_line`]).
+pub fn json_lines(text: &str) -> Vec<Line> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(parse_line)
+        .collect()
+}
+
+/// Parses every non-empty line as a JSON object (for files that are not tracewire lines).
+pub fn json_objects(text: &str) -> Vec<Map<String, Value>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON object ({e}): {l}")))
         .collect()
 }
 
-/// Runs `tests/tools/check-jsonl.py` (a copy of the shared SPEC §3-4 checker) over files;
-/// returns its summary line, panicking with its report if it finds a violation.
+/// Runs `tests/tools/check-jsonl.py` (a copy of the shared checker of docs/SPEC.md §3-4) over
+/// files of processes that have exited; returns its summary line, panicking with its report if
+/// it finds a violation, a span never closed included.
 pub fn check_jsonl(files: &[&Path]) -> String {
+    run_checker(files, false)
+}
+
+/// [`check_jsonl`] for output cut on purpose (a process killed, or still running): spans left
+/// open are counted, not violations.
+pub fn check_jsonl_allow_open(files: &[&Path]) -> String {
+    run_checker(files, true)
+}
+
+fn run_checker(files: &[&Path], allow_open: bool) -> String {
     let checker = repo_root().join("tests/tools/check-jsonl.py");
     let output = Command::new("python3")
         .arg(&checker)
+        .args(allow_open.then_some("--allow-open"))
         .args(files)
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", checker.display()));
@@ -180,14 +202,16 @@ impl Process {
     }
 
     /// Waits (up to 20 s) for a JSONL line with this message, and returns it.
-    pub fn wait_for_line(&mut self, message: &str) -> Map<String, Value> {
+    pub fn wait_for_line(&mut self, message: &str) -> Line {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
+            // A line still being written is not parsed.
             let found = self
                 .output()
                 .lines()
-                .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
-                .find(|o| o.get("message").and_then(Value::as_str) == Some(message));
+                .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+                .map(parse_line)
+                .find(|o| o.message == message);
             if let Some(line) = found {
                 return line;
             }
@@ -246,7 +270,7 @@ impl Process {
 
     /// Sends SIGTERM, requires exit status 0 (showing the last lines of output otherwise) and
     /// returns the output as JSON lines.
-    pub fn stop(mut self) -> Vec<Map<String, Value>> {
+    pub fn stop(mut self) -> Vec<Line> {
         self.signal("TERM");
         let status = self.wait();
         let output = self.output();
@@ -491,16 +515,12 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Finds the JSON lines of a log with this message (and span name, if given).
-pub fn lines_with<'a>(
-    lines: &'a [Map<String, Value>],
-    message: &str,
-    span: Option<&str>,
-) -> Vec<&'a Map<String, Value>> {
+/// Finds the lines of a log with this message (and span name, if given).
+pub fn lines_with<'a>(lines: &'a [Line], message: &str, span: Option<&str>) -> Vec<&'a Line> {
     lines
         .iter()
-        .filter(|o| o.get("message").and_then(Value::as_str) == Some(message))
-        .filter(|o| span.is_none() || o.get("span_name").and_then(Value::as_str) == span)
+        .filter(|o| o.message == message)
+        .filter(|o| span.is_none() || o.span_name.as_deref() == span)
         .collect()
 }
 
@@ -576,7 +596,7 @@ impl Receiver {
     }
 
     fn received(&self, signal: &str) -> Vec<Map<String, Value>> {
-        let all = json_lines(&std::fs::read_to_string(&self.out).unwrap_or_default());
+        let all = json_objects(&std::fs::read_to_string(&self.out).unwrap_or_default());
         all.into_iter()
             .filter(|o| o.get("signal").and_then(Value::as_str) == Some(signal))
             .collect()

@@ -115,9 +115,9 @@ fn a_stderr_pipe_nobody_reads_does_not_stop_serving_and_losses_are_reported() {
         "the loss is reported once the output drains"
     );
     let reported: u64 = reports.iter().map(|r| r["dropped"].as_u64().unwrap()).sum();
-    assert!(reported > 0 && reports.iter().all(|r| r["level"] == "WARN"));
+    assert!(reported > 0 && reports.iter().all(|r| r.level == "WARN"));
     assert!(
-        lines.last().unwrap()["message"] == "frontend stopped",
+        lines.last().unwrap().message == "frontend stopped",
         "lines after recovery are written"
     );
 }

@@ -127,14 +127,12 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
             assert_eq!(warn.len(), 1);
             assert_eq!(warn[0]["value"], r#""\xff\xfe\x80abc""#);
             assert!(
-                lines
-                    .iter()
-                    .all(|o| o["level"] != "ERROR" || o["message"] != ""),
+                lines.iter().all(|o| o.level != "ERROR" || o.message != ""),
                 "no injected line"
             );
             let refused = lines_with(&lines, "request refused", None)
                 .into_iter()
-                .find(|o| o["status"] == 404 && o.contains_key("model"))
+                .find(|o| o["status"] == 404 && o.has("model"))
                 .unwrap();
             assert_eq!(
                 refused["model"],

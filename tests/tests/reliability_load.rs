@@ -11,8 +11,9 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use serde_json::{Map, Value};
-use tracewire_tests::{check_jsonl, http, lines_with, start_frontend, start_worker, temp_dir};
+use tracewire_tests::{
+    check_jsonl, http, lines_with, start_frontend, start_worker, temp_dir, Line,
+};
 
 const CONCURRENCY: usize = 64;
 
@@ -88,40 +89,33 @@ fn every_request_is_traced_once_and_links_across_processes() {
     );
     let traces: HashSet<&str> = created
         .iter()
-        .map(|o| o["trace_id"].as_str().unwrap())
+        .map(|o| o.trace_id.as_deref().unwrap())
         .collect();
     assert_eq!(traces.len(), total, "no two requests share a trace");
 
-    let workers: Vec<&Map<String, Value>> = l1.iter().chain(&l2).collect();
-    let worker_spans: HashMap<&str, &Map<String, Value>> = workers
+    let workers: Vec<&Line> = l1.iter().chain(&l2).collect();
+    let worker_spans: HashMap<&str, &Line> = workers
         .iter()
-        .filter(|o| o["message"] == "SPAN_CREATED" && o["span_name"] == "handle_payload")
-        .map(|o| (o["parent_id"].as_str().unwrap(), *o))
+        .filter(|o| o.message == "SPAN_CREATED" && o.span() == "handle_payload")
+        .map(|o| (o.parent_id.as_deref().unwrap(), *o))
         .collect();
     assert_eq!(worker_spans.len(), total, "one handle_payload per request");
     for span in &created {
         let child = worker_spans
-            .get(span["span_id"].as_str().unwrap())
+            .get(span.span_id.as_deref().unwrap())
             .unwrap_or_else(|| panic!("no worker span for {span:?}"));
-        assert_eq!(child["trace_id"], span["trace_id"]);
+        assert_eq!(child.trace_id, span.trace_id);
         assert_eq!(
-            child.get("x_request_id"),
-            span.get("x_request_id"),
+            child.x_request_id, span.x_request_id,
             "x-request-id on both sides"
         );
     }
-    let with_ids = created
-        .iter()
-        .filter(|o| o.contains_key("x_request_id"))
-        .count();
+    let with_ids = created.iter().filter(|o| o.x_request_id.is_some()).count();
     assert_eq!(
         with_ids,
         (0..total).filter(|i| !i.is_multiple_of(3)).count()
     );
-    let continued = created
-        .iter()
-        .filter(|o| o.get("parent_id").is_some())
-        .count();
+    let continued = created.iter().filter(|o| o.parent_id.is_some()).count();
     assert_eq!(
         continued,
         (0..total).filter(|i| i.is_multiple_of(5)).count(),

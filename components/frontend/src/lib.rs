@@ -18,11 +18,13 @@ use axum::{
     Json, Router,
 };
 use tracewire_runtime::{
-    http::{ChannelBody, StreamOutcome, TraceLayer},
+    http::{read_body, BodyError, ChannelBody, StreamOutcome, TraceLayer},
+    http_request_span,
     logging::current_context,
     plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, WorkerMessage},
+    trace::RemoteField,
 };
-use tracing::{error, info, warn, Instrument, Span};
+use tracing::{error, field::Empty, info, warn, Instrument, Span};
 
 use openai::{chunk, completion, error_body, ChatRequest};
 
@@ -41,7 +43,19 @@ pub fn app(plane: Arc<PlaneClient>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(plane)
-        .layer(TraceLayer::new())
+        .layer(TraceLayer::new().make_span_with(request_span))
+}
+
+/// The `http-request` span with what this frontend records on it: the `model` asked for and,
+/// once the worker is done, the token counts.
+fn request_span(request: &Request, remote: RemoteField<'_>) -> Span {
+    http_request_span!(
+        request,
+        remote,
+        model = Empty,
+        prompt_tokens = Empty,
+        completion_tokens = Empty,
+    )
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -108,21 +122,46 @@ fn plane_error(e: &PlaneError) -> Response {
     }
 }
 
+/// Whether a `Content-Type` names JSON (`application/json`, with parameters or not, or an
+/// `application/…+json` type); a request without one is taken as JSON.
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(value) = content_type else {
+        return true;
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 async fn chat_completions(State(plane): State<Arc<PlaneClient>>, request: Request) -> Response {
-    let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "the request body must be JSON: send Content-Type: application/json",
+        );
+    }
+    let bytes = match read_body(request.into_body(), MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => {
+        Err(e @ BodyError::TooLarge { .. }) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request_error",
-                &format!("the request body is larger than {MAX_BODY} bytes"),
+                &e.to_string(),
             )
         }
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
-                &format!("cannot read the request body: {e}"),
+                &e.to_string(),
             )
         }
     };
@@ -168,17 +207,6 @@ async fn chat_completions(State(plane): State<Arc<PlaneClient>>, request: Reques
     } else {
         collect(tokens, &id, created, &chat.model, &span).await
     }
-}
-
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        if s.to_string().contains("length limit exceeded") {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 async fn collect(
@@ -287,4 +315,251 @@ fn stream(
         .into_response();
     response.extensions_mut().insert(outcome);
     response
+}
+
+/// The frontend's request handling through [`app`] with `oneshot`, no socket on the frontend's
+/// side: each error the API maps, its status and OpenAI-style body, and its line inside the
+/// request's span.
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, Request};
+    use serde_json::Value;
+    use tower::ServiceExt;
+    use tracewire_runtime::{
+        logging::testing::{json, jsonl, Line},
+        plane::PlaneClient,
+    };
+    use tracewire_worker::{BoundWorker, WorkerConfig};
+
+    use super::*;
+
+    const CHAT: &str =
+        r#"{"model": "Qwen/Qwen3-0.6B", "messages": [{"role": "user", "content": "hello there"}]}"#;
+
+    /// What a call answered, and the lines it wrote.
+    struct Answer {
+        status: StatusCode,
+        body: Value,
+        lines: Vec<Line>,
+    }
+
+    /// Sends one request to the frontend in front of `workers` (`None`: a real worker of this
+    /// process, on a loopback port), under a scoped subscriber.
+    fn call(workers: Option<Vec<String>>, request: Request<Body>) -> Answer {
+        let mut answer = None;
+        let lines = json(&jsonl(), || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            answer = Some(runtime.block_on(async {
+                let workers = match workers {
+                    Some(workers) => workers,
+                    None => {
+                        let config = WorkerConfig {
+                            token_delay: std::time::Duration::ZERO,
+                            ..WorkerConfig::default()
+                        };
+                        let worker = BoundWorker::bind(config, "127.0.0.1:0").await.unwrap();
+                        let url = format!("http://{}", worker.local_addr().unwrap());
+                        tokio::spawn(worker.serve(std::future::pending()));
+                        vec![url]
+                    }
+                };
+                let plane = Arc::new(PlaneClient::new(workers).unwrap());
+                let response = app(plane).oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (status, serde_json::from_slice(&body).unwrap())
+            }));
+        });
+        let (status, body) = answer.unwrap();
+        Answer {
+            status,
+            body,
+            lines,
+        }
+    }
+
+    fn request(
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Request<Body> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::from(body)).unwrap()
+    }
+
+    fn chat(content_type: Option<&str>, body: impl Into<String>) -> Request<Body> {
+        request(
+            Method::POST,
+            "/v1/chat/completions",
+            content_type,
+            body.into(),
+        )
+    }
+
+    const JSON: Option<&str> = Some("application/json");
+
+    #[test]
+    fn every_refused_request_gets_its_status_an_openai_error_and_a_line_in_its_span() {
+        let nowhere = || Some(Vec::new());
+        let too_large = format!(r#"{{"model":"{}"}}"#, "x".repeat(MAX_BODY + 1));
+        let cases: Vec<(Request<Body>, u16, &str, &str)> = vec![
+            (
+                chat(JSON, "{not json"),
+                400,
+                "invalid_request_error",
+                "malformed JSON",
+            ),
+            (
+                chat(JSON, r#"{"model": "Qwen/Qwen3-0.6B"}"#),
+                400,
+                "invalid_request_error",
+                "no messages",
+            ),
+            (
+                chat(JSON, r#"{"model": "Qwen/Qwen3-0.6B", "messages": []}"#),
+                400,
+                "invalid_request_error",
+                "empty messages",
+            ),
+            (
+                request(Method::GET, "/v2/nothing", None, String::new()),
+                404,
+                "not_found_error",
+                "unknown route",
+            ),
+            (
+                request(Method::GET, "/v1/chat/completions", None, String::new()),
+                405,
+                "invalid_request_error",
+                "wrong method",
+            ),
+            (
+                chat(JSON, too_large),
+                413,
+                "invalid_request_error",
+                "body over 1 MiB",
+            ),
+            (
+                chat(Some("text/plain"), CHAT),
+                415,
+                "invalid_request_error",
+                "not JSON",
+            ),
+            (
+                chat(Some("application/x-www-form-urlencoded"), CHAT),
+                415,
+                "invalid_request_error",
+                "curl -d without a Content-Type",
+            ),
+        ];
+        for (request, status, kind, reason) in cases {
+            let answer = call(nowhere(), request);
+            assert_eq!(
+                answer.status.as_u16(),
+                status,
+                "{reason}: {:?}",
+                answer.body
+            );
+            assert_eq!(answer.body["error"]["type"], kind, "{reason}");
+            assert!(answer.body["error"]["message"].is_string(), "{reason}");
+            let refused = answer
+                .lines
+                .iter()
+                .find(|l| l.message == "request refused")
+                .unwrap_or_else(|| panic!("{reason}: no refusal line in {:#?}", answer.lines));
+            assert_eq!(
+                (refused.level.as_str(), refused.span(), &refused["status"]),
+                ("WARN", "http-request", &Value::from(status)),
+                "{reason}"
+            );
+            let done = answer
+                .lines
+                .iter()
+                .find(|l| l.message == "request completed")
+                .unwrap();
+            assert_eq!(done["outcome"], "client_error", "{reason}");
+        }
+    }
+
+    #[test]
+    fn json_with_parameters_is_json_and_no_worker_is_a_503() {
+        for content_type in [
+            None,
+            JSON,
+            Some("application/json; charset=utf-8"),
+            Some("application/vnd.api+json"),
+        ] {
+            let answer = call(
+                Some(vec!["http://127.0.0.1:9".to_owned()]),
+                chat(content_type, CHAT),
+            );
+            assert_eq!(
+                answer.status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{content_type:?}"
+            );
+            assert_eq!(answer.body["error"]["type"], "service_unavailable");
+            let done = answer
+                .lines
+                .iter()
+                .find(|l| l.message == "request completed")
+                .unwrap();
+            assert_eq!(
+                (done.level.as_str(), &done["outcome"]),
+                ("ERROR", &Value::from("error"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_model_no_worker_serves_is_a_404_and_a_served_one_answers() {
+        let answer = call(None, chat(JSON, CHAT.replace("Qwen/Qwen3-0.6B", "gpt-9")));
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(answer.body["error"]["type"], "model_not_found");
+
+        let answer = call(None, chat(JSON, CHAT));
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        assert_eq!(
+            answer.body["choices"][0]["message"]["content"],
+            "hello there"
+        );
+        let closed = answer
+            .lines
+            .iter()
+            .find(|l| l.message == "SPAN_CLOSED" && l.span() == "http-request")
+            .unwrap();
+        assert_eq!(
+            (
+                &closed["model"],
+                &closed["prompt_tokens"],
+                &closed["completion_tokens"],
+                &closed["status"]
+            ),
+            (
+                &Value::from("Qwen/Qwen3-0.6B"),
+                &Value::from(2),
+                &Value::from(2),
+                &Value::from(200)
+            ),
+            "the frontend's span hook adds the model and token counts"
+        );
+        let worker = answer
+            .lines
+            .iter()
+            .find(|l| l.message == "SPAN_CREATED" && l.span() == "handle_payload")
+            .unwrap();
+        assert_eq!(
+            worker.parent_id, closed.span_id,
+            "the worker continues the request's trace"
+        );
+    }
 }

@@ -16,9 +16,9 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tracewire_runtime::{
-    http::ChannelBody,
+    http::{read_body, BodyError, ChannelBody},
     plane::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH},
-    propagation::Extracted,
+    propagation::continue_trace,
     wire,
 };
 use tracing::{debug, info, info_span, trace, warn, Instrument};
@@ -147,11 +147,11 @@ impl BoundWorker {
 }
 
 async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: Body) -> Response {
-    let extracted = Extracted::from_headers(&headers);
     let info = &worker.info;
-    let span = extracted.remote.clone().in_scope(|| {
+    let (span, _) = continue_trace(&headers, |remote| {
         info_span!(
             "handle_payload",
+            remote_parent = remote,
             component = info.component.as_str(),
             endpoint = info.endpoint.as_str(),
             namespace = info.namespace.as_str(),
@@ -160,15 +160,19 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
         )
     });
     let request = async {
-        extracted.log_problems();
         debug!(target: wire::REQUEST, headers = %wire::Headers(&headers), "received generate call");
-        let bytes = axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|e| ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
+        let bytes = read_body(body, MAX_BODY).await.map_err(|e| {
+            let status = match e {
+                BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            warn!(status = status.as_u16(), error = %e, "generate call refused");
+            ApiError {
+                status,
                 kind: "invalid_request_error",
-                message: format!("cannot read the body: {e}"),
-            })?;
+                message: e.to_string(),
+            }
+        })?;
         trace!(target: wire::REQUEST, body = %bytes.escape_ascii(), "generate call body");
         parse(&worker, &bytes)
     }
@@ -277,4 +281,131 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         Json(serde_json::json!({"error": {"message": message, "type": kind}})),
     )
         .into_response()
+}
+
+/// The worker's request handling through [`app`] with `oneshot`: each refusal's status and
+/// body, logged inside the `handle_payload` span that continues the caller's trace.
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, Request};
+    use serde_json::Value;
+    use tower::ServiceExt;
+    use tracewire_runtime::logging::testing::{json, jsonl, Line};
+
+    use super::*;
+
+    const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn call(method: Method, uri: &str, body: String) -> (StatusCode, String, Vec<Line>) {
+        let mut answer = None;
+        let lines = json(&jsonl(), || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            answer = Some(runtime.block_on(async {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("traceparent", CALLER)
+                    .header("x-request-id", "w-1")
+                    .body(Body::from(body))
+                    .unwrap();
+                let config = WorkerConfig {
+                    token_delay: Duration::ZERO,
+                    ..WorkerConfig::default()
+                };
+                let response = app(config).oneshot(request).await.unwrap();
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(bytes.to_vec()).unwrap())
+            }));
+        });
+        let (status, body) = answer.unwrap();
+        (status, body, lines)
+    }
+
+    #[test]
+    fn refused_calls_get_their_status_inside_the_callers_trace() {
+        let too_large = format!(r#"{{"model":"{}"}}"#, "x".repeat(MAX_BODY + 1));
+        let cases = [
+            (
+                "{not json".to_owned(),
+                400,
+                "invalid_request_error",
+                "malformed",
+            ),
+            (
+                r#"{"model": "Qwen/Qwen3-0.6B", "prompt": "a", "max_tokens": 1, "x": 1}"#
+                    .to_owned(),
+                400,
+                "invalid_request_error",
+                "an unknown field",
+            ),
+            (
+                r#"{"model": "gpt-9", "prompt": "a", "max_tokens": null}"#.to_owned(),
+                404,
+                "model_not_found",
+                "a model it does not serve",
+            ),
+            (too_large, 413, "invalid_request_error", "over 1 MiB"),
+        ];
+        for (body, status, kind, reason) in cases {
+            let (got, body, lines) = call(Method::POST, "/generate", body);
+            assert_eq!(got.as_u16(), status, "{reason}: {body}");
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"]["type"], kind, "{reason}");
+            let created = &lines[0];
+            assert_eq!(
+                (
+                    created.message.as_str(),
+                    created.span(),
+                    created.parent_id.as_deref()
+                ),
+                ("SPAN_CREATED", "handle_payload", Some("00f067aa0ba902b7")),
+                "{reason}"
+            );
+            assert_eq!(created.x_request_id.as_deref(), Some("w-1"), "{reason}");
+            let warned = lines
+                .iter()
+                .find(|l| l.level == "WARN")
+                .unwrap_or_else(|| panic!("{reason}: {lines:#?}"));
+            assert_eq!(
+                warned.span_id, created.span_id,
+                "{reason}: logged in the span"
+            );
+        }
+        let (status, _, _) = call(Method::GET, "/nothing", String::new());
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_call_streams_its_tokens_then_done() {
+        let (status, body, lines) = call(
+            Method::POST,
+            "/generate",
+            r#"{"model": "Qwen/Qwen3-0.6B", "prompt": "one two three", "max_tokens": 2}"#
+                .to_owned(),
+        );
+        assert_eq!(status, StatusCode::OK);
+        let messages: Vec<WorkerMessage> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            messages.last(),
+            Some(&WorkerMessage::Done {
+                finish_reason: "length".into(),
+                prompt_tokens: 3,
+                completion_tokens: 2
+            })
+        );
+        let closed = lines.iter().find(|l| l.message == "SPAN_CLOSED").unwrap();
+        assert_eq!(
+            closed.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+    }
 }

@@ -12,8 +12,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use tracewire_runtime::logging::{
-    directives, Format, LineSink, LoggingConfig, Origin, TracewireLayer,
+use tracewire_runtime::{
+    logging::{directives, Format, LineSink, LoggingConfig, TracewireLayer},
+    settings::Origin,
 };
 use tracing::{debug, info, info_span, Dispatch};
 use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};

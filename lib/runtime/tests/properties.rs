@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use tracewire_runtime::{
     logging::{directives::parse_directives, LoggingConfig, MemorySink, TracewireLayer},
-    settings::Origin,
-    trace::{SpanId, TraceFlags, TraceId},
     propagation::{
         format_traceparent, parse_traceparent, validate_request_id, validate_tracestate,
     },
+    settings::Origin,
+    trace::{SpanId, TraceFlags, TraceId},
 };
 use tracing_subscriber::layer::SubscriberExt;
 

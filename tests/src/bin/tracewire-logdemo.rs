@@ -3,7 +3,7 @@
 //!
 //! Usage: `tracewire-logdemo [X_REQUEST_ID]`
 
-use tracewire_runtime::logging::{self, RemoteContext};
+use tracewire_runtime::{logging, trace::RemoteContext};
 use tracing::{debug, info, info_span, warn};
 
 fn main() {
@@ -11,17 +11,16 @@ fn main() {
     info!(version = env!("CARGO_PKG_VERSION"), "demo starting");
     let request_id = std::env::args().nth(1);
     let remote = RemoteContext {
-        parent: None,
-        x_request_id: request_id,
+        x_request_id: request_id.map(Into::into),
+        ..RemoteContext::default()
     };
-    let span = remote.in_scope(|| {
-        info_span!(
-            "http-request",
-            method = "POST",
-            uri = "/v1/chat/completions",
-            status = tracing::field::Empty
-        )
-    });
+    let span = info_span!(
+        "http-request",
+        remote_parent = remote.field(),
+        method = "POST",
+        uri = "/v1/chat/completions",
+        status = tracing::field::Empty
+    );
     span.in_scope(|| {
         info!(model = "Qwen/Qwen3-0.6B", "request received");
         let engine = info_span!("generate", tokens = 3_u64);

@@ -9,10 +9,12 @@
 //! let app: Router = Router::new().route("/health", get(|| async { "ok" })).layer(TraceLayer::new());
 //! ```
 
+mod body;
 mod channel_body;
 mod make_span;
 mod trace_layer;
 
+pub use body::{read_body, BodyError};
 pub use channel_body::ChannelBody;
 pub use make_span::{DefaultMakeSpan, MakeSpan};
 pub use trace_layer::{

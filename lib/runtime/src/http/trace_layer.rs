@@ -388,7 +388,11 @@ mod tests {
         let done = find(&out, "request completed");
         assert_eq!(done.len(), 1);
         assert_eq!(
-            (&done[0]["status"], &done[0]["outcome"], done[0].level.as_str()),
+            (
+                &done[0]["status"],
+                &done[0]["outcome"],
+                done[0].level.as_str()
+            ),
             (&Value::from(200), &Value::from("ok"), "INFO")
         );
         let messages: Vec<_> = out.iter().map(|o| o.message.as_str()).collect();

@@ -432,10 +432,7 @@ mod tests {
         assert!(p.parent_id.is_none(), "a root span has no parent_id");
         assert_eq!(c.parent_id, p.span_id);
         assert_eq!(g.parent_id, c.span_id);
-        assert!(
-            out.iter().all(|o| o.trace_id == p.trace_id),
-            "one trace"
-        );
+        assert!(out.iter().all(|o| o.trace_id == p.trace_id), "one trace");
         let event = out.iter().find(|o| o.message == "deep").unwrap();
         assert_eq!(
             (&event.span_id, &event.parent_id, &event.span_name),
@@ -445,10 +442,7 @@ mod tests {
             let (busy, idle, duration) = find(&out, "SPAN_CLOSED", name).timings();
             assert_eq!(busy + idle, duration, "{name}");
         }
-        assert_eq!(
-            out.iter().filter(|o| o.message == "SPAN_CLOSED").count(),
-            3
-        );
+        assert_eq!(out.iter().filter(|o| o.message == "SPAN_CLOSED").count(), 3);
     }
 
     #[test]

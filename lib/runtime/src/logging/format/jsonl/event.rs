@@ -375,10 +375,7 @@ mod tests {
         });
         let o = &out[0];
         assert_eq!(o.target, "log");
-        assert_eq!(
-            o.message,
-            "Cache config values: {'num_gpu_blocks': 24064}"
-        );
+        assert_eq!(o.message, "Cache config values: {'num_gpu_blocks': 24064}");
         assert_eq!(o["log.file"], "/opt/dynamo/vllm/main.py");
         assert_eq!(o["log.line"], 267);
         assert_eq!(o["log.target"], "main.get_engine_cache_info");
