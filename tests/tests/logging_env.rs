@@ -269,3 +269,15 @@ fn every_bad_value_exits_2_with_one_line_naming_the_culprit() {
         assert!(r.stdout.is_empty());
     }
 }
+
+#[test]
+fn init_installs_all_or_nothing() {
+    // A `log` logger is already set: init must fail and leave no tracing subscriber behind.
+    let r = run(env!("CARGO_BIN_EXE_tracewire-init-order"), &[], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "init: logging is already initialised in this process (a global tracing subscriber or `log` logger is set)\n\
+         global tracing subscriber installed: false\n"
+    );
+}

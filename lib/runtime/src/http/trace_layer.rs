@@ -540,4 +540,66 @@ mod tests {
             "an empty body dropped unpolled is complete, not cancelled"
         );
     }
+
+    #[test]
+    fn a_make_span_of_its_own_adds_fields_and_keeps_the_http_ones() {
+        fn with_model(request: &Request<()>, remote: crate::trace::RemoteField<'_>) -> Span {
+            crate::http_request_span!(request, remote, model = tracing::field::Empty)
+        }
+        let out = json(&jsonl(), || {
+            run(async {
+                let service = TraceLayer::new()
+                    .make_span_with(with_model)
+                    .layer(service_fn(|_req: Request<()>| async {
+                        Span::current().record("model", "m-1");
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                    }));
+                let request = Request::builder()
+                    .uri("/x")
+                    .header("x-request-id", "own-1")
+                    .body(())
+                    .unwrap();
+                let _ = service
+                    .oneshot(request)
+                    .await
+                    .unwrap()
+                    .into_body()
+                    .collect()
+                    .await;
+            })
+        });
+        let created = find(&out, "SPAN_CREATED")[0];
+        assert_eq!(
+            (
+                created.span(),
+                created.target.as_str(),
+                created.x_request_id.as_deref()
+            ),
+            ("http-request", SPAN_TARGET, Some("own-1"))
+        );
+        assert_eq!(created["method"], "GET");
+        let closed = find(&out, "SPAN_CLOSED")[0];
+        assert_eq!(
+            (&closed["model"], &closed["status"]),
+            (&Value::from("m-1"), &Value::from(200))
+        );
+    }
+
+    #[test]
+    fn a_response_future_polled_after_completion_says_so() {
+        let mut future = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+        let mut future = Box::pin(future.call(Request::new(())));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_ready());
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = future.as_mut().poll(&mut cx);
+        }));
+        let message = again.expect_err("a second poll is a bug of the caller's, not a hang");
+        assert_eq!(
+            message.downcast_ref::<String>().map(String::as_str),
+            Some("TraceLayer's ResponseFuture polled after completion")
+        );
+    }
 }

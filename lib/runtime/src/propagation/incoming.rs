@@ -102,3 +102,124 @@ pub fn continue_trace(
     span.in_scope(|| incoming.log_problems());
     (span, incoming.remote)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        logging::testing::{json, jsonl},
+        trace::TraceFlags,
+    };
+
+    /// A carrier of another transport: name-value pairs, as a message queue's headers are.
+    struct Pairs(Vec<(&'static str, &'static [u8])>);
+
+    impl Extractor for Pairs {
+        fn get_all(&self, name: &str) -> Vec<&[u8]> {
+            self.0
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+                .collect()
+        }
+    }
+
+    #[test]
+    fn any_carrier_gives_every_header() {
+        let incoming = Incoming::extract(&Pairs(vec![
+            (
+                "traceparent",
+                b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03",
+            ),
+            ("tracestate", b"rojo=1"),
+            ("x-request-id", b"req-7"),
+            ("baggage", b"tracewire.log=debug"),
+        ]));
+        let parent = incoming.remote.parent.as_ref().unwrap();
+        assert_eq!(
+            (
+                parent.parent_id.to_string(),
+                parent.flags,
+                parent.trace_state.as_deref()
+            ),
+            (
+                "00f067aa0ba902b7".to_owned(),
+                TraceFlags(0x03),
+                Some("rojo=1")
+            )
+        );
+        assert_eq!(incoming.remote.x_request_id.as_deref(), Some("req-7"));
+        assert_eq!(
+            incoming.remote.baggage.as_deref(),
+            Some("tracewire.log=debug")
+        );
+        assert_eq!(
+            (
+                incoming.bad_traceparent,
+                incoming.bad_request_id,
+                incoming.bad_baggage
+            ),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn what_was_wrong_is_logged_inside_the_span_and_dropped() {
+        let carrier = Pairs(vec![
+            ("traceparent", b"00-XYZ"),
+            ("x-request-id", b"a\xffb"),
+            ("baggage", b"no value"),
+        ]);
+        let mut remote = None;
+        let out = json(&jsonl(), || {
+            let (span, r) = continue_trace(&carrier, |remote| {
+                tracing::info_span!("request", remote_parent = remote)
+            });
+            remote = Some(r);
+            drop(span);
+        });
+        assert_eq!(
+            remote,
+            Some(RemoteContext::default()),
+            "nothing invalid is kept"
+        );
+        let messages: Vec<_> = out
+            .iter()
+            .map(|l| (l.level.as_str(), l.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                ("INFO", "SPAN_CREATED"),
+                ("WARN", "ignoring invalid x-request-id"),
+                ("INFO", "SPAN_CLOSED"),
+            ],
+            "the DEBUG lines are hidden at info"
+        );
+        assert_eq!(
+            out[1].span_id, out[0].span_id,
+            "logged inside the request's span"
+        );
+        assert_eq!(out[1]["value"], "\"a\\xffb\"", "escaped");
+        let out = json(
+            &crate::logging::testing::with_dyn_log(jsonl(), "debug"),
+            || {
+                drop(continue_trace(&carrier, |remote| {
+                    tracing::info_span!("request", remote_parent = remote)
+                }));
+            },
+        );
+        let debug: Vec<_> = out
+            .iter()
+            .filter(|l| l.level == "DEBUG")
+            .map(|l| l.message.as_str())
+            .collect();
+        assert_eq!(
+            debug,
+            [
+                "ignoring invalid traceparent; starting a new trace",
+                "ignoring invalid baggage"
+            ]
+        );
+    }
+}
