@@ -16,8 +16,7 @@ use opentelemetry::{
 };
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
-use super::export::{to_otel_span_id, to_otel_trace_id};
-use crate::trace::{EndedSpan, FieldValue, SpanFields, X_REQUEST_ID};
+use crate::trace::{EndedSpan, FieldValue, SpanFields, SpanId, TraceId, X_REQUEST_ID};
 
 /// The span kind its `otel.kind` field asks for; internal by default.
 pub(crate) fn span_kind(fields: &SpanFields) -> SpanKind {
@@ -151,4 +150,12 @@ fn server_conventions(
         }
         _ => {}
     }
+}
+
+pub(crate) fn to_otel_trace_id(id: TraceId) -> opentelemetry::trace::TraceId {
+    opentelemetry::trace::TraceId::from_bytes(id.to_u128().to_be_bytes())
+}
+
+pub(crate) fn to_otel_span_id(id: SpanId) -> opentelemetry::trace::SpanId {
+    opentelemetry::trace::SpanId::from_bytes(id.to_u64().to_be_bytes())
 }

@@ -1,15 +1,12 @@
 //! The span export pipeline: the SDK's sampler decides at span creation, finished spans go
 //! through a bounded queue to the SDK's `BatchSpanProcessor` and the official OTLP exporter,
 //! off the request path. A collector that is down, slow or refusing costs a request nothing:
-//! when the queue is full, or for [`BACK_OFF`] after a failed export, spans are dropped and
+//! when the queue is full, or for [`BACK_OFF`](super::BACK_OFF) after a failed export, spans are dropped and
 //! counted without being built, and losses are reported at WARN at most once per
 //! [`REPORT_EVERY`].
 
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex, PoisonError,
-    },
+    sync::{atomic::Ordering, Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -30,12 +27,13 @@ use tracing::{warn, Metadata};
 
 use super::{
     config::{OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig},
-    convert,
+    convert::{self, to_otel_span_id, to_otel_trace_id},
+    stats::ExportStats,
     transport::{HyperHttpClient, OnRuntime},
 };
 use crate::{
     settings::{env, ConfigError, Origin},
-    trace::{EndedSpan, SpanContext, SpanExporter, SpanFields, SpanId, TraceId},
+    trace::{EndedSpan, SpanContext, SpanExporter, SpanFields, SpanId},
 };
 
 /// Why export could not start.
@@ -63,9 +61,6 @@ pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Losses are reported at most this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
-/// After a failed export, spans are dropped (and counted) without being built for this long:
-/// a collector that is down then costs the requests nothing.
-pub const BACK_OFF: Duration = Duration::from_secs(2);
 
 /// Builds a span or a log exporter: the OTLP crate's builders differ in type, not in calls.
 macro_rules! otlp_exporter {
@@ -91,43 +86,6 @@ pub(crate) use otlp_exporter;
 /// The running Tokio runtime export runs on, or an error naming the variable that asked for it.
 pub(crate) fn runtime_handle(variable: &'static str) -> Result<Handle, StartError> {
     Handle::try_current().map_err(|_| StartError::NoRuntime { variable })
-}
-
-/// Counters shared by the queue, the exporter and the reporter.
-#[derive(Debug, Default)]
-pub(crate) struct ExportStats {
-    pub(crate) queued: AtomicU64,
-    pub(crate) exported: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    /// Milliseconds since `epoch` until which new spans are dropped after a failed export.
-    backing_off_until_ms: AtomicU64,
-    epoch: std::sync::OnceLock<std::time::Instant>,
-}
-
-impl ExportStats {
-    pub(crate) fn record_failure(&self, spans: u64, error: &dyn std::fmt::Display) {
-        self.failed.fetch_add(spans, Ordering::Relaxed);
-        *self
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
-        let until = self.now_ms() + BACK_OFF.as_millis() as u64;
-        self.backing_off_until_ms.store(until, Ordering::Relaxed);
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch
-            .get_or_init(std::time::Instant::now)
-            .elapsed()
-            .as_millis() as u64
-    }
-
-    fn backing_off(&self) -> bool {
-        let until = self.backing_off_until_ms.load(Ordering::Relaxed);
-        until != 0 && self.now_ms() < until
-    }
 }
 
 /// A snapshot of what the exporter has done, for tests and shutdown reports.
@@ -213,14 +171,6 @@ impl SpanExport {
             failed: self.stats.failed.load(Ordering::Relaxed),
         }
     }
-
-    fn last_error(&self) -> Option<String> {
-        self.stats
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
 }
 
 impl SpanExporter for SpanExport {
@@ -292,7 +242,7 @@ impl SpanExporter for SpanExport {
                 exported = counts.exported,
                 dropped = counts.dropped,
                 failed = counts.failed,
-                last_error = self.last_error(),
+                last_error = self.stats.last_error(),
                 "OTLP export lost spans"
             );
         }
@@ -310,11 +260,7 @@ async fn report_losses(stats: Arc<ExportStats>) {
             stats.failed.load(Ordering::Relaxed),
         );
         if d > dropped || f > failed {
-            let last_error = stats
-                .last_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let last_error = stats.last_error();
             warn!(
                 dropped = d - dropped,
                 failed = f - failed,
@@ -365,12 +311,4 @@ pub(crate) fn resource(config: &OtlpConfig) -> Resource {
         builder = builder.with_attribute(KeyValue::new(k.clone(), v.clone()));
     }
     builder.build()
-}
-
-pub(crate) fn to_otel_trace_id(id: TraceId) -> opentelemetry::trace::TraceId {
-    opentelemetry::trace::TraceId::from_bytes(id.to_u128().to_be_bytes())
-}
-
-pub(crate) fn to_otel_span_id(id: SpanId) -> opentelemetry::trace::SpanId {
-    opentelemetry::trace::SpanId::from_bytes(id.to_u64().to_be_bytes())
 }

@@ -27,10 +27,11 @@ use tracing::{
 
 use super::{
     config::{OtlpConfig, OtlpProtocol},
+    convert::{to_otel_span_id, to_otel_trace_id},
     export::{
-        otlp_exporter, resource, runtime_handle, to_otel_span_id, to_otel_trace_id, ExportStats,
-        StartError, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
+        otlp_exporter, resource, runtime_handle, StartError, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
     },
+    stats::ExportStats,
     transport::HyperHttpClient,
 };
 use crate::{

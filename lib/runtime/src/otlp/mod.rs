@@ -20,11 +20,13 @@ mod config;
 mod convert;
 mod export;
 mod logs;
+mod stats;
 mod transport;
 
 pub use config::{OtlpConfig, OtlpProtocol, OtlpSection, ParentBasedRoot, SamplerConfig};
 pub use export::{
-    ExportCounts, SpanExport, StartError, BACK_OFF, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
+    ExportCounts, SpanExport, StartError, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
     SHUTDOWN_TIMEOUT,
 };
 pub use logs::{LogCounts, LogExport};
+pub use stats::BACK_OFF;

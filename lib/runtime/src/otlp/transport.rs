@@ -23,7 +23,7 @@ use opentelemetry_sdk::{
 };
 use tokio::runtime::Handle;
 
-use super::export::ExportStats;
+use super::stats::ExportStats;
 
 /// An exporter whose calls run on `handle`.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use tracing::{
 
 use super::{
     callsite::{open_field, with_callsite, write_head, Callsite},
-    span::SpanJson,
+    span::{Names, SpanJson},
     value::{escape_into, Escaping, JsonTarget, JsonVisitor, Text},
 };
 use crate::{
@@ -70,30 +70,6 @@ fn write_event_with(
         span.write_fields(buf, written.as_ref());
     }
     buf.extend_from_slice(b"}\n");
-}
-
-/// The names of an event's fields, for hiding span fields of the same name; no allocation for
-/// events of up to 16 fields.
-#[derive(Default)]
-pub(crate) struct Names {
-    inline: [&'static str; 16],
-    len: usize,
-    spill: Vec<&'static str>,
-}
-
-impl Names {
-    pub(super) fn contains(&self, name: &str) -> bool {
-        self.inline[..self.len.min(16)].contains(&name) || self.spill.contains(&name)
-    }
-
-    fn push(&mut self, name: &'static str) {
-        if self.len < 16 {
-            self.inline[self.len] = name;
-        } else {
-            self.spill.push(name);
-        }
-        self.len += 1;
-    }
 }
 
 /// Writes the `message` field, escaped, and nothing else.

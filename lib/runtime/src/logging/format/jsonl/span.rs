@@ -9,7 +9,6 @@ use tracing::{
 
 use super::{
     callsite::{open_field, with_callsite, write_head, Callsite},
-    event::Names,
     value::{write_key, write_string, JsonTarget, JsonVisitor},
 };
 use crate::{
@@ -182,6 +181,30 @@ impl SpanJson {
                 buf.extend_from_slice(&self.bytes[*start as usize..self.key_end(i)]);
             }
         }
+    }
+}
+
+/// The names of an event's fields, for hiding span fields of the same name; no allocation for
+/// events of up to 16 fields.
+#[derive(Default)]
+pub(super) struct Names {
+    inline: [&'static str; 16],
+    len: usize,
+    spill: Vec<&'static str>,
+}
+
+impl Names {
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.inline[..self.len.min(16)].contains(&name) || self.spill.contains(&name)
+    }
+
+    pub(super) fn push(&mut self, name: &'static str) {
+        if self.len < 16 {
+            self.inline[self.len] = name;
+        } else {
+            self.spill.push(name);
+        }
+        self.len += 1;
     }
 }
 
