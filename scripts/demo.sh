@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: the frontend (with one worker inside its process) in JSONL mode answers the
 # reference doc's curl with and without x-request-id; its trace lines are printed, then checked
-# against SPEC §3-4. PORT (default 8080) chooses the port.
+# against docs/SPEC.md §3-4 (docs/jsonl.md). PORT (default 8080) chooses the port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PORT:-8080}
