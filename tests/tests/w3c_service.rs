@@ -17,33 +17,33 @@ const CALLER: &str = "00-12345678901234567890123456789012-1234567890123456-01";
 /// Accepts `n` requests on a loopback port, answers each with JSON `null`, and sends back the
 /// header lines each came with.
 fn callback_server(n: usize) -> (String, mpsc::Receiver<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("its address").to_string();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(n) {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut stream = stream.expect("a callback");
+            let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
             let mut headers = Vec::new();
             let mut length = 0;
             loop {
                 let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
+                reader.read_line(&mut line).expect("a header line");
                 let line = line.trim_end().to_owned();
                 if line.is_empty() {
                     break;
                 }
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
+                    length = v.trim().parse().expect("a length");
                 }
                 headers.push(line);
             }
             let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
+            reader.read_exact(&mut body).expect("the body");
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnull")
-                .unwrap();
-            tx.send(headers).unwrap();
+                .expect("the answer");
+            tx.send(headers).expect("the test waits");
         }
     });
     (addr, rx)
