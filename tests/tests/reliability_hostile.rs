@@ -127,7 +127,9 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
             assert_eq!(warn.len(), 1);
             assert_eq!(warn[0]["value"], r#""\xff\xfe\x80abc""#);
             assert!(
-                lines.iter().all(|o| o.level != "ERROR" || !o.message.is_empty()),
+                lines
+                    .iter()
+                    .all(|o| o.level != "ERROR" || !o.message.is_empty()),
                 "no injected line"
             );
             let refused = lines_with(&lines, "request refused", None)

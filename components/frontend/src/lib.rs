@@ -326,7 +326,7 @@ mod tests {
     use serde_json::Value;
     use tower::ServiceExt;
     use tracewire_runtime::{
-        logging::testing::{json, jsonl, Line},
+        logging::testing::{json_async, jsonl, Line},
         plane::PlaneClient,
     };
     use tracewire_worker::{BoundWorker, WorkerConfig};
@@ -346,36 +346,28 @@ mod tests {
     /// Sends one request to the frontend in front of `workers` (`None`: a real worker of this
     /// process, on a loopback port), under a scoped subscriber.
     fn call(workers: Option<Vec<String>>, request: Request<Body>) -> Answer {
-        let mut answer = None;
-        let lines = json(&jsonl(), || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        let ((status, body), lines) = json_async(&jsonl(), async {
+            let workers = match workers {
+                Some(workers) => workers,
+                None => {
+                    let config = WorkerConfig {
+                        token_delay: std::time::Duration::ZERO,
+                        ..WorkerConfig::default()
+                    };
+                    let worker = BoundWorker::bind(config, "127.0.0.1:0").await.unwrap();
+                    let url = format!("http://{}", worker.local_addr().unwrap());
+                    tokio::spawn(worker.serve(std::future::pending()));
+                    vec![url]
+                }
+            };
+            let plane = Arc::new(PlaneClient::new(workers).unwrap());
+            let response = app(plane).oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
                 .unwrap();
-            answer = Some(runtime.block_on(async {
-                let workers = match workers {
-                    Some(workers) => workers,
-                    None => {
-                        let config = WorkerConfig {
-                            token_delay: std::time::Duration::ZERO,
-                            ..WorkerConfig::default()
-                        };
-                        let worker = BoundWorker::bind(config, "127.0.0.1:0").await.unwrap();
-                        let url = format!("http://{}", worker.local_addr().unwrap());
-                        tokio::spawn(worker.serve(std::future::pending()));
-                        vec![url]
-                    }
-                };
-                let plane = Arc::new(PlaneClient::new(workers).unwrap());
-                let response = app(plane).oneshot(request).await.unwrap();
-                let status = response.status();
-                let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                (status, serde_json::from_slice(&body).unwrap())
-            }));
+            (status, serde_json::from_slice(&body).unwrap())
         });
-        let (status, body) = answer.unwrap();
         Answer {
             status,
             body,

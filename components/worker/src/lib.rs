@@ -290,40 +290,32 @@ mod tests {
     use axum::http::{Method, Request};
     use serde_json::Value;
     use tower::ServiceExt;
-    use tracewire_runtime::logging::testing::{json, jsonl, Line};
+    use tracewire_runtime::logging::testing::{json_async, jsonl, Line};
 
     use super::*;
 
     const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn call(method: Method, uri: &str, body: String) -> (StatusCode, String, Vec<Line>) {
-        let mut answer = None;
-        let lines = json(&jsonl(), || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        let ((status, body), lines) = json_async(&jsonl(), async {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("traceparent", CALLER)
+                .header("x-request-id", "w-1")
+                .body(Body::from(body))
                 .unwrap();
-            answer = Some(runtime.block_on(async {
-                let request = Request::builder()
-                    .method(method)
-                    .uri(uri)
-                    .header("traceparent", CALLER)
-                    .header("x-request-id", "w-1")
-                    .body(Body::from(body))
-                    .unwrap();
-                let config = WorkerConfig {
-                    token_delay: Duration::ZERO,
-                    ..WorkerConfig::default()
-                };
-                let response = app(config).oneshot(request).await.unwrap();
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                (status, String::from_utf8(bytes.to_vec()).unwrap())
-            }));
+            let config = WorkerConfig {
+                token_delay: Duration::ZERO,
+                ..WorkerConfig::default()
+            };
+            let response = app(config).oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
         });
-        let (status, body) = answer.unwrap();
         (status, body, lines)
     }
 

@@ -203,3 +203,20 @@ pub fn lines(config: &LoggingConfig, f: impl FnOnce()) -> Vec<String> {
 pub fn json(config: &LoggingConfig, f: impl FnOnce()) -> Vec<Line> {
     lines(config, f).iter().map(|l| parse_line(l)).collect()
 }
+
+/// What `future` gave, run to its end on a Tokio runtime of this thread, and the lines written
+/// meanwhile (by it and by every task it spawned there), parsed as [`json`] does.
+pub fn json_async<F: std::future::Future>(
+    config: &LoggingConfig,
+    future: F,
+) -> (F::Output, Vec<Line>) {
+    let mut output = None;
+    let lines = json(config, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime");
+        output = Some(runtime.block_on(future));
+    });
+    (output.expect("the future ran"), lines)
+}
