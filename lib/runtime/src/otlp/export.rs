@@ -100,8 +100,7 @@ pub struct ExportCounts {
 }
 
 /// A running span export. Built by [`SpanExport::start`] inside a Tokio runtime; its spans come
-/// from the layer through the [`SpanExporter`] seam
-/// ([`TracewireLayer::with_span_export`](crate::logging::TracewireLayer::with_span_export)).
+/// from the layer through the [`SpanExporter`] seam (the layer's `with_span_export`).
 #[derive(Debug)]
 pub struct SpanExport {
     processor: BatchSpanProcessor,

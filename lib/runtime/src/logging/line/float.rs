@@ -3,11 +3,9 @@
 //!
 //! The floats services log are mostly short decimals (`temperature=0.7`, `ratio=0.25`,
 //! `elapsed_s=1.5`). For those, a few multiplications find the digits instead of `zmij`, the
-//! shortest-round-trip formatter serde_json uses (19.4 ns for `0.25`, `BENCH_PROFILE=parts`):
-//! the bench's readable event went from 116.4 to 104.7 ns and its JSONL event from 127.8 to
-//! 115.6 ns (medians of 5 alternating runs of `BENCH_PROFILE=readable` and `=event`). Every
-//! other value goes to `zmij`, and the tests compare both paths with it. No crate has such a
-//! fast path.
+//! shortest-round-trip formatter serde_json uses and a visible part of a line's cost
+//! (BENCHMARKS.md has what it saved). Every other value goes to `zmij`, and the tests compare
+//! both paths with it. No crate has such a fast path.
 
 /// `10^k` for the decimal places tried.
 const POW10: [f64; 8] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];

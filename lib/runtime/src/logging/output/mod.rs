@@ -4,78 +4,15 @@
 //! | variable | TOML key | values | default |
 //! |---|---|---|---|
 //! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
-//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, 64 KiB to 1 GiB | 4 MiB |
+//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, at least 64 KiB | 4 MiB |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
 
 mod file;
+mod outputs;
 mod queue;
 mod sink;
 
-use std::{cell::RefCell, sync::Arc};
-
 pub use file::{FileOutput, RotatingFile};
+pub(crate) use outputs::Outputs;
 pub use queue::{Overflow, QueueConfig, QueuedSink};
 pub use sink::{LineSink, MemorySink, StdStream};
-
-/// The sinks a layer writes to, each with or without ANSI colour.
-#[derive(Default)]
-pub(crate) struct Outputs(Vec<Output>);
-
-struct Output {
-    sink: Arc<dyn LineSink>,
-    ansi: bool,
-}
-
-impl Outputs {
-    pub(crate) fn push(&mut self, sink: Arc<dyn LineSink>, ansi: bool) {
-        self.0.push(Output { sink, ansi });
-    }
-
-    /// The sinks, for flushing at shutdown.
-    pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
-        self.0.iter().map(|o| o.sink.clone()).collect()
-    }
-
-    /// Renders a line once per colour setting in use (`render(buf, ansi)`) and hands it to
-    /// each sink, from this thread's reused buffer.
-    pub(crate) fn emit(&self, render: impl Fn(&mut Vec<u8>, bool)) {
-        with_buffer(|buf| {
-            if let [only] = &self.0[..] {
-                // The usual case: one output.
-                render(buf, only.ansi);
-                only.sink.write_line(buf);
-                return;
-            }
-            for ansi in [false, true] {
-                let mut targets = self.0.iter().filter(|o| o.ansi == ansi).peekable();
-                if targets.peek().is_none() {
-                    continue;
-                }
-                buf.clear();
-                render(buf, ansi);
-                for output in targets {
-                    output.sink.write_line(buf);
-                }
-            }
-        });
-    }
-}
-
-thread_local! {
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is
-/// being written on the same thread.
-fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
-    BUFFER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            f(&mut buf);
-            if buf.capacity() > 64 * 1024 {
-                *buf = Vec::with_capacity(1024);
-            }
-        }
-        Err(_) => f(&mut Vec::new()),
-    });
-}

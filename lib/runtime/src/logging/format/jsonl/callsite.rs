@@ -8,7 +8,7 @@ use tracing::{field::Field, Metadata};
 use super::value::{write_field_key, write_key, write_string};
 use crate::{
     logging::{
-        format::Style,
+        format::style::Style,
         line::{
             callsite::{self, FieldKeys, Rendered, Slots},
             keys::{level_name, FILE, LEVEL, LINE, MESSAGE, TARGET},

@@ -15,25 +15,21 @@ use super::{
 };
 use crate::{
     logging::{
-        format::{SpanLines, Style},
+        format::style::Style,
         line::keys::{LOG_MODULE_PATH, LOG_TARGET, MESSAGE},
     },
     trace::Redactions,
 };
 
-/// Writes one event line; `span` is the lines of the event's span.
+/// Writes one event line; `span` is the JSON of the event's span.
 pub(crate) fn write_event(
     buf: &mut Vec<u8>,
     style: &Style,
     event: &Event<'_>,
-    span: Option<&SpanLines>,
+    span: Option<&SpanJson>,
 ) {
-    let json = match span {
-        Some(SpanLines::Jsonl(json)) => Some(json),
-        _ => None,
-    };
     with_callsite(event.metadata(), |callsite| {
-        write_event_with(buf, style, event, json, callsite)
+        write_event_with(buf, style, event, span, callsite)
     });
 }
 

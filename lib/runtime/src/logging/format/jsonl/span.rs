@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     logging::{
-        format::{SpanEvent, Style},
+        format::style::{SpanEvent, Style},
         line::keys::{OTEL_PREFIX, PARENT_ID, SPAN_ID, SPAN_NAME, TRACE_ID, X_REQUEST_ID},
     },
     trace::{Redactions, SpanContext},

@@ -14,12 +14,12 @@ use tracing_log::NormalizeEvent;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::{
-    span::{with_chain, SpanText},
+    span::{with_chain, ReadableSpan, SpanText},
     value::{escape_into, write_f64, write_quoted, Escaping},
 };
 use crate::{
     logging::{
-        format::{SpanEvent, SpanView, Style},
+        format::style::{SpanEvent, Style},
         line::{
             callsite::{with_cached, FieldKeys, Rendered, Slots},
             keys::{
@@ -54,7 +54,7 @@ pub(crate) fn write_event<D, S>(
     event: &Event<'_>,
     span: Option<&SpanRef<'_, S>>,
 ) where
-    D: SpanView,
+    D: ReadableSpan,
     S: for<'a> LookupSpan<'a>,
 {
     let time = style.now();
@@ -119,7 +119,7 @@ pub(crate) fn write_span_event<D, S>(
     context: &SpanContext,
     kind: SpanEvent,
 ) where
-    D: SpanView,
+    D: ReadableSpan,
     S: for<'a> LookupSpan<'a>,
 {
     let meta = span.metadata();

@@ -16,4 +16,4 @@ mod span;
 mod value;
 
 pub(crate) use event::{write_event, write_span_event};
-pub(crate) use span::SpanText;
+pub(crate) use span::{ReadableSpan, SpanText};

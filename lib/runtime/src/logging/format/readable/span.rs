@@ -7,12 +7,16 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::value::{escape_into, write_value};
 use crate::{
-    logging::{
-        format::{SpanLines, SpanView},
-        line::keys::OTEL_PREFIX,
-    },
-    trace::{Redactions, SpanFields},
+    logging::line::keys::OTEL_PREFIX,
+    trace::{Redactions, SpanContext, SpanFields},
 };
+
+/// What the readable format reads of a span in the registry: its text (none if the span's
+/// lines are of another format) and its identity.
+pub(crate) trait ReadableSpan: 'static {
+    fn text(&self) -> Option<&SpanText>;
+    fn context(&self) -> &SpanContext;
+}
 
 /// `name{field=value ...}` of a span (`otel.*` fields left out).
 #[derive(Debug, Default)]
@@ -54,7 +58,7 @@ pub(super) fn with_chain<D, S>(
     own: Option<&SpanText>,
     f: impl FnOnce(&[u8]),
 ) where
-    D: SpanView,
+    D: ReadableSpan,
     S: for<'a> LookupSpan<'a>,
 {
     if scope.is_none() && own.is_none() {
@@ -63,7 +67,7 @@ pub(super) fn with_chain<D, S>(
     let build = |chain: &mut Vec<u8>| {
         chain.clear();
         for span in scope.into_iter().flat_map(|s| s.scope().from_root()) {
-            if let Some(SpanLines::Readable(text)) = span.extensions().get::<D>().map(D::lines) {
+            if let Some(text) = span.extensions().get::<D>().and_then(D::text) {
                 chain.extend_from_slice(&text.0);
                 chain.push(b':');
             }

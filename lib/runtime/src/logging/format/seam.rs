@@ -1,0 +1,178 @@
+//! The seam between the layer and the formats: [`Formatter`] (the one `match` on the format),
+//! what a format keeps per span ([`SpanLines`]), how lines look ([`Style`]) and what a span
+//! event reports ([`SpanEvent`]).
+
+use tracing::{field::Visit, Event, Metadata};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use super::{
+    jsonl, readable,
+    style::{SpanEvent, Style},
+};
+use crate::trace::{SpanContext, SpanFields};
+
+/// Which format lines are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One human-readable line per event (SPEC §2).
+    #[default]
+    Readable,
+    /// One JSON object per line (SPEC §3).
+    Jsonl,
+}
+
+/// What a format keeps per span, rendered when the span's fields are recorded.
+#[derive(Debug)]
+pub(crate) enum SpanLines {
+    Jsonl(jsonl::SpanJson),
+    Readable(readable::SpanText),
+}
+
+/// A span as the formats read it from the registry's extensions: the layer's per-span record
+/// implements it.
+pub(crate) trait SpanView: Send + Sync + 'static {
+    fn context(&self) -> &SpanContext;
+    fn lines(&self) -> &SpanLines;
+}
+
+/// What the readable format reads of a span: its text, from the lines a span keeps.
+impl<D: SpanView> readable::ReadableSpan for D {
+    fn text(&self) -> Option<&readable::SpanText> {
+        match self.lines() {
+            SpanLines::Readable(text) => Some(text),
+            SpanLines::Jsonl(_) => None,
+        }
+    }
+
+    fn context(&self) -> &SpanContext {
+        SpanView::context(self)
+    }
+}
+
+/// The format of a layer, with its style.
+pub(crate) struct Formatter {
+    format: Format,
+    pub(crate) style: Style,
+}
+
+impl Formatter {
+    pub(crate) fn new(format: Format, style: Style) -> Self {
+        Formatter { format, style }
+    }
+
+    /// Whether spans keep typed field values for this format (the readable text is rendered
+    /// from them; JSONL writes values straight to JSON).
+    pub(crate) fn keeps_fields(&self) -> bool {
+        self.format == Format::Readable
+    }
+
+    /// Whether lines may carry ANSI colour.
+    pub(crate) fn colours(&self) -> bool {
+        self.format == Format::Readable
+    }
+
+    /// A new span's lines from its values (`record` visits them, identity fields taken out)
+    /// and, for the formats that keep them, its typed `fields`; the identity follows with
+    /// [`set_identity`](Self::set_identity).
+    pub(crate) fn new_span(
+        &self,
+        meta: &'static Metadata<'static>,
+        fields: &SpanFields,
+        record: impl FnOnce(&mut dyn Visit),
+    ) -> SpanLines {
+        match self.format {
+            Format::Jsonl => {
+                let mut json = jsonl::SpanJson::default();
+                json.record(meta, &self.style.redact, record);
+                SpanLines::Jsonl(json)
+            }
+            Format::Readable => SpanLines::Readable(readable::SpanText::new(
+                meta.name(),
+                fields,
+                &self.style.redact,
+            )),
+        }
+    }
+
+    /// Values recorded later (`Span::record`).
+    pub(crate) fn record(
+        &self,
+        lines: &mut SpanLines,
+        meta: &'static Metadata<'static>,
+        fields: &SpanFields,
+        record: impl FnOnce(&mut dyn Visit),
+    ) {
+        match lines {
+            SpanLines::Jsonl(json) => json.record(meta, &self.style.redact, record),
+            SpanLines::Readable(text) => {
+                *text = readable::SpanText::new(meta.name(), fields, &self.style.redact)
+            }
+        }
+    }
+
+    /// The span's identity, once known or after its request id changes.
+    pub(crate) fn set_identity(
+        &self,
+        lines: &mut SpanLines,
+        meta: &Metadata<'_>,
+        ctx: &SpanContext,
+    ) {
+        match lines {
+            SpanLines::Jsonl(json) => json.set_identity(meta.name(), ctx),
+            // Readable lines read the identity from the span's context.
+            SpanLines::Readable(_) => {}
+        }
+    }
+
+    /// Writes an event line; `span` is the event's span.
+    pub(crate) fn write_event<D, S>(
+        &self,
+        buf: &mut Vec<u8>,
+        ansi: bool,
+        event: &Event<'_>,
+        span: Option<&SpanRef<'_, S>>,
+    ) where
+        D: SpanView,
+        S: for<'a> LookupSpan<'a>,
+    {
+        match self.format {
+            Format::Jsonl => {
+                let extensions = span.map(|s| s.extensions());
+                let json = match extensions.as_ref().and_then(|e| e.get::<D>()).map(D::lines) {
+                    Some(SpanLines::Jsonl(json)) => Some(json),
+                    _ => None,
+                };
+                jsonl::write_event(buf, &self.style, event, json);
+            }
+            Format::Readable => readable::write_event::<D, S>(buf, &self.style, ansi, event, span),
+        }
+    }
+
+    /// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line for `span`, whose record `own` the caller
+    /// holds (at creation it is not in the registry yet).
+    pub(crate) fn write_span_event<D, S>(
+        &self,
+        buf: &mut Vec<u8>,
+        ansi: bool,
+        span: &SpanRef<'_, S>,
+        own: &D,
+        kind: SpanEvent,
+    ) where
+        D: SpanView,
+        S: for<'a> LookupSpan<'a>,
+    {
+        let meta = span.metadata();
+        match own.lines() {
+            SpanLines::Jsonl(json) => jsonl::write_span_event(buf, &self.style, meta, json, kind),
+            SpanLines::Readable(text) => readable::write_span_event::<D, S>(
+                buf,
+                &self.style,
+                ansi,
+                span,
+                text,
+                SpanView::context(own),
+                kind,
+            ),
+        }
+    }
+}
