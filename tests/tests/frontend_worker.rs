@@ -191,57 +191,11 @@ fn embedded_worker_and_bad_input() {
         "ok"
     );
 
+    // Every status the API maps is tested through `app()` in the frontend's own tests; here,
+    // what the real server adds: a body over the limit refused as it streams in, and a route
+    // the router does not know.
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
-        (
-            "POST",
-            "/v1/chat/completions",
-            "{not json".into(),
-            400,
-            "invalid_request_error",
-        ),
-        (
-            "POST",
-            "/v1/chat/completions",
-            r#"{"model": "Qwen/Qwen3-0.6B"}"#.into(),
-            400,
-            "invalid_request_error",
-        ),
-        (
-            "POST",
-            "/v1/chat/completions",
-            r#"{"model": 7, "messages": []}"#.into(),
-            400,
-            "invalid_request_error",
-        ),
-        (
-            "POST",
-            "/v1/chat/completions",
-            r#"{"model": "Qwen/Qwen3-0.6B", "messages": []}"#.into(),
-            400,
-            "invalid_request_error",
-        ),
-        (
-            "POST",
-            "/v1/chat/completions",
-            format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
-            400,
-            "invalid_request_error",
-        ),
-        (
-            "POST",
-            "/v1/chat/completions",
-            CHAT.replace("Qwen/Qwen3-0.6B", "gpt-9"),
-            404,
-            "model_not_found",
-        ),
         ("GET", "/v2/nothing", String::new(), 404, "not_found_error"),
-        (
-            "GET",
-            "/v1/chat/completions",
-            String::new(),
-            405,
-            "invalid_request_error",
-        ),
         (
             "POST",
             "/v1/chat/completions",

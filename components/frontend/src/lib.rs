@@ -423,6 +423,18 @@ mod tests {
                 "empty messages",
             ),
             (
+                chat(JSON, r#"{"model": 7, "messages": []}"#),
+                400,
+                "invalid_request_error",
+                "a field of the wrong type",
+            ),
+            (
+                chat(JSON, format!("{}{}", "[".repeat(5000), "]".repeat(5000))),
+                400,
+                "invalid_request_error",
+                "JSON nested 5000 deep",
+            ),
+            (
                 request(Method::GET, "/v2/nothing", None, String::new()),
                 404,
                 "not_found_error",
