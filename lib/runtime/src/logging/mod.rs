@@ -67,7 +67,7 @@
 //!
 //! Build a [`TracewireLayer`] for a config and a [`MemorySink`] and use it with
 //! `tracing::subscriber::with_default`; nothing global is touched. The `testing` feature adds
-//! [`testing`]: capture and typed lines.
+//! `testing`: capture and typed lines.
 
 mod config;
 pub mod directives;

@@ -1,5 +1,5 @@
 //! Settings, the bottom layer beside `trace`: the [`ConfigError`] every part of the
-//! configuration returns, every environment variable's name ([`env`]), and the value parsers
+//! configuration returns, every environment variable's name ([`env`](mod@env)), and the value parsers
 //! they share.
 //!
 //! Each part of the crate owns its own settings struct and TOML table (`logging::LoggingConfig`,
