@@ -633,3 +633,42 @@ fn listening_ports(pid: u32) -> Vec<u16> {
         })
         .collect()
 }
+
+#[test]
+fn a_bad_listen_address_is_a_flag_error_and_a_taken_one_is_named() {
+    let dir = temp_dir("listen-errors");
+    let r = tracewire_tests::run(
+        tracewire_tests::binary("tracewire-frontend")
+            .to_str()
+            .unwrap(),
+        &["--listen", "0.0.0.0:99999"],
+        &[],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr.contains("--listen")
+            && r.stderr
+                .contains("expected HOST:PORT with a port from 0 to 65535"),
+        "{}",
+        r.stderr
+    );
+
+    let (first, addr) = start_worker(&dir, "first", &[], &[JSONL]);
+    let mut second = Process::start(
+        "tracewire-worker",
+        "second",
+        &dir,
+        &["--listen", &addr],
+        &[JSONL],
+    );
+    assert_eq!(second.wait(), Some(1));
+    let lines = json_lines(&second.output());
+    let failed = lines_with(&lines, "worker failed", None);
+    assert_eq!(failed.len(), 1, "{lines:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("cannot listen on {addr}: ")),
+        "the address is named: {error}"
+    );
+    drop(first.stop());
+}

@@ -220,6 +220,10 @@ fn every_bad_value_exits_2_with_one_line_naming_the_culprit() {
             "DYN_LOGGING_CONFIG_PATH: cannot read \"/nonexistent/x.toml\"".into(),
         ),
         (
+            vec![("DYN_LOGGING_CONFIG_PATH", "/dev/zero")],
+            "DYN_LOGGING_CONFIG_PATH: \"/dev/zero\": the configuration must be a regular file of at most 1 MiB of text, and this is a device".into(),
+        ),
+        (
             vec![("DYN_LOGGING_CONFIG_PATH", &unknown)],
             format!("{unknown}:4: unknown field `span_event`"),
         ),
@@ -279,5 +283,43 @@ fn init_installs_all_or_nothing() {
         r.stdout,
         "init: logging is already initialised in this process (a global tracing subscriber or `log` logger is set)\n\
          global tracing subscriber installed: false\n"
+    );
+}
+
+#[test]
+fn a_fifo_as_the_configuration_file_is_refused_at_once() {
+    let dir = temp_dir("config-fifo");
+    let fifo = dir.join("config.toml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs")
+        .success());
+    let mut child = std::process::Command::new(DEMO)
+        .env("DYN_LOGGING_CONFIG_PATH", &fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the demo starts");
+    // Nobody ever writes the FIFO: a reader that opens it blocks for good.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still blocked on the FIFO after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("must be a regular file of at most 1 MiB of text, and this is a FIFO"),
+        "{stderr}"
     );
 }

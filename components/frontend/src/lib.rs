@@ -354,7 +354,9 @@ mod tests {
                         token_delay: std::time::Duration::ZERO,
                         ..WorkerConfig::default()
                     };
-                    let worker = BoundWorker::bind(config, "127.0.0.1:0").await.unwrap();
+                    let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into())
+                        .await
+                        .unwrap();
                     let url = format!("http://{}", worker.local_addr().unwrap());
                     tokio::spawn(worker.serve(std::future::pending()));
                     vec![url]

@@ -3,7 +3,7 @@
 use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::sync::oneshot;
 use tracewire_runtime::{plane::PlaneClient, serve};
 use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 use tracing::{error, info};
@@ -14,8 +14,8 @@ use tracing::{error, info};
 #[command(version)]
 struct Args {
     /// Address to listen on (port 0 picks a free one; the bound address is logged).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = serve::parse_listen)]
+    listen: std::net::SocketAddr,
     /// A worker's base URL, e.g. http://127.0.0.1:9090; repeat for round-robin over several.
     #[arg(long = "worker")]
     workers: Vec<String>,
@@ -37,11 +37,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
-    let listener = TcpListener::bind(&args.listen).await?;
+    let listener = serve::bind(args.listen).await?;
     let mut embedded = None;
     if args.workers.is_empty() {
         let config = WorkerConfig::default().with_engine(&args.engine);
-        let worker = BoundWorker::bind(config, "127.0.0.1:0").await?;
+        let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into()).await?;
         let addr = worker.local_addr()?;
         info!(addr = %addr, "embedded worker listening");
         plane = PlaneClient::new([format!("http://{addr}")]).map_err(std::io::Error::other)?;

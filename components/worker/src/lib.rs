@@ -56,7 +56,7 @@ impl Default for WorkerConfig {
 /// The mock engine's flags, shared by `tracewire-worker` and the frontend's embedded worker.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
-    /// The model name served (by the embedded worker, in the frontend).
+    /// The model name this worker serves.
     #[arg(long, default_value = "Qwen/Qwen3-0.6B")]
     pub model: String,
     /// Pause between tokens, in milliseconds.
@@ -117,9 +117,9 @@ pub struct BoundWorker {
 }
 
 impl BoundWorker {
-    /// Binds `listen` (port 0 picks a free port).
-    pub async fn bind(config: WorkerConfig, listen: &str) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(listen).await?;
+    /// Binds `listen` (port 0 picks a free port); the error names the address.
+    pub async fn bind(config: WorkerConfig, listen: SocketAddr) -> std::io::Result<Self> {
+        let listener = tracewire_runtime::serve::bind(listen).await?;
         Ok(BoundWorker {
             listener,
             app: app(config),

@@ -10,8 +10,8 @@ use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 #[command(version)]
 struct Args {
     /// Address to listen on (port 0 picks a free one; the bound address is logged).
-    #[arg(long, default_value = "127.0.0.1:9090")]
-    listen: String,
+    #[arg(long, default_value = "127.0.0.1:9090", value_parser = tracewire_runtime::serve::parse_listen)]
+    listen: std::net::SocketAddr,
     /// `namespace` of the handle_payload span.
     #[arg(long, default_value = "dynamo")]
     namespace: String,
@@ -35,12 +35,7 @@ fn main() -> ExitCode {
     }
     .with_engine(&args.engine);
     tracewire_runtime::serve::run_main("worker", || async move {
-        let listen = args.listen;
-        let worker = BoundWorker::bind(config.clone(), &listen)
-            .await
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
-            })?;
+        let worker = BoundWorker::bind(config.clone(), args.listen).await?;
         let addr = worker.local_addr()?.to_string();
         tracing::info!(
             addr,

@@ -11,11 +11,12 @@
 //! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
 //! | | `redact` | field names | none |
 //! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
-//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, at least 65536 bytes | 4 MiB |
+//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, 64 KiB to 1 GiB | 4 MiB |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
 //! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
-//! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
+//! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed; in the TOML
+//! file a TOML boolean or one of those strings.
 
 use std::{
     collections::BTreeMap,
@@ -35,7 +36,7 @@ use crate::{
     otlp::{OtlpConfig, OtlpSection},
     settings::{
         env::{self, Lookup},
-        parse_bool, parse_keyword, ConfigError, Origin, TomlSource,
+        parse_bool, parse_keyword, read_config_file, ConfigError, Origin, TomlBool, TomlSource,
     },
 };
 
@@ -122,10 +123,7 @@ impl LoggingConfig {
         let mut partial = Partial::default();
         if let Some(path) = lookup(env::DYN_LOGGING_CONFIG_PATH).filter(|p| !p.trim().is_empty()) {
             let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
+            let text = read_config_file(&path)?;
             partial.apply_file(&path, &text)?;
         }
         partial.apply_env(lookup)?;
@@ -244,9 +242,15 @@ impl Partial {
         }
         self.filter = std::mem::take(&mut self.filter).overlay(source);
 
-        self.jsonl = file.jsonl.or(self.jsonl);
-        self.local_tz = file.local_tz.or(self.local_tz);
-        self.span_events = file.span_events.or(self.span_events);
+        for (value, slot) in [
+            (&file.jsonl, &mut self.jsonl),
+            (&file.local_tz, &mut self.local_tz),
+            (&file.span_events, &mut self.span_events),
+        ] {
+            if let Some(value) = value {
+                *slot = Some(source_file.boolean(value)?);
+            }
+        }
         if let Some(v) = &file.stream {
             self.stream = Some(parse_stream(v.get_ref(), &at(v.span().start))?);
         }
@@ -284,7 +288,7 @@ impl Partial {
             });
         }
         if let Some(otlp) = file.otlp {
-            self.otlp.apply_file(otlp, &at)?;
+            self.otlp.apply_file(otlp, &source_file)?;
         }
         Ok(())
     }
@@ -295,9 +299,9 @@ impl Partial {
 #[serde(default, deny_unknown_fields)]
 struct FileSettings {
     log_level: Option<Spanned<String>>,
-    jsonl: Option<bool>,
-    local_tz: Option<bool>,
-    span_events: Option<bool>,
+    jsonl: Option<Spanned<TomlBool>>,
+    local_tz: Option<Spanned<TomlBool>>,
+    span_events: Option<Spanned<TomlBool>>,
     stream: Option<Spanned<String>>,
     color: Option<Spanned<String>>,
     redact: Vec<String>,
@@ -331,13 +335,15 @@ fn parse_overflow(value: &str, origin: &Origin) -> Result<Overflow, ConfigError>
     parse_keyword(value, origin, &words, "expected block or drop")
 }
 
+/// The output queue's size: at least 64 KiB (a line of a few KiB must fit with room to spare)
+/// and at most 1 GiB (the queue is held in memory, twice over while it is written out).
 fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError> {
     match value.trim().parse::<usize>() {
-        Ok(n) if n >= 65_536 => Ok(n),
+        Ok(n) if (64 << 10..=1 << 30).contains(&n) => Ok(n),
         _ => Err(ConfigError::invalid(
             origin.clone(),
             value,
-            "expected a number of bytes, at least 65536",
+            "expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)",
         )),
     }
 }
@@ -439,11 +445,19 @@ mod tests {
             ),
             (
                 ("DYN_LOG_BUFFER_BYTES", "1024"),
-                "DYN_LOG_BUFFER_BYTES: \"1024\": expected a number of bytes, at least 65536",
+                "DYN_LOG_BUFFER_BYTES: \"1024\": expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)",
             ),
             (
                 ("DYN_LOG_BUFFER_BYTES", "lots"),
                 "DYN_LOG_BUFFER_BYTES: \"lots\": expected a number of bytes",
+            ),
+            (
+                ("DYN_LOG_BUFFER_BYTES", "18446744073709551615"),
+                "DYN_LOG_BUFFER_BYTES: \"18446744073709551615\": expected a number of bytes from 65536",
+            ),
+            (
+                ("DYN_LOG_BUFFER_BYTES", "1073741825"),
+                "DYN_LOG_BUFFER_BYTES: \"1073741825\": expected a number of bytes from 65536",
             ),
             (
                 ("DYN_LOG_COLOR", "sometimes"),
@@ -547,6 +561,16 @@ sampler_arg = 0.5
             LoggingConfig::default(),
             "an empty file changes nothing"
         );
+        let c = from_toml("jsonl = \"yes\"\nlocal_tz = \"On\"\nspan_events = \"0\"\n").unwrap();
+        assert_eq!(
+            (c.format, c.time_zone, c.span_events),
+            (Format::Jsonl, TimeZone::Local, false),
+            "the strings of the environment's booleans work in the file too"
+        );
+        assert_eq!(
+            from_toml("buffer_bytes = 2147483648\n").unwrap_err(),
+            "cfg.toml:1: \"2147483648\": expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)"
+        );
     }
 
     #[test]
@@ -558,9 +582,14 @@ sampler_arg = 0.5
                 "unknown key",
             ),
             (
-                "jsonl = \"yes\"\n",
-                "cfg.toml:1: invalid type: string \"yes\", expected a boolean",
-                "wrong type",
+                "jsonl = \"maybe\"\n",
+                "cfg.toml:1: \"maybe\": expected one of 1, true, yes, on, 0, false, no, off",
+                "a string that is not a boolean",
+            ),
+            (
+                "\nspan_events = 1\n",
+                "cfg.toml:2: invalid type: integer `1`, expected a boolean (true, false, or one of",
+                "a number is not a boolean in TOML",
             ),
             (
                 "\n\nlog_level = \"loud\"\n",

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::settings::{
     env::{self, Lookup},
-    parse_bool, parse_keyword, percent_decode, ConfigError, Origin,
+    parse_bool, parse_keyword, percent_decode, ConfigError, Origin, TomlBool, TomlSource,
 };
 
 /// The wire protocol to the collector.
@@ -120,8 +120,8 @@ impl OtlpConfig {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpSection {
-    enabled: Option<bool>,
-    logs_enabled: Option<bool>,
+    enabled: Option<toml::Spanned<TomlBool>>,
+    logs_enabled: Option<toml::Spanned<TomlBool>>,
     protocol: Option<toml::Spanned<String>>,
     endpoint: Option<String>,
     traces_endpoint: Option<String>,
@@ -132,17 +132,18 @@ pub struct OtlpSection {
 }
 
 impl OtlpConfig {
-    /// Applies the TOML table; `at` turns a byte offset into file:line.
+    /// Applies the TOML table of `file`.
     pub fn apply_file(
         &mut self,
         section: OtlpSection,
-        at: &dyn Fn(usize) -> Origin,
+        file: &TomlSource<'_>,
     ) -> Result<(), ConfigError> {
-        if let Some(v) = section.enabled {
-            self.enabled = v;
+        let at = |offset| file.at(offset);
+        if let Some(v) = &section.enabled {
+            self.enabled = file.boolean(v)?;
         }
-        if let Some(v) = section.logs_enabled {
-            self.logs_enabled = v;
+        if let Some(v) = &section.logs_enabled {
+            self.logs_enabled = file.boolean(v)?;
         }
         if let Some(p) = &section.protocol {
             self.protocol = parse_protocol(p.get_ref(), &at(p.span().start))?;

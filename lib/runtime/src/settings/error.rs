@@ -50,6 +50,15 @@ pub enum ConfigError {
         /// The parser's message, on one line.
         message: String,
     },
+    /// The path named by `DYN_LOGGING_CONFIG_PATH` is not a regular file of at most 1 MiB of
+    /// UTF-8 text.
+    #[error("DYN_LOGGING_CONFIG_PATH: {path:?}: the configuration must be a regular file of at most 1 MiB of text, and this is {what}")]
+    NotAConfigFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
     /// The TOML file named by `DYN_LOGGING_CONFIG_PATH` cannot be read.
     #[error("DYN_LOGGING_CONFIG_PATH: cannot read {path:?}: {source}")]
     ReadFile {

@@ -8,7 +8,9 @@
 
 pub mod env;
 mod error;
+mod file;
 mod parse;
 
 pub use error::{ConfigError, Origin};
-pub use parse::{parse_bool, parse_keyword, percent_decode, TomlSource};
+pub use file::{read_config_file, MAX_CONFIG_BYTES};
+pub use parse::{parse_bool, parse_keyword, percent_decode, TomlBool, TomlSource};

@@ -59,6 +59,36 @@ pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A boolean of the TOML file: a TOML boolean (`jsonl = true`) or one of the strings
+/// [`parse_bool`] takes (`jsonl = "yes"`), as the environment's; read it with
+/// [`TomlSource::boolean`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TomlBool {
+    /// A TOML boolean.
+    Bool(bool),
+    /// A string, checked when resolved.
+    Text(String),
+}
+
+impl<'de> serde::Deserialize<'de> for TomlBool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TomlBool;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a boolean (true, false, or one of \"yes\", \"no\", \"on\", \"off\", \"1\", \"0\")")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<TomlBool, E> {
+                Ok(TomlBool::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<TomlBool, E> {
+                Ok(TomlBool::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The text of a TOML file and its path, to name `file:line` in errors.
 #[derive(Debug, Clone, Copy)]
 pub struct TomlSource<'a> {
@@ -78,6 +108,14 @@ impl TomlSource<'_> {
         Origin::File {
             path: PathBuf::from(self.path),
             line,
+        }
+    }
+
+    /// The value of a boolean key, whose text (if a string) is checked as [`parse_bool`] does.
+    pub fn boolean(&self, value: &toml::Spanned<TomlBool>) -> Result<bool, ConfigError> {
+        match value.get_ref() {
+            TomlBool::Bool(b) => Ok(*b),
+            TomlBool::Text(text) => parse_bool(text, &self.at(value.span().start)),
         }
     }
 
