@@ -339,3 +339,54 @@ fn grpc_log_export() {
 fn http_protobuf_log_export() {
     log_records_carry_the_trace_context("http/protobuf");
 }
+
+#[test]
+fn redacted_fields_never_reach_the_collector() {
+    let dir = temp_dir("otlp-redact");
+    let receiver = Receiver::start(&dir, false);
+    let endpoint = receiver.endpoint("grpc");
+    let config = dir.join("redact.toml");
+    std::fs::write(&config, "redact = [\"kind\", \"prompt_tokens\"]\n").unwrap();
+    let d = deploy(
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORT_LOGS_ENABLED", "true"),
+            ("DYN_LOGGING_CONFIG_PATH", config.to_str().unwrap()),
+        ],
+    );
+    let unknown = CHAT.replace("Qwen/Qwen3-0.6B", "gpt-9");
+    assert_eq!(
+        http(&d.addr, "POST", "/v1/chat/completions", &[], &unknown).status,
+        404
+    );
+    assert_eq!(
+        http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
+        200
+    );
+    let (fl, wl) = (d.frontend.stop(), d.worker.stop());
+    // The lines: redacted.
+    let refused = lines_with(&fl, "request refused", None)[0];
+    assert_eq!(refused["kind"], "[REDACTED]");
+    assert_eq!(
+        lines_with(&wl, "generating", None)[0]["prompt_tokens"],
+        "[REDACTED]"
+    );
+    // The log records the collector received: redacted too, and the values nowhere.
+    let logs = receiver.logs();
+    let record = |body: &str| {
+        logs.iter()
+            .find(|r| r["body"] == body)
+            .unwrap_or_else(|| panic!("no {body:?} record in {logs:#?}"))
+    };
+    assert_eq!(
+        record("request refused")["attributes"]["kind"],
+        "[REDACTED]"
+    );
+    assert_eq!(
+        record("generating")["attributes"]["prompt_tokens"],
+        "[REDACTED]"
+    );
+    let received = std::fs::read_to_string(dir.join("spans.jsonl")).unwrap();
+    assert!(!received.contains("model_not_found"), "{received}");
+}

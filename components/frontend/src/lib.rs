@@ -60,9 +60,19 @@ fn request_span(request: &Request, remote: RemoteField<'_>) -> Span {
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     if status.is_server_error() {
-        error!(status = status.as_u16(), kind, message, "request failed");
+        error!(
+            status = status.as_u16(),
+            kind,
+            error = message,
+            "request failed"
+        );
     } else {
-        warn!(status = status.as_u16(), kind, message, "request refused");
+        warn!(
+            status = status.as_u16(),
+            kind,
+            error = message,
+            "request refused"
+        );
     }
     (status, Json(error_body(kind, message))).into_response()
 }
@@ -486,6 +496,10 @@ mod tests {
                 (refused.level.as_str(), refused.span(), &refused["status"]),
                 ("WARN", "http-request", &Value::from(status)),
                 "{reason}"
+            );
+            assert_eq!(
+                refused["error"], answer.body["error"]["message"],
+                "{reason}: the line says why, as the answer does"
             );
             let done = answer
                 .lines

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     otlp::{LogExport, SpanExport, StartError},
     settings::ConfigError,
-    trace::{LogExporter, SpanExporter},
+    trace::{LogExporter, Redactions, SpanExporter},
 };
 
 /// Why logging could not be started. A [`ConfigError`] is the configuration's fault; the other
@@ -137,7 +137,8 @@ impl LoggingConfig {
             exporters.push(Exporter::Spans(export));
         }
         if self.otlp.logs_enabled {
-            let export: Arc<dyn LogExporter> = LogExport::start(&self.otlp)?;
+            let redact = Redactions::new(&self.redact);
+            let export: Arc<dyn LogExporter> = LogExport::start(&self.otlp, redact)?;
             layer = layer.with_log_export(export.clone());
             exporters.push(Exporter::Logs(export));
         }

@@ -36,7 +36,7 @@ use super::{
 };
 use crate::{
     settings::{env, ConfigError, Origin},
-    trace::{LogExporter, SpanContext},
+    trace::{LogExporter, Redactions, SpanContext},
 };
 
 /// A running log export.
@@ -45,6 +45,8 @@ pub struct LogExport {
     provider: SdkLoggerProvider,
     logger: SdkLogger,
     stats: Arc<ExportStats>,
+    /// Fields sent as `[REDACTED]`, as in every other output.
+    redact: Redactions,
 }
 
 /// Runs each export on the application's runtime; the batch processor calls from its own
@@ -84,7 +86,9 @@ impl<E: SdkLogExporter> SdkLogExporter for LogsOnRuntime<E> {
 
 impl LogExport {
     /// Builds the log exporter for `config` on the current Tokio runtime.
-    pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, StartError> {
+    /// Builds the log exporter for `config` on the current Tokio runtime; the fields named in
+    /// `redact` are sent as `[REDACTED]`.
+    pub fn start(config: &OtlpConfig, redact: Redactions) -> Result<Arc<Self>, StartError> {
         let handle = runtime_handle(env::OTEL_EXPORT_LOGS_ENABLED)?;
         let url = config.logs_url();
         let exporter = {
@@ -116,6 +120,7 @@ impl LogExport {
             provider,
             logger,
             stats,
+            redact,
         }))
     }
 
@@ -148,7 +153,11 @@ impl LogExporter for LogExport {
         record.set_severity_number(number);
         record.set_severity_text(text);
         record.set_target(meta.target().to_owned());
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            message: None,
+            attributes: Vec::new(),
+            redact: &self.redact,
+        };
         event.record(&mut fields);
         record.set_body(AnyValue::from(fields.message.unwrap_or_default()));
         record.add_attributes(fields.attributes);
@@ -190,20 +199,25 @@ fn severity(level: &Level) -> (Severity, &'static str) {
 }
 
 /// The message and the other fields as attributes.
-#[derive(Default)]
-struct Fields {
+struct Fields<'a> {
     message: Option<String>,
     attributes: Vec<(Key, AnyValue)>,
+    redact: &'a Redactions,
 }
 
-impl Fields {
+impl Fields<'_> {
     fn put(&mut self, field: &Field, value: AnyValue) {
+        let value = if self.redact.contains(field.name()) {
+            AnyValue::from("[REDACTED]")
+        } else {
+            value
+        };
         self.attributes
             .push((Key::from_static_str(field.name()), value));
     }
 }
 
-impl Visit for Fields {
+impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.put(field, AnyValue::Double(value));
     }
@@ -220,15 +234,17 @@ impl Visit for Fields {
         self.put(field, AnyValue::Boolean(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
+        // The first `message` is the body, as in the lines; a second field of the name is
+        // dropped there and here alike.
         if field.name() == "message" {
-            self.message = Some(value.to_owned());
+            self.message.get_or_insert_with(|| value.to_owned());
         } else {
             self.put(field, AnyValue::from(value.to_owned()));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
-            self.message = Some(format!("{value:?}"));
+            self.message.get_or_insert_with(|| format!("{value:?}"));
         } else {
             self.put(field, AnyValue::from(format!("{value:?}")));
         }
