@@ -8,8 +8,8 @@ use std::{io::Write, net::TcpStream, time::Duration};
 
 use serde_json::Value;
 use tracewire_tests::{
-    http, json_lines, lines_with, start_frontend, start_worker, temp_dir, HttpCall, Process,
-    Receiver,
+    check_jsonl, http, json_lines, lines_with, start_frontend, start_worker, temp_dir, HttpCall,
+    Process, Receiver,
 };
 
 const SECRET: &str = "sk-PLANTED-SECRET-42";
@@ -181,4 +181,46 @@ fn a_client_that_goes_away_mid_stream_cancels_both_sides() {
     assert_eq!(stopped.len(), 1, "the worker stops generating");
     assert!(stopped[0]["sent"].as_u64().unwrap() < 19);
     assert!(lines_with(&wl, "SPAN_CLOSED", Some("handle_payload")).len() == 1);
+}
+
+#[test]
+fn a_client_that_goes_away_before_a_json_answer_is_a_cancelled_request() {
+    let dir = temp_dir("disconnect-json");
+    let env = [("DYN_LOGGING_JSONL", "true")];
+    let (mut w, worker) = start_worker(&dir, "worker", &["--token-delay-ms", "100"], &env);
+    let (mut f, addr) = start_frontend(&dir, &[&worker], &[], &env);
+    let body = r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"a b c d e f g h i j k l m n o p q r s t"}]}"#;
+    let call = HttpCall::send(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: left-early"],
+        body.as_bytes(),
+    );
+    // The answer comes after 20 tokens, 100 ms apart: leave well before.
+    std::thread::sleep(Duration::from_millis(400));
+    drop(call);
+    std::thread::sleep(Duration::from_millis(800));
+    f.signal("TERM");
+    w.signal("TERM");
+    assert_eq!((f.wait(), w.wait()), (Some(0), Some(0)));
+    let fl = json_lines(&f.output());
+    let done = lines_with(&fl, "request completed", None);
+    assert_eq!(done.len(), 1, "{fl:#?}");
+    assert_eq!(
+        (
+            done[0].level.as_str(),
+            &done[0]["outcome"],
+            &done[0]["status"]
+        ),
+        ("WARN", &Value::from("cancelled"), &Value::from(499))
+    );
+    assert_eq!(done[0].x_request_id.as_deref(), Some("left-early"));
+    let wl = json_lines(&w.output());
+    assert_eq!(
+        lines_with(&wl, "caller went away; generation stopped", None).len(),
+        1,
+        "the worker stops generating"
+    );
+    check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
 }

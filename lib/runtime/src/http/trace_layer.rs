@@ -51,9 +51,10 @@ impl StreamOutcome {
 /// [`make_span_with`](Self::make_span_with) puts a span of your own in its place. The request's
 /// id (`x-request-id`) is the span's, and a valid one is echoed in the response headers.
 ///
-/// When the response body ends (or the client goes away) it logs one `request completed` event
-/// with `status`, `latency_us` and `outcome` (`ok`, `client_error`, `error`, `cancelled`): INFO,
-/// or ERROR for a 5xx status or a failed body, WARN for a cancelled one.
+/// When the response body ends (or the client goes away, before the response or during its
+/// body) it logs one `request completed` event with `status` (499 if the client left before a
+/// response), `latency_us` and `outcome` (`ok`, `client_error`, `error`, `cancelled`): INFO, or
+/// ERROR for a 5xx status or a failed body, WARN for a cancelled one.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TraceLayer<M = DefaultMakeSpan> {
     make_span: M,
@@ -129,6 +130,9 @@ where
     }
 }
 
+/// The status logged for a request whose client left before it had a response (nginx's 499).
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
 /// What is needed to close a request's span.
 #[derive(Debug)]
 struct Finish {
@@ -179,12 +183,23 @@ impl Finish {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of a traced response.
+    /// The future of a traced response. Dropped before it has a response (the client went
+    /// away while the handler ran), it logs the request as `cancelled` with status 499, the
+    /// code proxies log for a client that closed the request.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         finish: Option<Finish>,
         request_id: Option<HeaderValue>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(mut finish) = this.project().finish.take() {
+                finish.status = CLIENT_CLOSED_REQUEST;
+                finish.complete(Err(String::new()));
+            }
+        }
     }
 }
 
@@ -601,5 +616,29 @@ mod tests {
             message.downcast_ref::<String>().map(String::as_str),
             Some("TraceLayer's ResponseFuture polled after completion")
         );
+    }
+
+    #[test]
+    fn a_request_dropped_before_its_response_is_a_cancelled_request() {
+        let out = json(&jsonl(), || {
+            let mut service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>().await
+            }));
+            let mut future = Box::pin(service.call(Request::new(())));
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            drop(future);
+        });
+        let done = find(&out, "request completed");
+        assert_eq!(done.len(), 1, "{out:#?}");
+        assert_eq!(
+            (
+                done[0].level.as_str(),
+                &done[0]["outcome"],
+                &done[0]["status"]
+            ),
+            ("WARN", &Value::from("cancelled"), &Value::from(499))
+        );
+        assert_eq!(find(&out, "SPAN_CLOSED").len(), 1);
     }
 }
