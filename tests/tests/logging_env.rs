@@ -323,3 +323,42 @@ fn a_fifo_as_the_configuration_file_is_refused_at_once() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_file_of_forty_thousand_filters_starts_and_a_bigger_one_is_refused() {
+    let dir = temp_dir("many-filters");
+    let many = dir.join("many.toml");
+    let mut text = String::from("jsonl = true\n[log_filters]\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("crate_{i} = \"debug\"\n"));
+    }
+    assert!(text.len() < 1 << 20);
+    fs::write(&many, &text).unwrap();
+    let r = run(
+        DEMO,
+        &[],
+        &[("DYN_LOGGING_CONFIG_PATH", many.to_str().unwrap())],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(json_lines(&r.stderr)
+        .iter()
+        .any(|l| l.message == "demo done"));
+
+    let huge = dir.join("huge.toml");
+    for i in 40_000..100_000 {
+        text.push_str(&format!("crate_{i} = \"debug\"\n"));
+    }
+    fs::write(&huge, &text).unwrap();
+    let r = run(
+        DEMO,
+        &[],
+        &[("DYN_LOGGING_CONFIG_PATH", huge.to_str().unwrap())],
+    );
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr
+            .contains("must be a regular file of at most 1 MiB of text"),
+        "{}",
+        r.stderr
+    );
+}

@@ -216,7 +216,7 @@ impl Partial {
     }
 
     fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let source_file = TomlSource { path, text };
+        let source_file = TomlSource::new(path, text);
         let at = |offset: usize| source_file.at(offset);
         let file: FileSettings = source_file.parse()?;
 

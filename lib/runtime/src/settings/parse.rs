@@ -90,21 +90,35 @@ impl<'de> serde::Deserialize<'de> for TomlBool {
 }
 
 /// The text of a TOML file and its path, to name `file:line` in errors.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TomlSource<'a> {
     /// The file as named.
     pub path: &'a Path,
     /// Its contents.
     pub text: &'a str,
+    /// Where each line starts, found once: a line number per key would otherwise rescan the
+    /// text from its start (quadratic in a file of many keys).
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
-impl TomlSource<'_> {
+impl<'a> TomlSource<'a> {
+    /// The file `path` holding `text`.
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        TomlSource {
+            path,
+            text,
+            line_starts: std::cell::OnceCell::new(),
+        }
+    }
+
     /// The origin of the value at byte `offset`.
     pub fn at(&self, offset: usize) -> Origin {
-        let line = 1 + self.text.as_bytes()[..offset.min(self.text.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts.partition_point(|&start| start <= offset).max(1);
         Origin::File {
             path: PathBuf::from(self.path),
             line,
