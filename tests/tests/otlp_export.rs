@@ -341,7 +341,7 @@ fn http_protobuf_log_export() {
 }
 
 #[test]
-fn redacted_fields_never_reach_the_collector() {
+fn the_collector_gets_redacted_and_bounded_values() {
     let dir = temp_dir("otlp-redact");
     let receiver = Receiver::start(&dir, false);
     let endpoint = receiver.endpoint("grpc");
@@ -355,7 +355,8 @@ fn redacted_fields_never_reach_the_collector() {
             ("DYN_LOGGING_CONFIG_PATH", config.to_str().unwrap()),
         ],
     );
-    let unknown = CHAT.replace("Qwen/Qwen3-0.6B", "gpt-9");
+    // An unknown model of 100 KB: bounded in the span's attribute and the records too.
+    let unknown = CHAT.replace("Qwen/Qwen3-0.6B", &"g".repeat(100_000));
     assert_eq!(
         http(&d.addr, "POST", "/v1/chat/completions", &[], &unknown).status,
         404
@@ -389,4 +390,19 @@ fn redacted_fields_never_reach_the_collector() {
     );
     let received = std::fs::read_to_string(dir.join("spans.jsonl")).unwrap();
     assert!(!received.contains("model_not_found"), "{received}");
+    let cut = format!("{}…[+{} bytes]", "g".repeat(16_384), 100_000 - 16_384);
+    let span = receiver
+        .spans()
+        .into_iter()
+        .find(|s| s["name"] == "http-request" && s["attributes"]["model"] != "Qwen/Qwen3-0.6B")
+        .expect("the refused request's span");
+    assert_eq!(span["attributes"]["model"], cut.as_str());
+    let error = record("request refused")["attributes"]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.len() < 17_000 && error.ends_with(" bytes]"),
+        "{error}"
+    );
 }

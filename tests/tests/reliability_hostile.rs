@@ -224,3 +224,31 @@ fn a_client_that_goes_away_before_a_json_answer_is_a_cancelled_request() {
     );
     check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
 }
+
+#[test]
+fn a_megabyte_model_name_is_logged_bounded() {
+    let dir = temp_dir("huge-value");
+    let env = [("DYN_LOGGING_JSONL", "true")];
+    let (w, worker) = start_worker(&dir, "worker", &["--token-delay-ms", "0"], &env);
+    let (f, addr) = start_frontend(&dir, &[&worker], &[], &env);
+    let model = "m".repeat(1_000_000);
+    let body = format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#);
+    for _ in 0..5 {
+        let r = http(&addr, "POST", "/v1/chat/completions", &[], &body);
+        assert_eq!(r.status, 404, "{}", &r.body[..200.min(r.body.len())]);
+    }
+    let (fl, _) = (f.stop(), w.stop());
+    check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
+    let size = std::fs::metadata(dir.join("frontend.log")).unwrap().len();
+    // Each request logs the name three times (the refusal, request completed, SPAN_CLOSED):
+    // 15 MB unbounded.
+    assert!(size < 1_000_000, "frontend.log is {size} bytes");
+    let cut = format!("{}…[+{} bytes]", "m".repeat(16_384), 1_000_000 - 16_384);
+    let closed = lines_with(&fl, "SPAN_CLOSED", Some("http-request"));
+    assert_eq!(closed.len(), 5);
+    assert!(closed.iter().all(|l| l["model"] == cut.as_str()));
+    let refused = lines_with(&fl, "request refused", None);
+    assert!(refused
+        .iter()
+        .all(|l| l["error"].as_str().unwrap().ends_with(" bytes]")));
+}

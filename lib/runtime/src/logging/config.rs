@@ -12,6 +12,7 @@
 //! | | `redact` | field names | none |
 //! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
 //! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, 64 KiB to 1 GiB | 4 MiB |
+//! | `DYN_LOG_MAX_VALUE_BYTES` | `max_value_bytes` | longest string value written, in bytes; 0 for no limit | 16384 |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
 //! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
@@ -38,6 +39,7 @@ use crate::{
         env::{self, Lookup},
         parse_bool, parse_keyword, read_config_file, ConfigError, Origin, TomlBool, TomlSource,
     },
+    trace::ValueLimit,
 };
 
 /// The standard stream lines go to.
@@ -85,6 +87,9 @@ pub struct LoggingConfig {
     pub otlp: OtlpConfig,
     /// The output queue in front of the stream and the file.
     pub queue: QueueConfig,
+    /// The longest string value written in any output; longer ones are cut, marked
+    /// `…[+N bytes]`.
+    pub max_value_bytes: ValueLimit,
 }
 
 impl Default for LoggingConfig {
@@ -100,6 +105,7 @@ impl Default for LoggingConfig {
             file: None,
             otlp: OtlpConfig::default(),
             queue: QueueConfig::default(),
+            max_value_bytes: ValueLimit::DEFAULT,
         }
     }
 }
@@ -151,6 +157,7 @@ struct Partial {
     file: Option<FileOutput>,
     otlp: OtlpConfig,
     queue: QueueConfig,
+    max_value_bytes: Option<ValueLimit>,
 }
 
 impl Partial {
@@ -176,6 +183,7 @@ impl Partial {
             file: self.file,
             otlp: self.otlp,
             queue: self.queue,
+            max_value_bytes: self.max_value_bytes.unwrap_or(defaults.max_value_bytes),
         }
     }
 
@@ -199,6 +207,10 @@ impl Partial {
         }
         if let Some(v) = lookup(env::DYN_LOG_BUFFER_BYTES) {
             self.queue.capacity = parse_buffer_bytes(&v, &Origin::Env(env::DYN_LOG_BUFFER_BYTES))?;
+        }
+        if let Some(v) = lookup(env::DYN_LOG_MAX_VALUE_BYTES) {
+            let origin = Origin::Env(env::DYN_LOG_MAX_VALUE_BYTES);
+            self.max_value_bytes = Some(parse_max_value_bytes(&v, &origin)?);
         }
         if let Some(v) = lookup(env::DYN_LOG_STREAM) {
             self.stream = Some(parse_stream(&v, &Origin::Env(env::DYN_LOG_STREAM))?);
@@ -265,6 +277,10 @@ impl Partial {
             self.queue.capacity =
                 parse_buffer_bytes(&v.get_ref().to_string(), &at(v.span().start))?;
         }
+        if let Some(v) = &file.max_value_bytes {
+            let origin = at(v.span().start);
+            self.max_value_bytes = Some(parse_max_value_bytes(&v.get_ref().to_string(), &origin)?);
+        }
         if let Some(f) = file.file {
             let origin = at(f.path.span().start);
             if f.path.get_ref().trim().is_empty() {
@@ -307,6 +323,7 @@ struct FileSettings {
     redact: Vec<String>,
     overflow: Option<Spanned<String>>,
     buffer_bytes: Option<Spanned<i64>>,
+    max_value_bytes: Option<Spanned<i64>>,
     log_filters: BTreeMap<String, Spanned<String>>,
     file: Option<FileSection>,
     otlp: Option<OtlpSection>,
@@ -346,6 +363,21 @@ fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError
             "expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)",
         )),
     }
+}
+
+/// The longest string value: a number of bytes, 0 for no limit.
+fn parse_max_value_bytes(value: &str, origin: &Origin) -> Result<ValueLimit, ConfigError> {
+    value
+        .trim()
+        .parse::<usize>()
+        .map(ValueLimit::new)
+        .map_err(|_| {
+            ConfigError::invalid(
+                origin.clone(),
+                value,
+                "expected a number of bytes (0 for no limit)",
+            )
+        })
 }
 
 fn parse_stream(value: &str, origin: &Origin) -> Result<Stream, ConfigError> {
@@ -424,6 +456,9 @@ mod tests {
             (Overflow::Drop, 1 << 20)
         );
         assert_eq!(from_vars(&[]).unwrap().queue, QueueConfig::default());
+        assert_eq!(from_vars(&[]).unwrap().max_value_bytes.bytes(), 16384);
+        let c = from_vars(&[("DYN_LOG_MAX_VALUE_BYTES", " 100 ")]).unwrap();
+        assert_eq!(c.max_value_bytes, ValueLimit::new(100));
         let c = from_vars(&[("NO_COLOR", "")]).unwrap();
         assert_eq!(c.color, ColorMode::Auto, "an empty NO_COLOR is ignored");
     }
@@ -458,6 +493,10 @@ mod tests {
             (
                 ("DYN_LOG_BUFFER_BYTES", "1073741825"),
                 "DYN_LOG_BUFFER_BYTES: \"1073741825\": expected a number of bytes from 65536",
+            ),
+            (
+                ("DYN_LOG_MAX_VALUE_BYTES", "-1"),
+                "DYN_LOG_MAX_VALUE_BYTES: \"-1\": expected a number of bytes (0 for no limit)",
             ),
             (
                 ("DYN_LOG_COLOR", "sometimes"),
@@ -500,6 +539,7 @@ color = "never"
 redact = ["password", "api_key"]
 overflow = "drop"
 buffer_bytes = 131072
+max_value_bytes = 0
 
 [log_filters]
 "h2" = "error"
@@ -527,6 +567,7 @@ sampler_arg = 0.5
         assert!(!c.span_events);
         assert_eq!((c.stream, c.color), (Stream::Stdout, ColorMode::Never));
         assert_eq!(c.redact, ["password", "api_key"]);
+        assert_eq!(c.max_value_bytes, ValueLimit::NONE);
         assert_eq!(
             (c.queue.overflow, c.queue.capacity),
             (Overflow::Drop, 131_072)

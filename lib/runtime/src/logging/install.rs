@@ -138,7 +138,8 @@ impl LoggingConfig {
         }
         if self.otlp.logs_enabled {
             let redact = Redactions::new(&self.redact);
-            let export: Arc<dyn LogExporter> = LogExport::start(&self.otlp, redact)?;
+            let export: Arc<dyn LogExporter> =
+                LogExport::start(&self.otlp, redact, self.max_value_bytes)?;
             layer = layer.with_log_export(export.clone());
             exporters.push(Exporter::Logs(export));
         }

@@ -92,6 +92,7 @@ impl TracewireLayer {
         let style = Style {
             zone: config.time_zone,
             redact: Redactions::new(&config.redact),
+            limit: config.max_value_bytes,
             clock: SystemTime::now,
             system_clock: true,
         };
@@ -236,10 +237,10 @@ where
         let mut identity = IdentityFields::default();
         let mut fields = SpanFields::default();
         if self.keeps_fields() {
-            let redact = &self.format.style.redact;
             let mut recorder = Recorder {
                 fields: &mut fields,
-                redact,
+                redact: &self.format.style.redact,
+                limit: self.format.style.limit,
             };
             attrs.record(&mut Split {
                 identity: &mut identity,
@@ -300,6 +301,7 @@ where
             let mut recorder = Recorder {
                 fields: &mut data.fields,
                 redact: &self.format.style.redact,
+                limit: self.format.style.limit,
             };
             values.record(&mut Split {
                 identity: &mut identity,

@@ -36,7 +36,7 @@ use super::{
 };
 use crate::{
     settings::{env, ConfigError, Origin},
-    trace::{LogExporter, Redactions, SpanContext},
+    trace::{LogExporter, Redactions, SpanContext, ValueLimit},
 };
 
 /// A running log export.
@@ -47,6 +47,8 @@ pub struct LogExport {
     stats: Arc<ExportStats>,
     /// Fields sent as `[REDACTED]`, as in every other output.
     redact: Redactions,
+    /// The bound on string values, as in every other output.
+    limit: ValueLimit,
 }
 
 /// Runs each export on the application's runtime; the batch processor calls from its own
@@ -87,8 +89,12 @@ impl<E: SdkLogExporter> SdkLogExporter for LogsOnRuntime<E> {
 impl LogExport {
     /// Builds the log exporter for `config` on the current Tokio runtime.
     /// Builds the log exporter for `config` on the current Tokio runtime; the fields named in
-    /// `redact` are sent as `[REDACTED]`.
-    pub fn start(config: &OtlpConfig, redact: Redactions) -> Result<Arc<Self>, StartError> {
+    /// `redact` are sent as `[REDACTED]`, and text longer than `limit` is cut as in the lines.
+    pub fn start(
+        config: &OtlpConfig,
+        redact: Redactions,
+        limit: ValueLimit,
+    ) -> Result<Arc<Self>, StartError> {
         let handle = runtime_handle(env::OTEL_EXPORT_LOGS_ENABLED)?;
         let url = config.logs_url();
         let exporter = {
@@ -121,6 +127,7 @@ impl LogExport {
             logger,
             stats,
             redact,
+            limit,
         }))
     }
 
@@ -157,6 +164,7 @@ impl LogExporter for LogExport {
             message: None,
             attributes: Vec::new(),
             redact: &self.redact,
+            limit: self.limit,
         };
         event.record(&mut fields);
         record.set_body(AnyValue::from(fields.message.unwrap_or_default()));
@@ -203,6 +211,7 @@ struct Fields<'a> {
     message: Option<String>,
     attributes: Vec<(Key, AnyValue)>,
     redact: &'a Redactions,
+    limit: ValueLimit,
 }
 
 impl Fields<'_> {
@@ -236,17 +245,19 @@ impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         // The first `message` is the body, as in the lines; a second field of the name is
         // dropped there and here alike.
+        let value = self.limit.bound(value).into_owned();
         if field.name() == "message" {
-            self.message.get_or_insert_with(|| value.to_owned());
+            self.message.get_or_insert(value);
         } else {
-            self.put(field, AnyValue::from(value.to_owned()));
+            self.put(field, AnyValue::from(value));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let value = String::from(self.limit.format(format_args!("{value:?}")));
         if field.name() == "message" {
-            self.message.get_or_insert_with(|| format!("{value:?}"));
+            self.message.get_or_insert(value);
         } else {
-            self.put(field, AnyValue::from(format!("{value:?}")));
+            self.put(field, AnyValue::from(value));
         }
     }
 }

@@ -20,8 +20,10 @@ pub const DYN_LOG_COLOR: &str = "DYN_LOG_COLOR";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// `block` (lossless, the default) or `drop`: what happens when the output queue is full.
 pub const DYN_LOG_OVERFLOW: &str = "DYN_LOG_OVERFLOW";
-/// Bytes of the output queue (at least 65536).
+/// Bytes of the output queue (64 KiB to 1 GiB).
 pub const DYN_LOG_BUFFER_BYTES: &str = "DYN_LOG_BUFFER_BYTES";
+/// The longest string value written, in bytes (0: no limit).
+pub const DYN_LOG_MAX_VALUE_BYTES: &str = "DYN_LOG_MAX_VALUE_BYTES";
 
 /// Boolean, as in the reference system: export spans over OTLP.
 pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";

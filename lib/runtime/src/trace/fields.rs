@@ -6,7 +6,7 @@ use std::{fmt, sync::Arc};
 
 use tracing::field::{Field, Visit};
 
-use super::context::RemoteContext;
+use super::{context::RemoteContext, limit::ValueLimit};
 
 /// The span field that sets a request's id; it belongs to the span's identity
 /// ([`SpanContext::x_request_id`](super::SpanContext::x_request_id)), never to its fields.
@@ -84,10 +84,11 @@ impl SpanFields {
     }
 }
 
-/// Records a span's values into [`SpanFields`], redacting as asked.
+/// Records a span's values into [`SpanFields`], redacting and bounding text as asked.
 pub(crate) struct Recorder<'a> {
     pub(crate) fields: &'a mut SpanFields,
     pub(crate) redact: &'a Redactions,
+    pub(crate) limit: ValueLimit,
 }
 
 impl Recorder<'_> {
@@ -122,13 +123,16 @@ impl Visit for Recorder<'_> {
         self.put(field, FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, FieldValue::Str(value.into()));
+        self.put(field, FieldValue::Str(self.limit.bound(value).into()));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, FieldValue::Text(value.to_string().into()));
+        self.put(field, FieldValue::Text(self.limit.format(value)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, FieldValue::Text(format!("{value:?}").into()));
+        self.put(
+            field,
+            FieldValue::Text(self.limit.format(format_args!("{value:?}"))),
+        );
     }
 }
 

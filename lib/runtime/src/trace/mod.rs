@@ -9,6 +9,7 @@ mod context;
 mod export;
 mod fields;
 mod ids;
+mod limit;
 
 pub use context::{RemoteContext, RemoteField, SpanContext, TraceParent, REMOTE_PARENT};
 pub use export::{EndedSpan, LogExporter, SpanExporter};
@@ -16,3 +17,4 @@ pub use fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID};
 pub(crate) use fields::{IdentityFields, Recorder, Split};
 pub(crate) use ids::parse_hex;
 pub use ids::{SpanId, TraceFlags, TraceId};
+pub use limit::{Bounded, Suffix, ValueLimit};

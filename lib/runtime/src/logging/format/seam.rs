@@ -83,7 +83,7 @@ impl Formatter {
         match self.format {
             Format::Jsonl => {
                 let mut json = jsonl::SpanJson::default();
-                json.record(meta, &self.style.redact, record);
+                json.record(meta, &self.style.redact, self.style.limit, record);
                 SpanLines::Jsonl(json)
             }
             Format::Readable => SpanLines::Readable(readable::SpanText::new(
@@ -103,7 +103,9 @@ impl Formatter {
         record: impl FnOnce(&mut dyn Visit),
     ) {
         match lines {
-            SpanLines::Jsonl(json) => json.record(meta, &self.style.redact, record),
+            SpanLines::Jsonl(json) => {
+                json.record(meta, &self.style.redact, self.style.limit, record)
+            }
             SpanLines::Readable(text) => {
                 *text = readable::SpanText::new(meta.name(), fields, &self.style.redact)
             }

@@ -5,13 +5,15 @@ use std::time::SystemTime;
 
 use crate::{
     logging::line::timestamp::{self, Instant, TimeZone, UnixMicros},
-    trace::Redactions,
+    trace::{Redactions, ValueLimit},
 };
 
 /// How lines look, shared by both formats.
 pub(crate) struct Style {
     pub(crate) zone: TimeZone,
     pub(crate) redact: Redactions,
+    /// The bound on string values.
+    pub(crate) limit: ValueLimit,
     pub(crate) clock: fn() -> SystemTime,
     /// `clock` is the system clock, so span events may derive their time from an `Instant`.
     pub(crate) system_clock: bool,

@@ -1,7 +1,7 @@
 //! An event's line: the head, the message, the span's identity, the event's fields, then the
 //! span's fields but those the event's hide.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use tracing::{
     field::{Field, Visit},
@@ -11,14 +11,14 @@ use tracing::{
 use super::{
     callsite::{open_field, with_callsite, write_head, Callsite},
     span::{Names, SpanJson},
-    value::{escape_into, Escaping, JsonTarget, JsonVisitor, Text},
+    value::{JsonTarget, JsonVisitor, Text},
 };
 use crate::{
     logging::{
         format::style::Style,
         line::keys::{LOG_MODULE_PATH, LOG_TARGET, MESSAGE},
     },
-    trace::Redactions,
+    trace::{Redactions, ValueLimit},
 };
 
 /// Writes one event line; `span` is the JSON of the event's span.
@@ -43,7 +43,11 @@ fn write_event_with(
     write_head(buf, style.now(), style, callsite);
     if !callsite.fields.message_first {
         // The message comes first in a line but not in this callsite: a pass for it alone.
-        event.record(&mut MessageVisitor { buf, found: false });
+        event.record(&mut MessageVisitor {
+            buf,
+            found: false,
+            limit: style.limit,
+        });
     }
     // Names are only needed to hide span fields and to drop a repeated name (and cost 256
     // bytes of stores to set up).
@@ -53,6 +57,7 @@ fn write_event_with(
         buf,
         written: written.as_mut(),
         redact: &style.redact,
+        limit: style.limit,
         skip_module_path: event.metadata().target() == LOG_TARGET,
         callsite,
         identity: Some(span.map_or(&[][..], SpanJson::identity)),
@@ -68,24 +73,25 @@ fn write_event_with(
     buf.extend_from_slice(b"}\n");
 }
 
-/// Writes the `message` field, escaped, and nothing else.
+/// Writes the `message` field, escaped and bounded, and nothing else.
 struct MessageVisitor<'a> {
     buf: &'a mut Vec<u8>,
     found: bool,
+    limit: ValueLimit,
 }
 
 impl Visit for MessageVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == MESSAGE && !self.found {
             self.found = true;
-            escape_into(self.buf, value);
+            Text::Str(value).write_escaped(self.buf, self.limit);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == MESSAGE && !self.found {
             self.found = true;
-            let _ = write!(Escaping(self.buf), "{value:?}");
+            Text::Debug(value).write_escaped(self.buf, self.limit);
         }
     }
 }
@@ -97,6 +103,7 @@ struct FieldWriter<'a, 'w> {
     /// The names written so far, when they are tracked.
     written: Option<&'w mut Names>,
     redact: &'a Redactions,
+    limit: ValueLimit,
     skip_module_path: bool,
     callsite: &'a Callsite,
     /// The span identity, until the message is closed and it is written after it.
@@ -116,6 +123,10 @@ impl FieldWriter<'_, '_> {
 impl JsonTarget for FieldWriter<'_, '_> {
     fn buf(&mut self) -> &mut Vec<u8> {
         self.buf
+    }
+
+    fn limit(&self) -> ValueLimit {
+        self.limit
     }
 
     // Inlined into each `record_*`: it runs for every field of every event (measured in
@@ -140,7 +151,7 @@ impl JsonTarget for FieldWriter<'_, '_> {
         if self.identity.is_none() || !self.callsite.fields.is_message(field) {
             return false;
         }
-        value.write_escaped(self.buf);
+        value.write_escaped(self.buf, self.limit);
         self.close_message();
         true
     }
@@ -454,5 +465,39 @@ mod tests {
             key_order(&out[1])[5..],
             ["message", "span_name", "trace_id", "span_id", "a", "b", "k"]
         );
+    }
+
+    #[test]
+    fn every_string_value_is_bounded() {
+        let config = LoggingConfig {
+            max_value_bytes: crate::trace::ValueLimit::new(8),
+            ..jsonl()
+        };
+        let long = "abcdefghijklmnopqrstuvwxyz";
+        let out = json(&config, || {
+            info_span!("s", model = long, text = %long).in_scope(|| {
+                info!(prompt = long, debug = ?long, "{long}");
+            })
+        });
+        let cut = "abcdefgh…[+18 bytes]";
+        let event = &out[1];
+        assert_eq!(event.message, cut);
+        assert_eq!(
+            (&event["prompt"], &event["model"], &event["text"]),
+            (&json!(cut), &json!(cut), &json!(cut))
+        );
+        assert_eq!(
+            event["debug"], "\"abcdefg…[+20 bytes]",
+            "Debug text is cut as written"
+        );
+        assert_eq!(out[0]["model"], cut, "span fields too");
+        let whole = json(
+            &LoggingConfig {
+                max_value_bytes: crate::trace::ValueLimit::NONE,
+                ..jsonl()
+            },
+            || info!(v = long, "x"),
+        );
+        assert_eq!(whole[0]["v"], long, "0 is no bound");
     }
 }

@@ -16,7 +16,7 @@ use crate::{
         format::style::{SpanEvent, Style},
         line::keys::{OTEL_PREFIX, PARENT_ID, SPAN_ID, SPAN_NAME, TRACE_ID, X_REQUEST_ID},
     },
-    trace::{Redactions, SpanContext},
+    trace::{Redactions, SpanContext, ValueLimit},
 };
 
 /// The keys of `SPAN_CLOSED`'s timings, each one literal: a line is a few dozen short copies,
@@ -95,6 +95,7 @@ impl SpanJson {
         &mut self,
         meta: &'static Metadata<'static>,
         redact: &Redactions,
+        limit: ValueLimit,
         record: impl FnOnce(&mut dyn Visit),
     ) {
         with_callsite(meta, |callsite| {
@@ -106,6 +107,7 @@ impl SpanJson {
                 starts: SmallVec::new(),
                 callsite,
                 redact,
+                limit,
             };
             record(&mut JsonVisitor(&mut writer));
             let starts = writer.starts;
@@ -215,11 +217,16 @@ struct SpanFieldWriter<'a> {
     starts: SmallVec<[(&'static str, u32); 4]>,
     callsite: &'a Callsite,
     redact: &'a Redactions,
+    limit: ValueLimit,
 }
 
 impl JsonTarget for SpanFieldWriter<'_> {
     fn buf(&mut self) -> &mut Vec<u8> {
         self.buf
+    }
+
+    fn limit(&self) -> ValueLimit {
+        self.limit
     }
 
     fn key(&mut self, field: &Field) -> bool {

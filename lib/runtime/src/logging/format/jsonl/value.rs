@@ -5,10 +5,13 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 
-use crate::logging::line::{
-    float,
-    keys::{is_reserved, RENAMED_PREFIX},
-    scan,
+use crate::{
+    logging::line::{
+        float,
+        keys::{is_reserved, RENAMED_PREFIX},
+        scan,
+    },
+    trace::{Bounded, Suffix, ValueLimit},
 };
 
 /// `,"key":` for a key tracewire owns (no escaping needed).
@@ -101,22 +104,39 @@ pub(super) enum Text<'v> {
 }
 
 impl Text<'_> {
-    pub(super) fn write_escaped(&self, buf: &mut Vec<u8>) {
-        match self {
-            Text::Str(s) => escape_into(buf, s),
-            Text::Debug(v) => {
-                let _ = write!(Escaping(buf), "{v:?}");
+    /// The text escaped, at most `limit`'s bytes of it, then `…[+N bytes]` if it was cut.
+    pub(super) fn write_escaped(&self, buf: &mut Vec<u8>, limit: ValueLimit) {
+        let cut = match self {
+            Text::Str(s) => {
+                let (kept, cut) = limit.cut(s);
+                escape_into(buf, kept);
+                cut
             }
-            Text::Error(e) => {
-                let _ = write!(Escaping(buf), "{e}");
-            }
+            Text::Debug(v) => write_bounded(buf, limit, format_args!("{v:?}")),
+            Text::Error(e) => write_bounded(buf, limit, format_args!("{e}")),
+        };
+        if cut > 0 {
+            let _ = write!(Escaping(buf), "{}", Suffix(cut));
         }
     }
+}
+
+/// `value` escaped, at most `limit`'s bytes of it; the bytes left out.
+pub(super) fn write_bounded(
+    buf: &mut Vec<u8>,
+    limit: ValueLimit,
+    value: fmt::Arguments<'_>,
+) -> usize {
+    let mut writer = Bounded::new(limit, |s| escape_into(buf, s));
+    let _ = writer.write_fmt(value);
+    writer.cut()
 }
 
 /// Where [`JsonVisitor`] writes fields: the key decides whether the value follows.
 pub(super) trait JsonTarget {
     fn buf(&mut self) -> &mut Vec<u8>;
+    /// The bound on string values.
+    fn limit(&self) -> ValueLimit;
     /// Writes the key of `field` and returns true if its value should follow.
     fn key(&mut self, field: &Field) -> bool;
     /// Sees a text value before [`key`](Self::key); returns true if it took it.
@@ -131,9 +151,10 @@ pub(super) struct JsonVisitor<'t, T>(pub(super) &'t mut T);
 impl<T: JsonTarget> JsonVisitor<'_, T> {
     fn text(&mut self, field: &Field, value: Text<'_>) {
         if !self.0.text(field, &value) && self.0.key(field) {
+            let limit = self.0.limit();
             let buf = self.0.buf();
             buf.push(b'"');
-            value.write_escaped(buf);
+            value.write_escaped(buf, limit);
             buf.push(b'"');
         }
     }

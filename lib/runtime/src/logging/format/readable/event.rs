@@ -1,10 +1,7 @@
 //! A readable line: time, level, the span chain, the target, the message and fields, then the
 //! span's request id and trace id.
 
-use std::{
-    cell::RefCell,
-    fmt::{self, Write as _},
-};
+use std::{cell::RefCell, fmt};
 
 use tracing::{
     field::{Field, Visit},
@@ -15,7 +12,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::{
     span::{with_chain, ReadableSpan, SpanText},
-    value::{escape_into, write_f64, write_quoted, Escaping},
+    value::{escape_into, write_bounded, write_escaped_str, write_f64, write_quoted},
 };
 use crate::{
     logging::{
@@ -29,7 +26,7 @@ use crate::{
             timestamp::{self, UnixMicros},
         },
     },
-    trace::{Redactions, SpanContext},
+    trace::{Redactions, SpanContext, ValueLimit},
 };
 
 const DIM: &str = "\x1b[2m";
@@ -68,13 +65,13 @@ pub(crate) fn write_event<D, S>(
             Some(meta) => {
                 let target = Target::Bridged(meta.target());
                 write_head(buf, time, style, ansi, meta.level(), chain, target);
-                write_fields(buf, &style.redact, event, None);
+                write_fields(buf, style, event, None);
             }
             None => with_cached(&CALLSITES, event.metadata(), |callsite| {
                 let level = event.metadata().level();
                 let target = Target::Cached(callsite);
                 write_head(buf, time, style, ansi, level, chain, target);
-                write_fields(buf, &style.redact, event, Some(&callsite.fields));
+                write_fields(buf, style, event, Some(&callsite.fields));
             }),
         }
     });
@@ -88,12 +85,7 @@ pub(crate) fn write_event<D, S>(
 
 /// The message, then ` name=value` for every other field. `keys` is `None` for a `log` record,
 /// whose `log.*` fields are already in its normalized metadata.
-fn write_fields(
-    buf: &mut Vec<u8>,
-    redact: &Redactions,
-    event: &Event<'_>,
-    keys: Option<&FieldKeys>,
-) {
+fn write_fields(buf: &mut Vec<u8>, style: &Style, event: &Event<'_>, keys: Option<&FieldKeys>) {
     let passes: &[Pass] = match keys {
         Some(keys) if keys.message_first => &[Pass::All],
         _ => &[Pass::Message, Pass::Others],
@@ -101,7 +93,8 @@ fn write_fields(
     for &pass in passes {
         event.record(&mut Fields {
             buf,
-            redact,
+            redact: &style.redact,
+            limit: style.limit,
             keys,
             pass,
         });
@@ -282,6 +275,7 @@ enum Pass {
 struct Fields<'a> {
     buf: &'a mut Vec<u8>,
     redact: &'a Redactions,
+    limit: ValueLimit,
     /// The callsite's rendered keys; `None` for a `log` record, whose `log.*` fields are
     /// skipped.
     keys: Option<&'a FieldKeys>,
@@ -344,7 +338,7 @@ impl Fields<'_> {
 
     fn display(&mut self, field: &Field, value: impl fmt::Display) {
         if self.start(field) != Slot::Skip {
-            let _ = write!(Escaping(self.buf), "{value}");
+            write_bounded(self.buf, self.limit, format_args!("{value}"));
         }
     }
 }
@@ -379,8 +373,8 @@ impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         match self.start(field) {
             Slot::Skip => {}
-            Slot::Message => escape_into(self.buf, value),
-            Slot::Value => write_quoted(self.buf, value),
+            Slot::Message => write_escaped_str(self.buf, self.limit, value),
+            Slot::Value => write_quoted(self.buf, &self.limit.bound(value)),
         }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -388,7 +382,7 @@ impl Visit for Fields<'_> {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.start(field) != Slot::Skip {
-            let _ = write!(Escaping(self.buf), "{value:?}");
+            write_bounded(self.buf, self.limit, format_args!("{value:?}"));
         }
     }
 }
@@ -562,6 +556,24 @@ mod tests {
             coloured.contents().contains("\u{1b}[32m INFO\u{1b}[0m"),
             "{:?}",
             coloured.contents()
+        );
+    }
+
+    #[test]
+    fn every_string_value_is_bounded() {
+        let config = LoggingConfig {
+            max_value_bytes: crate::trace::ValueLimit::new(4),
+            ..readable()
+        };
+        let out = lines(&config, || {
+            info_span!("s", model = "abcdefg")
+                .in_scope(|| info!(target: "t", v = "abcdefg", d = ?1234567, "abcdefg"))
+        });
+        assert!(
+            out[0].ends_with(" INFO s{model=\"abcd…[+3 bytes]\"}: t: abcd…[+3 bytes] v=\"abcd…[+3 bytes]\" d=1234…[+3 bytes]")
+                || out[0].contains("s{model=\"abcd…[+3 bytes]\"}: t: abcd…[+3 bytes] v=\"abcd…[+3 bytes]\" d=1234…[+3 bytes] trace_id="),
+            "{}",
+            out[0]
         );
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 
 use crate::{
     logging::line::{float, scan},
-    trace::{FieldValue, Redactions},
+    trace::{Bounded, FieldValue, Redactions, Suffix, ValueLimit},
 };
 
 pub(super) fn write_value(buf: &mut Vec<u8>, redact: &Redactions, name: &str, value: &FieldValue) {
@@ -100,5 +100,26 @@ impl fmt::Write for Escaping<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         escape_into(self.0, s);
         Ok(())
+    }
+}
+
+/// `value` with control characters escaped, at most `limit`'s bytes of it, then `…[+N bytes]`
+/// if it was cut.
+pub(super) fn write_bounded(buf: &mut Vec<u8>, limit: ValueLimit, value: fmt::Arguments<'_>) {
+    let mut writer = Bounded::new(limit, |s| escape_into(buf, s));
+    let _ = writer.write_fmt(value);
+    let cut = writer.cut();
+    if cut > 0 {
+        let _ = write!(RawBuf(buf), "{}", Suffix(cut));
+    }
+}
+
+/// `s` with control characters escaped, bounded as [`write_bounded`] does, without `core::fmt`
+/// when it fits (the usual case: a message).
+pub(super) fn write_escaped_str(buf: &mut Vec<u8>, limit: ValueLimit, s: &str) {
+    let (kept, cut) = limit.cut(s);
+    escape_into(buf, kept);
+    if cut > 0 {
+        let _ = write!(RawBuf(buf), "{}", Suffix(cut));
     }
 }
