@@ -105,6 +105,7 @@ pub(super) enum Text<'v> {
 
 impl Text<'_> {
     /// The text escaped, at most `limit`'s bytes of it, then `…[+N bytes]` if it was cut.
+    #[inline]
     pub(super) fn write_escaped(&self, buf: &mut Vec<u8>, limit: ValueLimit) {
         let cut = match self {
             Text::Str(s) => {
@@ -116,9 +117,15 @@ impl Text<'_> {
             Text::Error(e) => write_bounded(buf, limit, format_args!("{e}")),
         };
         if cut > 0 {
-            let _ = write!(Escaping(buf), "{}", Suffix(cut));
+            write_suffix(buf, cut);
         }
     }
+}
+
+/// `…[+N bytes]` after a cut value: out of line, as it is rare.
+#[cold]
+fn write_suffix(buf: &mut Vec<u8>, cut: usize) {
+    let _ = write!(Escaping(buf), "{}", Suffix(cut));
 }
 
 /// `value` escaped, at most `limit`'s bytes of it; the bytes left out.
@@ -127,6 +134,14 @@ pub(super) fn write_bounded(
     limit: ValueLimit,
     value: fmt::Arguments<'_>,
 ) -> usize {
+    // Written whole first (the usual case: shorter than the limit, one pass); escaping only
+    // lengthens, so what fits escaped fits raw. Written again through a bounded writer if not.
+    let start = buf.len();
+    let _ = Escaping(buf).write_fmt(value);
+    if limit.bytes() == 0 || buf.len() - start <= limit.bytes() {
+        return 0;
+    }
+    buf.truncate(start);
     let mut writer = Bounded::new(limit, |s| escape_into(buf, s));
     let _ = writer.write_fmt(value);
     writer.cut()

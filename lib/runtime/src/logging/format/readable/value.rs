@@ -106,6 +106,14 @@ impl fmt::Write for Escaping<'_> {
 /// `value` with control characters escaped, at most `limit`'s bytes of it, then `…[+N bytes]`
 /// if it was cut.
 pub(super) fn write_bounded(buf: &mut Vec<u8>, limit: ValueLimit, value: fmt::Arguments<'_>) {
+    // Written whole first (the usual case: shorter than the limit, one pass); escaping only
+    // lengthens, so what fits escaped fits raw. Written again through a bounded writer if not.
+    let start = buf.len();
+    let _ = Escaping(buf).write_fmt(value);
+    if limit.bytes() == 0 || buf.len() - start <= limit.bytes() {
+        return;
+    }
+    buf.truncate(start);
     let mut writer = Bounded::new(limit, |s| escape_into(buf, s));
     let _ = writer.write_fmt(value);
     let cut = writer.cut();
