@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracewire_tests::{binary, http, json_lines, lines_with, CONTROLLED};
+use tracewire_tests::{binary, http, json_lines, lines_with, temp_dir, CONTROLLED};
 
 const CHAT: &str =
     r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hello there"}]}"#;
@@ -213,4 +213,101 @@ fn a_killed_worker_is_skipped_and_used_again_once_restarted() {
     assert!(served >= 2, "the restarted worker serves again: {served}");
     survivor.signal("TERM");
     assert_eq!(survivor.wait(), Some(0));
+}
+
+#[test]
+fn a_full_disk_never_leaves_a_partial_line_and_writing_resumes() {
+    // A filesystem that fills up, without mounting one: the process may write files of at
+    // most 8 KiB (RLIMIT_FSIZE, writes past it fail with EFBIG; SIGXFSZ ignored), then the
+    // limit is lifted from outside, as space freed would be.
+    let dir = temp_dir("full-disk");
+    let log = dir.join("app.jsonl");
+    let config = dir.join("file.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[file]\npath = {:?}\nmax_bytes = 104857600\n",
+            log.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let frontend = binary("tracewire-frontend");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -S -f 8; exec \"$0\" --listen 127.0.0.1:0 --token-delay-ms 0")
+        .arg(&frontend)
+        .env("DYN_LOGGING_JSONL", "true")
+        .env("DYN_LOG_STREAM", "stdout")
+        .env("DYN_LOGGING_CONFIG_PATH", &config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = wait_for_file_addr(&log);
+    let chat = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "fill the disk up"}]}"#;
+    for _ in 0..20 {
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], chat).status,
+            200
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let full = std::fs::metadata(&log).unwrap().len();
+    assert!(full <= 8192, "{full}");
+    let lifted = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &child.id().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    for _ in 0..5 {
+        assert_eq!(
+            http(&addr, "POST", "/v1/chat/completions", &[], chat).status,
+            200
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert!(std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.len() as u64 > full, "writing resumed");
+    // Every line whole: parse_line panics on one cut and glued to the next.
+    let lines = json_lines(&text);
+    let dropped = lines_with(
+        &lines,
+        "log lines dropped: the log output could not keep up or failed",
+        None,
+    );
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0]["output"], "file");
+    assert!(dropped[0]["dropped"].as_u64().unwrap() > 0);
+    assert!(
+        dropped[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("os error 27"),
+        "the OS's error (EFBIG here, ENOSPC on a full disk): {:?}",
+        dropped[0]
+    );
+    assert_eq!(lines.last().unwrap().message, "frontend stopped");
+}
+
+/// The address in the "frontend listening" line of a log file, waiting for it.
+fn wait_for_file_addr(log: &std::path::Path) -> String {
+    for _ in 0..1000 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("\"frontend listening\"")) {
+            let line = tracewire_tests::parse_line(line);
+            return line["addr"].as_str().unwrap().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no frontend listening line in {}", log.display());
 }

@@ -74,9 +74,12 @@ fn open_append(path: &Path) -> io::Result<File> {
 }
 
 /// Batches from the output queue: whole lines, rotated between them when the next line would
-/// not fit.
+/// not fit. A line that cannot be written whole (a full disk) is cut back out of the file, so
+/// that the file stays whole lines: what was written before it is reported as written, and the
+/// error comes with the next call, which starts at that line.
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut written = 0;
         for line in buf.split_inclusive(|&b| b == b'\n') {
             if self.size > 0 && self.size + line.len() as u64 > self.config.max_bytes {
                 // If rotation fails, keep appending to the current file rather than lose lines.
@@ -85,10 +88,15 @@ impl Write for RotatingFile {
                     self.size = 0;
                 }
             }
-            self.file.write_all(line)?;
+            if let Err(e) = self.file.write_all(line) {
+                // The file is opened to append, so the next write goes to its new end.
+                let _ = self.file.set_len(self.size);
+                return if written > 0 { Ok(written) } else { Err(e) };
+            }
             self.size += line.len() as u64;
+            written += line.len();
         }
-        Ok(buf.len())
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {

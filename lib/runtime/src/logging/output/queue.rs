@@ -81,6 +81,10 @@ struct State {
 }
 
 struct Shared {
+    /// The output's name in reports (`stream`, `file`).
+    name: String,
+    /// Why the last write failed, for the report.
+    last_error: Mutex<Option<String>>,
     state: Mutex<State>,
     has_lines: Condvar,
     has_room: Condvar,
@@ -126,6 +130,8 @@ impl QueuedSink {
         sink: impl Write + Send + 'static,
     ) -> io::Result<Self> {
         let shared = Arc::new(Shared {
+            name: name.to_owned(),
+            last_error: Mutex::new(None),
             state: Mutex::new(State {
                 pending: Vec::with_capacity(config.capacity.min(1 << 20)),
                 writing: false,
@@ -274,7 +280,13 @@ fn write_batch(shared: &Shared, sink: &mut impl Write, batch: &[u8]) {
                 shared.mark_progress();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(e) => {
+                *shared
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                break;
+            }
         }
     }
     if !rest.is_empty() {
@@ -289,9 +301,16 @@ fn write_batch(shared: &Shared, sink: &mut impl Write, batch: &[u8]) {
 fn report(shared: &Shared, reported: &mut u64, last: &mut Instant, now: bool) {
     let dropped = shared.dropped.load(Ordering::Relaxed);
     if dropped > *reported && (now || last.elapsed() >= REPORT_EVERY) {
+        let error = shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         tracing::warn!(
+            output = shared.name,
             dropped = dropped - *reported,
             total = dropped,
+            error,
             "log lines dropped: the log output could not keep up or failed"
         );
         *reported = dropped;
