@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need on a fresh machine (python3 and the OTLP
-# receiver's packages, curl), then runs every test of the workspace and prints one closing line
-# summing them.
+# The test command: installs what the tests need on a fresh machine (python3 and curl from the
+# system's packages if missing; the OTLP receiver's Python packages, opentelemetry-proto and
+# grpcio, into a virtual environment at target/test-venv, never into the system's Python), then
+# runs every test of the workspace with that environment first on PATH and prints one closing
+# line summing them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +14,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
-if ! python3 -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
-  python3 -m pip --version >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-pip; }
-  # A Debian-managed Python refuses plain pip installs (PEP 668).
-  python3 -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages opentelemetry-proto grpcio
+venv=${CARGO_TARGET_DIR:-target}/test-venv
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
+if ! "$venv/bin/python3" -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
+  python3 -m venv "$venv" 2>/dev/null || {
+    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
+  }
+  echo "installing opentelemetry-proto and grpcio into $venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio
 fi
+export PATH="$venv/bin:$PATH"
 
 log=$(mktemp)
 cargo test --workspace 2>&1 | tee "$log"
