@@ -173,11 +173,39 @@ impl Process {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Process {
+        let mut command = Command::new(binary(name));
+        command.args(args);
+        Process::spawn(command, name, label, dir, env)
+    }
+
+    /// As [`start`](Self::start), from a shell that first runs `limits` (`ulimit -Hn 512`).
+    pub fn start_limited(
+        name: &str,
+        label: &str,
+        dir: &Path,
+        limits: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(format!("{limits} && exec \"$0\" \"$@\""))
+            .arg(binary(name))
+            .args(args);
+        Process::spawn(command, name, label, dir, env)
+    }
+
+    fn spawn(
+        mut command: Command,
+        name: &str,
+        label: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Process {
         let log = dir.join(format!("{label}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let mut command = Command::new(binary(name));
         command
-            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(file);

@@ -252,3 +252,117 @@ fn a_megabyte_model_name_is_logged_bounded() {
         .iter()
         .all(|l| l["error"].as_str().unwrap().ends_with(" bytes]")));
 }
+
+/// Connections that each send half a request head, more than the frontend has file descriptors
+/// for: a real client is still served while they come, the slow ones are closed (made room for,
+/// or at the head timeout), and each close is a DEBUG line on the transport target.
+#[test]
+fn a_flood_of_half_sent_heads_still_lets_a_real_client_in() {
+    let dir = temp_dir("half-heads");
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("DYN_LOG", "info,tracewire::wire::transport=debug"),
+    ];
+    // 512 files: about 256 connections after what the process keeps for itself.
+    let mut f = Process::start_limited(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        "ulimit -n 512",
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
+    let addr = f.wait_for_addr("frontend listening");
+    let chat =
+        r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"still served"}]}"#;
+    let mut slow = Vec::new();
+    for i in 0..1000 {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: flood\r\n")
+            .unwrap();
+        slow.push(c);
+        if i % 250 == 249 {
+            // A real client in the middle of the flood, and after it.
+            let r = http(&addr, "POST", "/v1/chat/completions", &[], chat);
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["choices"][0]["message"]["content"], "still served");
+        }
+    }
+    // Every slow connection is closed: made room for, or after the 10 s head timeout.
+    for c in &mut slow {
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 512];
+        let got = std::io::Read::read(c, &mut buf);
+        assert!(
+            !matches!(got, Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+            "a half-sent head still open after 30 s"
+        );
+    }
+    drop(slow);
+    let lines = f.stop();
+    let made_room = lines_with(
+        &lines,
+        "connection closed to make room: no request in flight",
+        None,
+    );
+    assert!(made_room.len() > 500, "{}", made_room.len());
+    assert_eq!(made_room[0].level, "DEBUG");
+    assert_eq!(made_room[0].target, "tracewire::wire::transport");
+    let timed_out = lines_with(&lines, "connection closed with an error", None);
+    assert!(!timed_out.is_empty(), "the last ones time out");
+    let limit = lines_with(
+        &lines,
+        "connection limit reached: closing the connections that have waited longest for a request",
+        None,
+    );
+    assert_eq!(limit[0].level, "WARN");
+    let usable = lines_with(
+        &lines,
+        "the open-file limit allows fewer connections than asked",
+        None,
+    );
+    assert_eq!(usable[0]["usable"], Value::from(256));
+}
+
+/// A raw ESC or DEL in a header: hyper's parser answers 400 before any request exists (its
+/// answer has no body, and hyper offers no hook to give it one), and the connection's end is a
+/// DEBUG line on the transport target that says why.
+#[test]
+fn a_raw_control_byte_in_a_header_is_a_400_and_a_debug_line_on_the_connection() {
+    let dir = temp_dir("control-byte-header");
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("DYN_LOG", "info,tracewire::wire::transport=debug"),
+    ];
+    let mut f = Process::start(
+        "tracewire-frontend",
+        "frontend",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "0"],
+        &env,
+    );
+    let addr = f.wait_for_addr("frontend listening");
+    for byte in [0x1bu8, 0x7f] {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let mut raw = b"GET /health HTTP/1.1\r\nHost: x\r\nx-note: a".to_vec();
+        raw.push(byte);
+        raw.extend_from_slice(b"[31mred\r\n\r\n");
+        s.write_all(&raw).unwrap();
+        let mut reply = String::new();
+        std::io::Read::read_to_string(&mut s, &mut reply).ok();
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply:?}");
+    }
+    let lines = f.stop();
+    let closed = lines_with(&lines, "connection closed with an error", None);
+    assert_eq!(closed.len(), 2, "{lines:#?}");
+    assert_eq!(
+        (closed[0].level.as_str(), closed[0].target.as_str()),
+        ("DEBUG", "tracewire::wire::transport")
+    );
+    assert!(
+        closed[0]["error"].as_str().unwrap().contains("header"),
+        "{:?}",
+        closed[0]["error"]
+    );
+    assert!(closed[0].has("peer"));
+}

@@ -22,6 +22,7 @@ use tracewire_runtime::{
     http_request_span,
     logging::current_context,
     plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, WorkerMessage},
+    serve::Shutdown,
     trace::RemoteField,
 };
 use tracing::{error, field::Empty, info, warn, Instrument, Span};
@@ -150,7 +151,14 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-async fn chat_completions(State(plane): State<Arc<PlaneClient>>, request: Request) -> Response {
+/// What a request still running at the drain deadline is told, in its error body or SSE event.
+const SHUTTING_DOWN: &str = "the server is shutting down";
+
+async fn chat_completions(
+    State(plane): State<Arc<PlaneClient>>,
+    shutdown: Shutdown,
+    request: Request,
+) -> Response {
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -213,9 +221,20 @@ async fn chat_completions(State(plane): State<Arc<PlaneClient>>, request: Reques
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     if chat.stream {
-        stream(tokens, id, created, chat.model, span)
+        stream(tokens, id, created, chat.model, span, &shutdown)
     } else {
-        collect(tokens, &id, created, &chat.model, &span).await
+        tokio::select! {
+            response = collect(tokens, &id, created, &chat.model, &span) => response,
+            // Dropping the worker's stream tells the worker its caller left.
+            () = shutdown.deadline() => {
+                warn!("the server is shutting down; request ended");
+                let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "server_error", SHUTTING_DOWN);
+                let outcome = StreamOutcome::default();
+                outcome.cancel(SHUTTING_DOWN);
+                response.extensions_mut().insert(outcome);
+                response
+            }
+        }
     }
 }
 
@@ -265,22 +284,38 @@ async fn collect(
     )
 }
 
-/// Answers with server-sent events fed by a task that holds the request's span.
+/// Answers with server-sent events fed by a task that holds the request's span. The task runs on
+/// the server's tracker, so a server that stops waits for it; past the drain deadline it ends
+/// the stream with an error event (and drops the worker's stream, which the worker sees).
 fn stream(
     mut tokens: TokenStream,
     id: String,
     created: u64,
     model: String,
     span: Span,
+    shutdown: &Shutdown,
 ) -> Response {
     let (tx, body) = ChannelBody::new(32);
     let outcome = StreamOutcome::default();
     let reported = outcome.clone();
     let event = |value: serde_json::Value| Bytes::from(format!("data: {value}\n\n"));
-    tokio::spawn(
+    let stopping = shutdown.clone();
+    shutdown.spawn(
         async move {
             let mut sent = 0u32;
-            while let Some(message) = tokens.next().await {
+            loop {
+                let message = tokio::select! {
+                    message = tokens.next() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                    () = stopping.deadline() => {
+                        warn!(tokens_sent = sent, "the server is shutting down; stream ended");
+                        reported.cancel(SHUTTING_DOWN);
+                        let _ = tx.send(event(error_body("server_error", SHUTTING_DOWN))).await;
+                        return;
+                    }
+                };
                 let (data, last) = match message {
                     Ok(WorkerMessage::Token { text }) => (event(chunk(&id, created, &model, Some(&text), None)), false),
                     Ok(WorkerMessage::Done { finish_reason, prompt_tokens, completion_tokens }) => {
@@ -368,7 +403,7 @@ mod tests {
                         .await
                         .unwrap();
                     let url = format!("http://{}", worker.local_addr().unwrap());
-                    tokio::spawn(worker.serve(std::future::pending()));
+                    tokio::spawn(worker.serve(std::future::pending(), Default::default()));
                     vec![url]
                 }
             };

@@ -4,7 +4,10 @@ use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use tokio::sync::oneshot;
-use tracewire_runtime::{plane::PlaneClient, serve};
+use tracewire_runtime::{
+    plane::PlaneClient,
+    serve::{self, ServeOptions},
+};
 use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 use tracing::{error, info};
 
@@ -33,10 +36,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracewire_runtime::serve::run_main("frontend", || run(args, plane))
+    let options = match ServeOptions::from_env() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("tracewire: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracewire_runtime::serve::run_main("frontend", || run(args, plane, options))
 }
 
-async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
+async fn run(args: Args, mut plane: PlaneClient, options: ServeOptions) -> std::io::Result<()> {
     let listener = serve::bind(args.listen).await?;
     let mut embedded = None;
     if args.workers.is_empty() {
@@ -46,9 +56,12 @@ async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
         info!(addr = %addr, "embedded worker listening");
         plane = PlaneClient::new([format!("http://{addr}")]).map_err(std::io::Error::other)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(worker.serve(async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(worker.serve(
+            async move {
+                let _ = stopped.await;
+            },
+            options,
+        ));
         embedded = Some((stop, task));
     }
     let plane = Arc::new(plane);
@@ -57,7 +70,7 @@ async fn run(args: Args, mut plane: PlaneClient) -> std::io::Result<()> {
         listener,
         tracewire_frontend::app(plane),
         serve::shutdown_signal(),
-        serve::DEFAULT_DRAIN,
+        options,
     )
     .await;
     // The embedded worker stops after the frontend has drained, so in-flight requests finish.

@@ -19,9 +19,10 @@ use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody},
     plane::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH},
     propagation::continue_trace,
+    serve::Shutdown,
     wire,
 };
-use tracing::{debug, info, info_span, trace, warn, Instrument};
+use tracing::{debug, field::Empty, info, info_span, trace, warn, Instrument, Span};
 
 /// The largest generate request accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -131,22 +132,23 @@ impl BoundWorker {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight calls.
+    /// Serves until `shutdown` resolves, then drains in-flight calls (and ends the ones still
+    /// running at the drain deadline, each closing its span).
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        options: tracewire_runtime::serve::ServeOptions,
     ) -> std::io::Result<()> {
-        tracewire_runtime::serve::serve(
-            self.listener,
-            self.app,
-            shutdown,
-            tracewire_runtime::serve::DEFAULT_DRAIN,
-        )
-        .await
+        tracewire_runtime::serve::serve(self.listener, self.app, shutdown, options).await
     }
 }
 
-async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: Body) -> Response {
+async fn generate(
+    State(worker): State<Arc<Worker>>,
+    shutdown: Shutdown,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let info = &worker.info;
     let (span, _) = continue_trace(&headers, |remote| {
         info_span!(
@@ -156,6 +158,7 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
             endpoint = info.endpoint.as_str(),
             namespace = info.namespace.as_str(),
             instance_id = info.instance_id.as_str(),
+            outcome = Empty,
             otel.kind = "server",
         )
     });
@@ -180,11 +183,16 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
     .await;
     let request = match request {
         Ok(request) => request,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            span.record("outcome", "client_error");
+            return e.into_response();
+        }
     };
     let (tx, body) = ChannelBody::new(16);
     let delay = worker.config.token_delay;
-    tokio::spawn(
+    // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
+    let stopping = shutdown.clone();
+    shutdown.spawn(
         async move {
             let words: Vec<&str> = request.prompt.split_whitespace().collect();
             let limit = request
@@ -196,8 +204,24 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
                 "generating"
             );
             for (i, word) in words[..limit].iter().enumerate() {
-                if i > 0 && !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+                let pause = tokio::time::sleep(if i > 0 { delay } else { Duration::ZERO });
+                tokio::select! {
+                    () = pause => {}
+                    // The caller left: seen at once, not at the next token.
+                    () = tx.closed() => {
+                        Span::current().record("outcome", "cancelled");
+                        info!(sent = i, "caller went away; generation stopped");
+                        return;
+                    }
+                    () = stopping.deadline() => {
+                        Span::current().record("outcome", "cancelled");
+                        warn!(sent = i, "the worker is shutting down; generation stopped");
+                        let stopped = WorkerMessage::Error {
+                            message: "the worker is shutting down".into(),
+                        };
+                        let _ = tx.send(stopped.to_line()).await;
+                        return;
+                    }
                 }
                 let text = if i + 1 < limit {
                     format!("{word} ")
@@ -209,6 +233,7 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
                     .await
                     .is_err()
                 {
+                    Span::current().record("outcome", "cancelled");
                     info!(sent = i, "caller went away; generation stopped");
                     return;
                 }
@@ -224,10 +249,13 @@ async fn generate(State(worker): State<Arc<Worker>>, headers: HeaderMap, body: B
                 completion_tokens: limit as u32,
             };
             if tx.send(done.to_line()).await.is_ok() {
+                Span::current().record("outcome", "ok");
                 info!(
                     completion_tokens = limit,
                     finish_reason, "generation finished"
                 );
+            } else {
+                Span::current().record("outcome", "cancelled");
             }
         }
         .instrument(span),

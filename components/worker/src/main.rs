@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracewire_runtime::serve::ServeOptions;
 use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
 
 /// Serves the generate endpoint of a mock engine that streams the prompt's words back.
@@ -34,6 +35,13 @@ fn main() -> ExitCode {
         ..WorkerConfig::default()
     }
     .with_engine(&args.engine);
+    let options = match ServeOptions::from_env() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("tracewire: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracewire_runtime::serve::run_main("worker", || async move {
         let worker = BoundWorker::bind(config.clone(), args.listen).await?;
         let addr = worker.local_addr()?.to_string();
@@ -44,7 +52,7 @@ fn main() -> ExitCode {
             "worker listening"
         );
         worker
-            .serve(tracewire_runtime::serve::shutdown_signal())
+            .serve(tracewire_runtime::serve::shutdown_signal(), options)
             .await
     })
 }

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             listener,
             app,
             serve::shutdown_signal(),
-            serve::DEFAULT_DRAIN,
+            serve::ServeOptions::default(),
         )
         .await
     })

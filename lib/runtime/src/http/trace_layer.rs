@@ -23,27 +23,48 @@ use crate::propagation::{continue_trace, X_REQUEST_ID_HEADER};
 /// the span: `DYN_LOG=tracewire_runtime::http=debug` reaches both.
 pub const SPAN_TARGET: &str = module_path!();
 
-/// Lets a handler report that a streamed response failed after its status was sent: put a
-/// clone in the response's extensions, call [`fail`](Self::fail) from the task that streams, and
-/// the `request completed` event is logged at ERROR with the reason.
+/// Lets a handler report how a streamed response ended after its status was sent: put a clone
+/// in the response's extensions, call [`fail`](Self::fail) or [`cancel`](Self::cancel) from the
+/// task that streams, and the `request completed` event says so: ERROR with the reason for a
+/// failure, WARN with outcome `cancelled` and the reason for a cancellation.
 #[derive(Debug, Clone, Default)]
-pub struct StreamOutcome(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+pub struct StreamOutcome(std::sync::Arc<std::sync::Mutex<Option<Ended>>>);
 
 impl StreamOutcome {
     /// Records that the stream failed.
     pub fn fail(&self, reason: impl Into<String>) {
+        self.set(Ended::Failed(reason.into()));
+    }
+
+    /// Records that the server ended the stream before its end (it is shutting down, say).
+    pub fn cancel(&self, reason: impl Into<String>) {
+        self.set(Ended::Cancelled(Some(reason.into())));
+    }
+
+    fn set(&self, ended: Ended) {
         *self
             .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason.into());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ended);
     }
 
-    fn failure(&self) -> Option<String> {
+    fn reported(&self) -> Option<Ended> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
+
+/// How a request ended, as its `request completed` event says.
+#[derive(Debug, Clone, PartialEq)]
+enum Ended {
+    /// The response was sent whole.
+    Sent,
+    /// The response failed: the service failed, or its body did.
+    Failed(String),
+    /// The response was cut short: by the client leaving (no reason), or by the server.
+    Cancelled(Option<String>),
 }
 
 /// A tower layer that runs every request in a span continuing the caller's trace: by default
@@ -143,39 +164,45 @@ struct Finish {
 }
 
 impl Finish {
-    fn complete(self, outcome: Result<(), String>) {
+    fn complete(self, ended: Ended) {
         let Finish {
             span,
             start,
             status,
             outcome: reported,
         } = self;
-        let outcome = match (outcome, reported.and_then(|r| r.failure())) {
-            (Ok(()), Some(reason)) => Err(reason),
-            (outcome, _) => outcome,
+        // What the handler reported stands in for a body that ended as if all was well.
+        let ended = match (ended, reported.and_then(|r| r.reported())) {
+            (Ended::Sent, Some(reported)) => reported,
+            (ended, _) => ended,
         };
         let latency_us = start.elapsed().as_micros() as u64;
         let _entered = span.enter();
-        match outcome {
-            Ok(()) if status >= 500 => {
+        match ended {
+            Ended::Sent if status >= 500 => {
                 error!(status, latency_us, outcome = "error", "request completed")
             }
-            Ok(()) if status >= 400 => info!(
+            Ended::Sent if status >= 400 => info!(
                 status,
                 latency_us,
                 outcome = "client_error",
                 "request completed"
             ),
-            Ok(()) => info!(status, latency_us, outcome = "ok", "request completed"),
-            Err(reason) if reason.is_empty() => {
-                warn!(
-                    status,
-                    latency_us,
-                    outcome = "cancelled",
-                    "request completed"
-                )
-            }
-            Err(reason) => {
+            Ended::Sent => info!(status, latency_us, outcome = "ok", "request completed"),
+            Ended::Cancelled(None) => warn!(
+                status,
+                latency_us,
+                outcome = "cancelled",
+                "request completed"
+            ),
+            Ended::Cancelled(Some(reason)) => warn!(
+                status,
+                latency_us,
+                outcome = "cancelled",
+                reason,
+                "request completed"
+            ),
+            Ended::Failed(reason) => {
                 error!(status, latency_us, outcome = "error", error = %reason, "request completed")
             }
         }
@@ -197,7 +224,7 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             if let Some(mut finish) = this.project().finish.take() {
                 finish.status = CLIENT_CLOSED_REQUEST;
-                finish.complete(Err(String::new()));
+                finish.complete(Ended::Cancelled(None));
             }
         }
     }
@@ -246,7 +273,9 @@ where
             }
             Err(e) => {
                 finish.status = 500;
-                finish.complete(Err("the service failed before a response".to_owned()));
+                finish.complete(Ended::Failed(
+                    "the service failed before a response".to_owned(),
+                ));
                 Poll::Ready(Err(e))
             }
         }
@@ -273,8 +302,11 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if let Some(finish) = this.finish.take() {
                 // Dropped before the end: the client went away, unless there was nothing left.
-                let outcome = if this.inner.is_end_stream() { Ok(()) } else { Err(String::new()) };
-                finish.complete(outcome);
+                finish.complete(if this.inner.is_end_stream() {
+                    Ended::Sent
+                } else {
+                    Ended::Cancelled(None)
+                });
             }
         }
     }
@@ -300,12 +332,12 @@ where
         match &polled {
             None => {
                 if let Some(finish) = this.finish.take() {
-                    finish.complete(Ok(()));
+                    finish.complete(Ended::Sent);
                 }
             }
             Some(Err(e)) => {
                 if let Some(finish) = this.finish.take() {
-                    finish.complete(Err(e.to_string()));
+                    finish.complete(Ended::Failed(e.to_string()));
                 }
             }
             Some(Ok(_)) => {}
@@ -494,23 +526,43 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_reported_stream_failure_is_an_error() {
+    /// The `request completed` line of a response whose handler reported its stream's end.
+    fn reported(report: fn(&StreamOutcome)) -> Line {
         let out = json(&jsonl(), || {
             run(async {
-                let service = TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
-                    let outcome = StreamOutcome::default();
-                    outcome.fail("the worker died");
-                    let mut response =
-                        Response::new(Full::new(Bytes::from_static(b"data: {}\n\n")));
-                    response.extensions_mut().insert(outcome);
-                    Ok::<_, Infallible>(response)
-                }));
+                let service =
+                    TraceLayer::new().layer(service_fn(move |_req: Request<()>| async move {
+                        let outcome = StreamOutcome::default();
+                        report(&outcome);
+                        let mut response =
+                            Response::new(Full::new(Bytes::from_static(b"data: {}\n\n")));
+                        response.extensions_mut().insert(outcome);
+                        Ok::<_, Infallible>(response)
+                    }));
                 let response = service.oneshot(Request::new(())).await.unwrap();
                 let _ = response.into_body().collect().await;
             })
         });
-        let done = find(&out, "request completed")[0];
+        find(&out, "request completed")[0].clone()
+    }
+
+    #[test]
+    fn a_stream_the_server_ended_early_is_cancelled_with_its_reason() {
+        let done = reported(|outcome| outcome.cancel("the server is shutting down"));
+        assert_eq!(done.level, "WARN");
+        assert_eq!(
+            (&done["outcome"], &done["reason"], &done["status"]),
+            (
+                &Value::from("cancelled"),
+                &Value::from("the server is shutting down"),
+                &Value::from(200)
+            )
+        );
+    }
+
+    #[test]
+    fn a_reported_stream_failure_is_an_error() {
+        let done = reported(|outcome| outcome.fail("the worker died"));
         assert_eq!(done.level, "ERROR");
         assert_eq!(
             (&done["outcome"], &done["error"], &done["status"]),

@@ -25,6 +25,9 @@ pub const DYN_LOG_BUFFER_BYTES: &str = "DYN_LOG_BUFFER_BYTES";
 /// The longest string value written, in bytes (0: no limit).
 pub const DYN_LOG_MAX_VALUE_BYTES: &str = "DYN_LOG_MAX_VALUE_BYTES";
 
+/// How many HTTP connections a server serves at once.
+pub const DYN_HTTP_MAX_CONNECTIONS: &str = "DYN_HTTP_MAX_CONNECTIONS";
+
 /// Boolean, as in the reference system: export spans over OTLP.
 pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
 /// Boolean: export log records over OTLP too.
