@@ -135,7 +135,7 @@ fn two_processes_share_one_trace_per_request() {
     assert!(done["latency_us"].is_u64());
     let closed = span_event(&fl, "SPAN_CLOSED", "http-request", trace);
     assert_eq!(
-        (&closed["status"], &closed["model"]),
+        (&closed["status"], &closed["gen_ai.request.model"]),
         (&Value::from(200), &Value::from("Qwen/Qwen3-0.6B"))
     );
     assert!(

@@ -134,10 +134,10 @@ fn hostile_input_gets_clear_answers_and_never_reaches_a_line_raw() {
             );
             let refused = lines_with(&lines, "request refused", None)
                 .into_iter()
-                .find(|o| o["status"] == 404 && o.has("model"))
+                .find(|o| o["status"] == 404 && o.has("gen_ai.request.model"))
                 .unwrap();
             assert_eq!(
-                refused["model"],
+                refused["gen_ai.request.model"],
                 Value::from("\u{1b}[2J\u{1b}[Hfake\r\n{\"level\":\"ERROR\"}"),
                 "kept as an escaped value"
             );
@@ -246,7 +246,7 @@ fn a_megabyte_model_name_is_logged_bounded() {
     let cut = format!("{}…[+{} bytes]", "m".repeat(16_384), 1_000_000 - 16_384);
     let closed = lines_with(&fl, "SPAN_CLOSED", Some("http-request"));
     assert_eq!(closed.len(), 5);
-    assert!(closed.iter().all(|l| l["model"] == cut.as_str()));
+    assert!(closed.iter().all(|l| l["gen_ai.request.model"] == cut.as_str()));
     let refused = lines_with(&fl, "request refused", None);
     assert!(refused
         .iter()

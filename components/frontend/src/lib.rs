@@ -6,7 +6,7 @@ pub mod openai;
 
 use std::{
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -21,7 +21,7 @@ use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody, StreamOutcome, TraceLayer},
     http_request_span,
     logging::current_context,
-    plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, WorkerMessage},
+    plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, TokenTimes, WorkerMessage},
     serve::Shutdown,
     trace::RemoteField,
 };
@@ -47,16 +47,29 @@ pub fn app(plane: Arc<PlaneClient>) -> Router {
         .layer(TraceLayer::new().make_span_with(request_span))
 }
 
-/// The `http-request` span with what this frontend records on it: the `model` asked for and,
-/// once the worker is done, the token counts.
+/// The `http-request` span with what this frontend records on a chat request, named as the
+/// OpenTelemetry GenAI semantic conventions name them: the operation and the model asked for;
+/// once the worker is done, the token counts and the finish reason; and the time to the first
+/// token and the mean time between tokens, in microseconds, as the frontend sees them.
 fn request_span(request: &Request, remote: RemoteField<'_>) -> Span {
     http_request_span!(
         request,
         remote,
-        model = Empty,
-        prompt_tokens = Empty,
-        completion_tokens = Empty,
+        gen_ai.operation.name = Empty,
+        gen_ai.request.model = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.response.finish_reasons = Empty,
+        ttft_us = Empty,
+        itl_us = Empty,
     )
+}
+
+/// Records the worker's final counts and reason on the request's span.
+fn record_done(span: &Span, finish_reason: &str, prompt_tokens: u32, completion_tokens: u32) {
+    span.record("gen_ai.usage.input_tokens", prompt_tokens);
+    span.record("gen_ai.usage.output_tokens", completion_tokens);
+    span.record("gen_ai.response.finish_reasons", finish_reason);
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -159,6 +172,7 @@ async fn chat_completions(
     shutdown: Shutdown,
     request: Request,
 ) -> Response {
+    let start = Instant::now();
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -194,7 +208,8 @@ async fn chat_completions(
         }
     };
     let span = Span::current();
-    span.record("model", chat.model.as_str());
+    span.record("gen_ai.operation.name", "chat");
+    span.record("gen_ai.request.model", chat.model.as_str());
     let Some(prompt) = chat.prompt() else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -221,10 +236,10 @@ async fn chat_completions(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     if chat.stream {
-        stream(tokens, id, created, chat.model, span, &shutdown)
+        stream(tokens, id, created, chat.model, span, start, &shutdown)
     } else {
         tokio::select! {
-            response = collect(tokens, &id, created, &chat.model, &span) => response,
+            response = collect(tokens, &id, created, &chat.model, &span, start) => response,
             // Dropping the worker's stream tells the worker its caller left.
             () = shutdown.deadline() => {
                 warn!("the server is shutting down; request ended");
@@ -244,18 +259,23 @@ async fn collect(
     created: u64,
     model: &str,
     span: &Span,
+    start: Instant,
 ) -> Response {
     let mut content = String::new();
+    let mut times = TokenTimes::new(start);
     while let Some(message) = tokens.next().await {
         match message {
-            Ok(WorkerMessage::Token { text }) => content.push_str(&text),
+            Ok(WorkerMessage::Token { text }) => {
+                times.token(span);
+                content.push_str(&text);
+            }
             Ok(WorkerMessage::Done {
                 finish_reason,
                 prompt_tokens,
                 completion_tokens,
             }) => {
-                span.record("prompt_tokens", prompt_tokens);
-                span.record("completion_tokens", completion_tokens);
+                times.finish(span);
+                record_done(span, &finish_reason, prompt_tokens, completion_tokens);
                 return Json(completion(
                     id,
                     created,
@@ -293,6 +313,7 @@ fn stream(
     created: u64,
     model: String,
     span: Span,
+    start: Instant,
     shutdown: &Shutdown,
 ) -> Response {
     let (tx, body) = ChannelBody::new(32);
@@ -303,6 +324,7 @@ fn stream(
     shutdown.spawn(
         async move {
             let mut sent = 0u32;
+            let mut times = TokenTimes::new(start);
             loop {
                 let message = tokio::select! {
                     message = tokens.next() => match message {
@@ -310,6 +332,7 @@ fn stream(
                         None => break,
                     },
                     () = stopping.deadline() => {
+                        times.finish(&Span::current());
                         warn!(tokens_sent = sent, "the server is shutting down; stream ended");
                         reported.cancel(SHUTTING_DOWN);
                         let _ = tx.send(event(error_body("server_error", SHUTTING_DOWN))).await;
@@ -317,10 +340,13 @@ fn stream(
                     }
                 };
                 let (data, last) = match message {
-                    Ok(WorkerMessage::Token { text }) => (event(chunk(&id, created, &model, Some(&text), None)), false),
+                    Ok(WorkerMessage::Token { text }) => {
+                        times.token(&Span::current());
+                        (event(chunk(&id, created, &model, Some(&text), None)), false)
+                    }
                     Ok(WorkerMessage::Done { finish_reason, prompt_tokens, completion_tokens }) => {
-                        Span::current().record("prompt_tokens", prompt_tokens);
-                        Span::current().record("completion_tokens", completion_tokens);
+                        times.finish(&Span::current());
+                        record_done(&Span::current(), &finish_reason, prompt_tokens, completion_tokens);
                         let last = event(chunk(&id, created, &model, None, Some(&finish_reason)));
                         if tx.send(last).await.is_ok() {
                             let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
@@ -338,7 +364,11 @@ fn stream(
                         (event(error_body("server_error", &e.to_string())), true)
                     }
                 };
+                if last {
+                    times.finish(&Span::current());
+                }
                 if tx.send(data).await.is_err() {
+                    times.finish(&Span::current());
                     info!(tokens_sent = sent, "client disconnected; generation cancelled");
                     return;
                 }
@@ -594,9 +624,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             (
-                &closed["model"],
-                &closed["prompt_tokens"],
-                &closed["completion_tokens"],
+                &closed["gen_ai.request.model"],
+                &closed["gen_ai.usage.input_tokens"],
+                &closed["gen_ai.usage.output_tokens"],
                 &closed["status"]
             ),
             (

@@ -4,7 +4,11 @@
 //! Endpoints: `GET /info` ([`WorkerInfo`]), `GET /health`, `POST /<endpoint>` (a
 //! [`GenerateRequest`], answered with JSON lines of [`WorkerMessage`]).
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::{Body, Bytes},
@@ -17,7 +21,7 @@ use axum::{
 use tokio::net::TcpListener;
 use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody},
-    plane::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH},
+    plane::{GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage, INFO_PATH},
     propagation::continue_trace,
     serve::Shutdown,
     wire,
@@ -149,6 +153,7 @@ async fn generate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let start = Instant::now();
     let info = &worker.info;
     let (span, _) = continue_trace(&headers, |remote| {
         info_span!(
@@ -159,6 +164,8 @@ async fn generate(
             namespace = info.namespace.as_str(),
             instance_id = info.instance_id.as_str(),
             outcome = Empty,
+            ttft_us = Empty,
+            itl_us = Empty,
             otel.kind = "server",
         )
     });
@@ -203,6 +210,7 @@ async fn generate(
                 max_tokens = request.max_tokens,
                 "generating"
             );
+            let mut times = TokenTimes::new(start);
             for (i, word) in words[..limit].iter().enumerate() {
                 let pause = tokio::time::sleep(if i > 0 { delay } else { Duration::ZERO });
                 tokio::select! {
@@ -237,7 +245,9 @@ async fn generate(
                     info!(sent = i, "caller went away; generation stopped");
                     return;
                 }
+                times.token(&Span::current());
             }
+            times.finish(&Span::current());
             let finish_reason = if limit < words.len() {
                 "length"
             } else {

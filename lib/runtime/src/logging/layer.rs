@@ -382,11 +382,10 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let span = ctx.event_span(event);
         if let Some(export) = &self.log_export {
-            let context = span
-                .as_ref()
-                .and_then(|s| s.extensions().get::<SpanData>().map(|d| d.context.clone()));
+            let extensions = span.as_ref().map(|s| s.extensions());
+            let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
             let time = self.format.style.now().to_system_time();
-            export.emit(event, context.as_ref(), time);
+            export.emit(event, data.map(|d| (&d.context, &d.fields)), time);
         }
         self.outputs.emit(|buf, ansi| {
             self.format

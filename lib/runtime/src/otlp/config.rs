@@ -3,22 +3,30 @@
 //! | variable | TOML `[otlp]` key | meaning | default |
 //! |---|---|---|---|
 //! | `OTEL_EXPORT_ENABLED` | `enabled` | export spans (as in the reference system) | false |
+//! | `OTEL_EXPORT_LOGS_ENABLED` | `logs_enabled` | also export log records | false |
 //! | `OTEL_SDK_DISABLED` | | `true` turns all export off, whatever else says | false |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `protocol` | `grpc` or `http/protobuf` | `grpc` |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `endpoint` | base URL; `/v1/traces` is appended for HTTP | `http://localhost:4317` (grpc), `http://localhost:4318` (http) |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `traces_endpoint` | the traces URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `endpoint` | base URL; `/v1/traces` or `/v1/logs` is appended for HTTP | `http://localhost:4317` (grpc), `http://localhost:4318` (http) |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | `headers` (table) | `key=value,...` (values percent-decoded) sent with every export; never logged | |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `timeout` | milliseconds one export attempt may take | 10000 |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | `certificate` | PEM file of the CA(s) that verify an `https://` collector | the system's roots |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` | `client_certificate` | PEM client certificate chain (mTLS) | |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_KEY` | `client_key` | PEM private key of that certificate | |
 //! | `OTEL_SERVICE_NAME` | `service_name` | `service.name` | the executable's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `resource_attributes` (table) | `key=value,...` (values percent-decoded) | |
 //! | `OTEL_TRACES_SAMPLER` | `sampler` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | `sampler_arg` | the ratio, 0 to 1 | 1 |
-//! | `OTEL_EXPORT_LOGS_ENABLED` | `logs_enabled` | also export log records | false |
+//!
+//! Each `OTEL_EXPORTER_OTLP_*` setting but the sampler's has a `_TRACES_` and a `_LOGS_`
+//! variant (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, ...; TOML `traces_endpoint`, `logs_headers`, ...)
+//! that overrides it for one signal; a signal's endpoint is used as is.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
 use crate::settings::{
-    env::{self, Lookup},
+    env::{self, Lookup, OtlpVars},
     parse_bool, parse_keyword, percent_decode, ConfigError, Origin, TomlBool, TomlSource,
 };
 
@@ -62,19 +70,114 @@ impl Default for SamplerConfig {
     }
 }
 
-/// Resolved OTLP settings. `None` fields take their defaults when the exporter is built.
+/// Headers sent with every export (an API key, say). Their values are secrets: `Debug` shows
+/// the names only, and no error message repeats a value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// The headers, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "[REDACTED]")))
+            .finish()
+    }
+}
+
+/// A file path and where it was set, so that an unreadable file is an error naming both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSetting {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The variable or file:line that named it.
+    pub origin: Origin,
+}
+
+/// How spans or log records reach the collector. In [`OtlpConfig::base`] these are the
+/// `OTEL_EXPORTER_OTLP_*` settings; in [`OtlpConfig::traces`] and [`OtlpConfig::logs`], the
+/// per-signal ones that override them. `None` is "not set here".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transport {
+    /// The endpoint: a base URL in `base`, the signal's URL as is in a signal's.
+    pub endpoint: Option<String>,
+    /// gRPC or HTTP.
+    pub protocol: Option<OtlpProtocol>,
+    /// Headers sent with every export (a signal's replace the base ones).
+    pub headers: Option<Headers>,
+    /// How long one export attempt may take.
+    pub timeout: Option<Duration>,
+    /// The CA certificates that verify the collector, instead of the system's roots.
+    pub certificate: Option<FileSetting>,
+    /// The client certificate chain, for mTLS.
+    pub client_certificate: Option<FileSetting>,
+    /// The client certificate's private key.
+    pub client_key: Option<FileSetting>,
+}
+
+/// The signals exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+}
+
+/// How long one export attempt may take when nothing says (the OpenTelemetry default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One signal's transport, every setting resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The URL exports go to.
+    pub url: String,
+    /// gRPC or HTTP.
+    pub protocol: OtlpProtocol,
+    /// Headers sent with every export.
+    pub headers: Headers,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// CA certificates, instead of the system's roots.
+    pub certificate: Option<FileSetting>,
+    /// Client certificate chain and key (mTLS).
+    pub client_certificate: Option<FileSetting>,
+    /// The key of the client certificate.
+    pub client_key: Option<FileSetting>,
+}
+
+/// Resolved OTLP settings.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OtlpConfig {
     /// Export spans.
     pub enabled: bool,
     /// Export log records.
     pub logs_enabled: bool,
-    /// gRPC or HTTP.
-    pub protocol: OtlpProtocol,
-    /// Base endpoint.
-    pub endpoint: Option<String>,
-    /// Traces endpoint, used as is.
-    pub traces_endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_*`: both signals.
+    pub base: Transport,
+    /// `OTEL_EXPORTER_OTLP_TRACES_*`: spans.
+    pub traces: Transport,
+    /// `OTEL_EXPORTER_OTLP_LOGS_*`: log records.
+    pub logs: Transport,
     /// `service.name`.
     pub service_name: Option<String>,
     /// Extra resource attributes.
@@ -91,44 +194,151 @@ impl OtlpConfig {
 
     /// The URL spans are sent to.
     pub fn traces_url(&self) -> String {
-        self.signal_url("traces")
+        self.resolve(Signal::Traces).url
     }
 
     /// The URL log records are sent to.
     pub fn logs_url(&self) -> String {
-        self.signal_url("logs")
+        self.resolve(Signal::Logs).url
     }
 
-    fn signal_url(&self, signal: &str) -> String {
-        if signal == "traces" {
-            if let Some(url) = &self.traces_endpoint {
-                return url.clone();
-            }
-        }
-        match (self.protocol, &self.endpoint) {
-            (OtlpProtocol::Grpc, Some(base)) => base.clone(),
-            (OtlpProtocol::Grpc, None) => "http://localhost:4317".to_owned(),
-            (OtlpProtocol::HttpProtobuf, base) => {
+    /// `signal`'s settings: its own, else the base ones, else the defaults.
+    pub fn resolve(&self, signal: Signal) -> Resolved {
+        let own = match signal {
+            Signal::Traces => &self.traces,
+            Signal::Logs => &self.logs,
+        };
+        let base = &self.base;
+        let protocol = own.protocol.or(base.protocol).unwrap_or_default();
+        let url = match (&own.endpoint, protocol, &base.endpoint) {
+            (Some(url), _, _) => url.clone(),
+            (None, OtlpProtocol::Grpc, Some(base)) => base.clone(),
+            (None, OtlpProtocol::Grpc, None) => "http://localhost:4317".to_owned(),
+            (None, OtlpProtocol::HttpProtobuf, base) => {
                 let base = base.as_deref().unwrap_or("http://localhost:4318");
-                format!("{}/v1/{signal}", base.trim_end_matches('/'))
+                format!("{}/v1/{}", base.trim_end_matches('/'), signal.path())
             }
+        };
+        let pick = |f: fn(&Transport) -> &Option<FileSetting>| f(own).clone().or(f(base).clone());
+        Resolved {
+            url,
+            protocol,
+            headers: own
+                .headers
+                .clone()
+                .or(base.headers.clone())
+                .unwrap_or_default(),
+            timeout: own.timeout.or(base.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            certificate: pick(|t| &t.certificate),
+            client_certificate: pick(|t| &t.client_certificate),
+            client_key: pick(|t| &t.client_key),
         }
     }
 }
 
-/// The TOML `[otlp]` table, as written.
+/// The keys of the `[otlp]` table one signal (or the base) may set.
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpSection {
     enabled: Option<toml::Spanned<TomlBool>>,
     logs_enabled: Option<toml::Spanned<TomlBool>>,
     protocol: Option<toml::Spanned<String>>,
+    traces_protocol: Option<toml::Spanned<String>>,
+    logs_protocol: Option<toml::Spanned<String>>,
     endpoint: Option<String>,
     traces_endpoint: Option<String>,
+    logs_endpoint: Option<String>,
+    // Read as any value: a secret in a value of the wrong type must not reach the error.
+    headers: Option<toml::Spanned<toml::Value>>,
+    traces_headers: Option<toml::Spanned<toml::Value>>,
+    logs_headers: Option<toml::Spanned<toml::Value>>,
+    timeout: Option<toml::Spanned<i64>>,
+    traces_timeout: Option<toml::Spanned<i64>>,
+    logs_timeout: Option<toml::Spanned<i64>>,
+    certificate: Option<toml::Spanned<String>>,
+    traces_certificate: Option<toml::Spanned<String>>,
+    logs_certificate: Option<toml::Spanned<String>>,
+    client_certificate: Option<toml::Spanned<String>>,
+    traces_client_certificate: Option<toml::Spanned<String>>,
+    logs_client_certificate: Option<toml::Spanned<String>>,
+    client_key: Option<toml::Spanned<String>>,
+    traces_client_key: Option<toml::Spanned<String>>,
+    logs_client_key: Option<toml::Spanned<String>>,
     service_name: Option<String>,
     resource_attributes: BTreeMap<String, String>,
     sampler: Option<toml::Spanned<String>>,
     sampler_arg: Option<toml::Spanned<f64>>,
+}
+
+/// One signal's keys of the `[otlp]` table, taken out of it.
+struct TransportKeys {
+    protocol: Option<toml::Spanned<String>>,
+    endpoint: Option<String>,
+    headers: Option<toml::Spanned<toml::Value>>,
+    timeout: Option<toml::Spanned<i64>>,
+    certificate: Option<toml::Spanned<String>>,
+    client_certificate: Option<toml::Spanned<String>>,
+    client_key: Option<toml::Spanned<String>>,
+}
+
+impl Transport {
+    fn apply_file(&mut self, keys: TransportKeys, file: &TomlSource<'_>) -> Result<(), ConfigError> {
+        if let Some(p) = &keys.protocol {
+            self.protocol = Some(parse_protocol(p.get_ref(), &file.at(p.span().start))?);
+        }
+        if let Some(e) = keys.endpoint {
+            self.endpoint = Some(e);
+        }
+        if let Some(h) = &keys.headers {
+            self.headers = Some(headers_from_toml(h.get_ref(), &file.at(h.span().start))?);
+        }
+        if let Some(t) = &keys.timeout {
+            let origin = file.at(t.span().start);
+            self.timeout = Some(parse_timeout(&t.get_ref().to_string(), &origin)?);
+        }
+        for (key, slot) in [
+            (&keys.certificate, &mut self.certificate),
+            (&keys.client_certificate, &mut self.client_certificate),
+            (&keys.client_key, &mut self.client_key),
+        ] {
+            if let Some(path) = key {
+                *slot = Some(FileSetting {
+                    path: PathBuf::from(path.get_ref()),
+                    origin: file.at(path.span().start),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, vars: &OtlpVars, lookup: Lookup<'_>) -> Result<(), ConfigError> {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = set(vars.protocol) {
+            self.protocol = Some(parse_protocol(&v, &Origin::Env(vars.protocol))?);
+        }
+        if let Some(v) = set(vars.endpoint) {
+            self.endpoint = Some(v.trim().to_owned());
+        }
+        if let Some(v) = set(vars.headers) {
+            self.headers = Some(parse_headers(&v, &Origin::Env(vars.headers))?);
+        }
+        if let Some(v) = set(vars.timeout) {
+            self.timeout = Some(parse_timeout(&v, &Origin::Env(vars.timeout))?);
+        }
+        for (name, slot) in [
+            (vars.certificate, &mut self.certificate),
+            (vars.client_certificate, &mut self.client_certificate),
+            (vars.client_key, &mut self.client_key),
+        ] {
+            if let Some(v) = set(name) {
+                *slot = Some(FileSetting {
+                    path: PathBuf::from(v.trim()),
+                    origin: Origin::Env(name),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl OtlpConfig {
@@ -145,11 +355,42 @@ impl OtlpConfig {
         if let Some(v) = &section.logs_enabled {
             self.logs_enabled = file.boolean(v)?;
         }
-        if let Some(p) = &section.protocol {
-            self.protocol = parse_protocol(p.get_ref(), &at(p.span().start))?;
-        }
-        self.endpoint = section.endpoint.or(self.endpoint.take());
-        self.traces_endpoint = section.traces_endpoint.or(self.traces_endpoint.take());
+        self.base.apply_file(
+            TransportKeys {
+                protocol: section.protocol,
+                endpoint: section.endpoint,
+                headers: section.headers,
+                timeout: section.timeout,
+                certificate: section.certificate,
+                client_certificate: section.client_certificate,
+                client_key: section.client_key,
+            },
+            file,
+        )?;
+        self.traces.apply_file(
+            TransportKeys {
+                protocol: section.traces_protocol,
+                endpoint: section.traces_endpoint,
+                headers: section.traces_headers,
+                timeout: section.traces_timeout,
+                certificate: section.traces_certificate,
+                client_certificate: section.traces_client_certificate,
+                client_key: section.traces_client_key,
+            },
+            file,
+        )?;
+        self.logs.apply_file(
+            TransportKeys {
+                protocol: section.logs_protocol,
+                endpoint: section.logs_endpoint,
+                headers: section.logs_headers,
+                timeout: section.logs_timeout,
+                certificate: section.logs_certificate,
+                client_certificate: section.logs_client_certificate,
+                client_key: section.logs_client_key,
+            },
+            file,
+        )?;
         self.service_name = section.service_name.or(self.service_name.take());
         self.resource_attributes.extend(section.resource_attributes);
         if let Some(name) = &section.sampler {
@@ -176,20 +417,11 @@ impl OtlpConfig {
         if let Some(v) = boolean(OTEL_EXPORT_LOGS_ENABLED)? {
             self.logs_enabled = v;
         }
-        if let Some(v) = lookup(OTEL_EXPORTER_OTLP_PROTOCOL) {
-            self.protocol = parse_protocol(&v, &Origin::Env(OTEL_EXPORTER_OTLP_PROTOCOL))?;
-        }
-        for (name, slot) in [
-            (OTEL_EXPORTER_OTLP_ENDPOINT, &mut self.endpoint),
-            (
-                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-                &mut self.traces_endpoint,
-            ),
-            (OTEL_SERVICE_NAME, &mut self.service_name),
-        ] {
-            if let Some(v) = lookup(name).filter(|v| !v.trim().is_empty()) {
-                *slot = Some(v.trim().to_owned());
-            }
+        self.base.apply_env(&OTLP, lookup)?;
+        self.traces.apply_env(&OTLP_TRACES, lookup)?;
+        self.logs.apply_env(&OTLP_LOGS, lookup)?;
+        if let Some(v) = lookup(OTEL_SERVICE_NAME).filter(|v| !v.trim().is_empty()) {
+            self.service_name = Some(v.trim().to_owned());
         }
         if let Some(v) = lookup(OTEL_RESOURCE_ATTRIBUTES) {
             self.resource_attributes
@@ -215,6 +447,95 @@ impl OtlpConfig {
         }
         Ok(())
     }
+}
+
+/// The longest export attempt accepted: ten minutes.
+const MAX_TIMEOUT_MS: u64 = 600_000;
+
+fn parse_timeout(value: &str, origin: &Origin) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError::invalid(
+            origin.clone(),
+            value,
+            format!("expected milliseconds from 1 to {MAX_TIMEOUT_MS}"),
+        )),
+    }
+}
+
+/// One header, checked as HTTP and gRPC take it. `entry` names it in an error, which never
+/// holds the value.
+fn header(
+    key: &str,
+    value: String,
+    entry: &str,
+    origin: &Origin,
+) -> Result<(String, String), ConfigError> {
+    let secret = |reason: String| ConfigError::Secret {
+        origin: origin.clone(),
+        reason,
+    };
+    let key = key.trim().to_ascii_lowercase();
+    if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+        return Err(secret(format!(
+            "{entry}: {key:?} is not a header name (the value is not shown)"
+        )));
+    }
+    if key.ends_with("-bin") || http::HeaderValue::from_str(&value).is_err() {
+        return Err(secret(format!(
+            "{entry}: the value of {key:?} is not a valid header value (it is not shown)"
+        )));
+    }
+    Ok((key, value))
+}
+
+/// `key1=value1,key2=value2` with percent-encoded values, as the OpenTelemetry spec writes it.
+fn parse_headers(value: &str, origin: &Origin) -> Result<Headers, ConfigError> {
+    let mut headers = Vec::new();
+    for (i, pair) in value.split(',').map(str::trim).enumerate() {
+        if pair.is_empty() {
+            continue;
+        }
+        let entry = format!("entry {}", i + 1);
+        let Some((k, v)) = pair.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+            return Err(ConfigError::Secret {
+                origin: origin.clone(),
+                reason: format!("{entry}: expected key=value (the entry is not shown)"),
+            });
+        };
+        let Some(v) = percent_decode(v.trim()) else {
+            return Err(ConfigError::Secret {
+                origin: origin.clone(),
+                reason: format!(
+                    "{entry}: bad percent-encoding in the value of {:?} (it is not shown)",
+                    k.trim()
+                ),
+            });
+        };
+        headers.push(header(k, v, &entry, origin)?);
+    }
+    Ok(Headers(headers))
+}
+
+fn headers_from_toml(value: &toml::Value, origin: &Origin) -> Result<Headers, ConfigError> {
+    let Some(table) = value.as_table() else {
+        return Err(ConfigError::Secret {
+            origin: origin.clone(),
+            reason: "expected a table of header = \"value\" (the value is not shown)".into(),
+        });
+    };
+    let mut headers = Vec::new();
+    for (k, v) in table {
+        let entry = format!("header {k:?}");
+        let Some(v) = v.as_str() else {
+            return Err(ConfigError::Secret {
+                origin: origin.clone(),
+                reason: format!("{entry}: expected a string (the value is not shown)"),
+            });
+        };
+        headers.push(header(k, v.to_owned(), &entry, origin)?);
+    }
+    Ok(Headers(headers))
 }
 
 fn parse_protocol(value: &str, origin: &Origin) -> Result<OtlpProtocol, ConfigError> {

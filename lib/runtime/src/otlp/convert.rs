@@ -6,6 +6,8 @@
 //! A server span's SPEC field names are also given their OpenTelemetry semantic-convention
 //! names: `method` → `http.request.method`, `uri` → `url.path` and `url.query`, `version` →
 //! `network.protocol.version`, `status` → `http.response.status_code` (a 5xx is an error status).
+//! A field named as a string-array convention (`gen_ai.response.finish_reasons`) holds its items
+//! separated by commas and is exported as an array.
 
 use std::{borrow::Cow, str::FromStr};
 
@@ -33,7 +35,7 @@ pub(crate) fn span_kind(fields: &SpanFields) -> SpanKind {
     }
 }
 
-fn value(v: &FieldValue) -> Value {
+pub(crate) fn value(v: &FieldValue) -> Value {
     match v {
         FieldValue::I64(n) => Value::I64(*n),
         FieldValue::U64(n) => {
@@ -49,6 +51,23 @@ fn value(v: &FieldValue) -> Value {
         FieldValue::Bool(b) => Value::Bool(*b),
         FieldValue::Str(s) | FieldValue::Text(s) => Value::String(s.to_string().into()),
         FieldValue::Redacted => Value::String("[REDACTED]".into()),
+    }
+}
+
+/// Semantic-convention attributes whose type is a string array: a field of one of these names
+/// holds the items separated by commas (`"stop"`, `"stop,length"`) and is exported as an array.
+const STRING_ARRAYS: &[&str] = &["gen_ai.response.finish_reasons"];
+
+/// A span field as an attribute.
+fn attribute(name: &str, v: &FieldValue) -> Value {
+    match v.as_text() {
+        Some(text) if STRING_ARRAYS.contains(&name) => Value::Array(
+            text.split(',')
+                .map(|item| opentelemetry::StringValue::from(item.trim().to_owned()))
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+        _ => value(v),
     }
 }
 
@@ -74,7 +93,7 @@ pub(crate) fn span_data(span: EndedSpan<'_>, scope: &InstrumentationScope) -> Sp
         if name.starts_with("otel.") {
             continue;
         }
-        attributes.push(KeyValue::new(name, value(v)));
+        attributes.push(KeyValue::new(name, attribute(name, v)));
         if kind == SpanKind::Server {
             server_conventions(name, v, &mut attributes, &mut status);
         }

@@ -1,11 +1,14 @@
 //! The span export pipeline: the SDK's sampler decides at span creation, finished spans go
 //! through a bounded queue to the SDK's `BatchSpanProcessor` and the official OTLP exporter,
 //! off the request path. A collector that is down, slow or refusing costs a request nothing:
-//! when the queue is full, or for [`BACK_OFF`](super::BACK_OFF) after a failed export, spans are dropped and
-//! counted without being built, and losses are reported at WARN at most once per
-//! [`REPORT_EVERY`].
+//! a retryable failure (gRPC `UNAVAILABLE`, HTTP 429, 502, 503, 504, a refused connection) is
+//! retried with exponential backoff and jitter, honouring `Retry-After` and gRPC `RetryInfo`
+//! (the exporter's own retry, given a budget of [`RETRY_BUDGET`] per batch), while spans keep
+//! queueing; when the queue is full they are dropped and counted without being built. Losses
+//! and failing attempts are reported at WARN at most once per [`REPORT_EVERY`].
 
 use std::{
+    collections::HashMap,
     sync::{atomic::Ordering, Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -14,7 +17,7 @@ use opentelemetry::{
     trace::{TraceContextExt, TraceState},
     Context, InstrumentationScope, KeyValue,
 };
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::{
     trace::{
         BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, ShouldSample,
@@ -26,10 +29,10 @@ use tokio::{runtime::Handle, task::JoinHandle};
 use tracing::{warn, Metadata};
 
 use super::{
-    config::{OtlpConfig, OtlpProtocol, ParentBasedRoot, SamplerConfig},
+    config::{Headers, OtlpConfig, ParentBasedRoot, Resolved, SamplerConfig, Signal},
     convert::{self, to_otel_span_id, to_otel_trace_id},
     stats::ExportStats,
-    transport::{HyperHttpClient, OnRuntime},
+    transport::OnRuntime,
 };
 use crate::{
     settings::{env, ConfigError, Origin},
@@ -40,7 +43,7 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A setting is not accepted (the endpoint, say).
+    /// A setting is not accepted (the endpoint, a certificate file, say).
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// No Tokio runtime is running to export on.
@@ -55,33 +58,98 @@ pub enum StartError {
 
 /// Spans waiting for export at most; beyond, they are dropped and counted.
 pub const QUEUE_CAPACITY: u64 = 4096;
-/// How long one export may take.
-pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a batch is retried, attempts and waits included, before it is counted lost: a
+/// collector restarted within half a minute loses nothing.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(60);
 /// How long shutdown waits for the last spans to go out.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Losses are reported at most this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// Builds a span or a log exporter: the OTLP crate's builders differ in type, not in calls.
-macro_rules! otlp_exporter {
-    ($builder:path, $protocol:expr, $url:expr) => {
-        match $protocol {
-            OtlpProtocol::Grpc => $builder()
-                .with_tonic()
-                .with_endpoint($url)
-                .with_timeout(EXPORT_TIMEOUT)
-                .build(),
-            OtlpProtocol::HttpProtobuf => $builder()
-                .with_http()
-                .with_endpoint($url)
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(EXPORT_TIMEOUT)
-                .with_http_client(HyperHttpClient::new(EXPORT_TIMEOUT))
-                .build(),
+/// The exporter's retry: 100 ms doubling to 5 s, plus up to 250 ms of jitter, until
+/// [`RETRY_BUDGET`] is spent; a server's `Retry-After` or `RetryInfo` raises the wait.
+pub(crate) fn retry_policy() -> RetryPolicy {
+    RetryPolicy::recommended()
+        .with_max_retries(usize::MAX)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_jitter(Duration::from_millis(250))
+}
+
+/// The headers as gRPC metadata.
+pub(crate) fn metadata(headers: &Headers) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers.iter() {
+        // Checked when read (settings): a valid name and value.
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            map.append(k, v);
         }
-    };
+    }
+    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map)
+}
+
+/// The headers as the HTTP exporter takes them.
+pub(crate) fn header_map(headers: &Headers) -> HashMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Builds a span or a log exporter for a resolved signal: the OTLP crate's builders differ in
+/// type, not in calls. Both transports connect through our [`Connector`](super::transport::Connector)
+/// (TLS by rustls, failures noted in `$stats`); each attempt is bounded by the signal's timeout,
+/// retries by [`RETRY_BUDGET`].
+macro_rules! otlp_exporter {
+    ($builder:path, $resolved:expr, $stats:expr) => {{
+        use $crate::otlp::{
+            config::OtlpProtocol,
+            transport::{grpc_channel, Connector, HyperHttpClient},
+        };
+        let resolved: &$crate::otlp::config::Resolved = $resolved;
+        let tls = $crate::otlp::tls::client_config(resolved)?;
+        match resolved.protocol {
+            OtlpProtocol::Grpc => {
+                let connector = Connector::new(tls, true, resolved.timeout, $stats.clone());
+                let channel = grpc_channel(&resolved.url, resolved.timeout, connector)
+                    .map_err(|e| $crate::otlp::export::bad_endpoint(resolved, &e))?;
+                $builder()
+                    .with_tonic()
+                    .with_channel(channel)
+                    .with_metadata($crate::otlp::export::metadata(&resolved.headers))
+                    .with_timeout($crate::otlp::export::RETRY_BUDGET)
+                    .with_retry_policy($crate::otlp::export::retry_policy())
+                    .build()
+            }
+            OtlpProtocol::HttpProtobuf => {
+                let connector = Connector::new(tls, false, resolved.timeout, $stats.clone());
+                $builder()
+                    .with_http()
+                    .with_endpoint(resolved.url.clone())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_headers($crate::otlp::export::header_map(&resolved.headers))
+                    .with_timeout($crate::otlp::export::RETRY_BUDGET)
+                    .with_retry_policy($crate::otlp::export::retry_policy())
+                    .with_http_client(HyperHttpClient::new(connector, resolved.timeout))
+                    .build()
+            }
+        }
+        .map_err(|e| $crate::otlp::export::bad_endpoint(resolved, &e))
+    }};
 }
 pub(crate) use otlp_exporter;
+
+/// An endpoint the exporter does not take, as a configuration error naming it.
+pub(crate) fn bad_endpoint(resolved: &Resolved, error: &dyn std::fmt::Display) -> ConfigError {
+    ConfigError::invalid(
+        Origin::Env(env::OTLP.endpoint),
+        &resolved.url,
+        format!("cannot export there: {error}"),
+    )
+}
 
 /// The running Tokio runtime export runs on, or an error naming the variable that asked for it.
 pub(crate) fn runtime_handle(variable: &'static str) -> Result<Handle, StartError> {
@@ -115,27 +183,15 @@ impl SpanExport {
     /// first batch: startup never waits for the collector.
     pub fn start(config: &OtlpConfig) -> Result<Arc<Self>, StartError> {
         let handle = runtime_handle(env::OTEL_EXPORT_ENABLED)?;
-        let url = config.traces_url();
-        let bad_endpoint = |e: &dyn std::fmt::Display| {
-            ConfigError::invalid(
-                Origin::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
-                &url,
-                format!("cannot export there: {e}"),
-            )
-        };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad_endpoint(&"expected an http:// URL").into());
+        let resolved = config.resolve(Signal::Traces);
+        if !(resolved.url.starts_with("http://") || resolved.url.starts_with("https://")) {
+            return Err(bad_endpoint(&resolved, &"expected an http:// or https:// URL").into());
         }
+        let stats = Arc::new(ExportStats::default());
         let exporter = {
             let _runtime = handle.enter();
-            otlp_exporter!(
-                opentelemetry_otlp::SpanExporter::builder,
-                config.protocol,
-                url.clone()
-            )
-            .map_err(|e| bad_endpoint(&e))?
+            otlp_exporter!(opentelemetry_otlp::SpanExporter::builder, &resolved, stats)?
         };
-        let stats = Arc::new(ExportStats::default());
         let exporter = OnRuntime {
             inner: Arc::new(exporter),
             handle: handle.clone(),
@@ -150,7 +206,7 @@ impl SpanExport {
             .with_batch_config(batch)
             .build();
         processor.set_resource(&resource(config));
-        let reporter = handle.spawn(report_losses(stats.clone()));
+        let reporter = handle.spawn(report_losses(stats.clone(), "spans"));
         Ok(Arc::new(SpanExport {
             processor,
             sampler: sampler(&config.sampler),
@@ -200,13 +256,9 @@ impl SpanExporter for SpanExport {
         result.decision == SamplingDecision::RecordAndSample
     }
 
-    /// Queues the span, or drops and counts it, unbuilt, if the queue is full or the collector
-    /// failed a moment ago (a collector that is down costs no conversion work per span).
+    /// Queues the span, or drops and counts it, unbuilt, if the queue is full (a collector that
+    /// is down for good costs no conversion work per span once the queue has filled).
     fn end(&self, span: EndedSpan<'_>) {
-        if self.stats.backing_off() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         let queued = self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if queued >= QUEUE_CAPACITY {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -248,27 +300,40 @@ impl SpanExporter for SpanExport {
     }
 }
 
-/// Reports new losses at most once per [`REPORT_EVERY`].
-async fn report_losses(stats: Arc<ExportStats>) {
-    let (mut dropped, mut failed) = (0, 0);
+/// Reports, at most once per [`REPORT_EVERY`], new losses of `what` (spans or log records) and
+/// attempts that failed since the last report while the export is being retried.
+pub(crate) async fn report_losses(stats: Arc<ExportStats>, what: &'static str) {
+    let (mut dropped, mut failed, mut attempts) = (0, 0, 0);
     let mut tick = tokio::time::interval(REPORT_EVERY);
     loop {
         tick.tick().await;
-        let (d, f) = (
+        let (d, f, a) = (
             stats.dropped.load(Ordering::Relaxed),
             stats.failed.load(Ordering::Relaxed),
+            stats.transport_errors.load(Ordering::Relaxed),
         );
         if d > dropped || f > failed {
             let last_error = stats.last_error();
             warn!(
+                what,
                 dropped = d - dropped,
                 failed = f - failed,
                 last_error,
                 interval_s = REPORT_EVERY.as_secs(),
-                "OTLP export is losing spans"
+                "OTLP export is losing data"
             );
-            (dropped, failed) = (d, f);
+        } else if a > attempts {
+            let reason = stats.transport_error();
+            warn!(
+                what,
+                failed_attempts = a - attempts,
+                reason,
+                queued = stats.queued.load(Ordering::Relaxed),
+                interval_s = REPORT_EVERY.as_secs(),
+                "OTLP export is failing; retrying"
+            );
         }
+        (dropped, failed, attempts) = (d, f, a);
     }
 }
 

@@ -13,7 +13,7 @@ use opentelemetry::{
     logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity},
     Key,
 };
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::{
     error::OTelSdkResult,
     logs::{LogBatch, LogExporter as SdkLogExporter, SdkLogger, SdkLoggerProvider},
@@ -26,17 +26,14 @@ use tracing::{
 };
 
 use super::{
-    config::{OtlpConfig, OtlpProtocol},
+    config::{OtlpConfig, Signal},
     convert::{to_otel_span_id, to_otel_trace_id},
-    export::{
-        otlp_exporter, resource, runtime_handle, StartError, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT,
-    },
+    export::{otlp_exporter, report_losses, resource, runtime_handle, StartError, SHUTDOWN_TIMEOUT},
     stats::ExportStats,
-    transport::HyperHttpClient,
 };
 use crate::{
-    settings::{env, ConfigError, Origin},
-    trace::{LogExporter, Redactions, SpanContext, ValueLimit},
+    settings::env,
+    trace::{FieldValue, LogExporter, Redactions, SpanContext, SpanFields, ValueLimit},
 };
 
 /// A running log export.
@@ -49,6 +46,7 @@ pub struct LogExport {
     redact: Redactions,
     /// The bound on string values, as in every other output.
     limit: ValueLimit,
+    reporter: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Runs each export on the application's runtime; the batch processor calls from its own
@@ -87,7 +85,6 @@ impl<E: SdkLogExporter> SdkLogExporter for LogsOnRuntime<E> {
 }
 
 impl LogExport {
-    /// Builds the log exporter for `config` on the current Tokio runtime.
     /// Builds the log exporter for `config` on the current Tokio runtime; the fields named in
     /// `redact` are sent as `[REDACTED]`, and text longer than `limit` is cut as in the lines.
     pub fn start(
@@ -96,23 +93,13 @@ impl LogExport {
         limit: ValueLimit,
     ) -> Result<Arc<Self>, StartError> {
         let handle = runtime_handle(env::OTEL_EXPORT_LOGS_ENABLED)?;
-        let url = config.logs_url();
+        let resolved = config.resolve(Signal::Logs);
+        let stats = Arc::new(ExportStats::default());
         let exporter = {
             let _runtime = handle.enter();
-            otlp_exporter!(
-                opentelemetry_otlp::LogExporter::builder,
-                config.protocol,
-                url.clone()
-            )
-            .map_err(|e| {
-                ConfigError::invalid(
-                    Origin::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
-                    &url,
-                    format!("cannot export logs there: {e}"),
-                )
-            })?
+            otlp_exporter!(opentelemetry_otlp::LogExporter::builder, &resolved, stats)?
         };
-        let stats = Arc::new(ExportStats::default());
+        let reporter = handle.spawn(report_losses(stats.clone(), "log records"));
         let provider = SdkLoggerProvider::builder()
             .with_resource(resource(config))
             .with_batch_exporter(LogsOnRuntime {
@@ -126,6 +113,7 @@ impl LogExport {
             provider,
             logger,
             stats,
+            reporter: std::sync::Mutex::new(Some(reporter)),
             redact,
             limit,
         }))
@@ -151,7 +139,7 @@ pub struct LogCounts {
 
 impl LogExporter for LogExport {
     /// Emits one event as a log record.
-    fn emit(&self, event: &Event<'_>, span: Option<&SpanContext>, now: SystemTime) {
+    fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, now: SystemTime) {
         let meta = event.metadata();
         let mut record = self.logger.create_log_record();
         record.set_timestamp(now);
@@ -168,8 +156,21 @@ impl LogExporter for LogExport {
         };
         event.record(&mut fields);
         record.set_body(AnyValue::from(fields.message.unwrap_or_default()));
+        if let Some((_, span_fields)) = span {
+            // The span's fields, as the line has them: an event's field of the same name wins.
+            for (name, value) in span_fields.iter() {
+                if name.starts_with("otel.")
+                    || fields.attributes.iter().any(|(k, _)| k.as_str() == name)
+                {
+                    continue;
+                }
+                fields
+                    .attributes
+                    .push((Key::from_static_str(name), any_value(value)));
+            }
+        }
         record.add_attributes(fields.attributes);
-        if let Some(ctx) = span {
+        if let Some((ctx, _)) = span {
             record.set_trace_context(
                 to_otel_trace_id(ctx.trace_id),
                 to_otel_span_id(ctx.span_id),
@@ -184,6 +185,14 @@ impl LogExporter for LogExport {
 
     /// Sends what is queued, waiting at most [`SHUTDOWN_TIMEOUT`].
     fn shutdown(&self) {
+        if let Some(reporter) = self
+            .reporter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            reporter.abort();
+        }
         let _ = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
         let counts = self.counts();
         if counts.failed > 0 {
@@ -193,6 +202,16 @@ impl LogExporter for LogExport {
                 "OTLP export lost log records"
             );
         }
+    }
+}
+
+/// A span's field as a log attribute (span fields are redacted and bounded when recorded).
+fn any_value(value: &FieldValue) -> AnyValue {
+    match super::convert::value(value) {
+        opentelemetry::Value::Bool(b) => AnyValue::Boolean(b),
+        opentelemetry::Value::I64(n) => AnyValue::Int(n),
+        opentelemetry::Value::F64(n) => AnyValue::Double(n),
+        other => AnyValue::from(other.as_str().into_owned()),
     }
 }
 

@@ -21,12 +21,16 @@ mod convert;
 mod export;
 mod logs;
 mod stats;
+mod tls;
 mod transport;
 
-pub use config::{OtlpConfig, OtlpProtocol, OtlpSection, ParentBasedRoot, SamplerConfig};
+pub use config::{
+    FileSetting, Headers, OtlpConfig, OtlpProtocol, OtlpSection, ParentBasedRoot, Resolved,
+    SamplerConfig, Signal, Transport, DEFAULT_TIMEOUT,
+};
 pub use export::{
-    ExportCounts, SpanExport, StartError, EXPORT_TIMEOUT, QUEUE_CAPACITY, REPORT_EVERY,
+    ExportCounts, SpanExport, StartError, QUEUE_CAPACITY, REPORT_EVERY, RETRY_BUDGET,
     SHUTDOWN_TIMEOUT,
 };
 pub use logs::{LogCounts, LogExport};
-pub use stats::BACK_OFF;
+

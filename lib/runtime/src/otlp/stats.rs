@@ -1,17 +1,10 @@
-//! What an export has done so far, shared by the exporter, the layer's side and the reporter:
-//! counters, the last error, and the back-off after a failure.
+//! What an export has done so far, shared by the exporter, the layer's side, the transport and
+//! the reporter: counters, the last error, and the last transport problem.
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Mutex, OnceLock, PoisonError,
-    },
-    time::{Duration, Instant},
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Mutex, PoisonError,
 };
-
-/// After a failed export, spans are dropped (and counted) without being built for this long:
-/// a collector that is down then costs the requests nothing.
-pub const BACK_OFF: Duration = Duration::from_secs(2);
 
 /// Counters shared by the queue, the exporter and the reporter.
 #[derive(Debug, Default)]
@@ -21,24 +14,35 @@ pub(crate) struct ExportStats {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     last_error: Mutex<Option<String>>,
-    /// Milliseconds since `epoch` until which new spans are dropped after a failed export.
-    backing_off_until_ms: AtomicU64,
-    epoch: OnceLock<Instant>,
+    /// The last reason a connection, handshake or attempt failed, and how many so far: the
+    /// exporter's own errors say "network error" and come only once retrying gives up.
+    transport: Mutex<Option<String>>,
+    pub(crate) transport_errors: AtomicU64,
 }
 
 impl ExportStats {
+    /// A batch of `spans` is lost: the collector refused it, or retrying gave up.
     pub(crate) fn record_failure(&self, spans: u64, error: &dyn std::fmt::Display) {
         self.failed.fetch_add(spans, Ordering::Relaxed);
+        let mut message = error.to_string();
+        if let Some(reason) = self.transport_error() {
+            if !message.contains(&reason) {
+                message = format!("{message} (last transport error: {reason})");
+            }
+        }
         *self
             .last_error
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
-        let until = self.now_ms() + BACK_OFF.as_millis() as u64;
-        self.backing_off_until_ms.store(until, Ordering::Relaxed);
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
     }
 
-    fn now_ms(&self) -> u64 {
-        self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
+    /// An attempt failed for `reason`; the export may still be retried.
+    pub(crate) fn note_transport_error(&self, reason: &str) {
+        self.transport_errors.fetch_add(1, Ordering::Relaxed);
+        *self
+            .transport
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason.to_owned());
     }
 
     /// The last export error, if any.
@@ -49,8 +53,11 @@ impl ExportStats {
             .clone()
     }
 
-    pub(crate) fn backing_off(&self) -> bool {
-        let until = self.backing_off_until_ms.load(Ordering::Relaxed);
-        until != 0 && self.now_ms() < until
+    /// The last transport error, if any.
+    pub(crate) fn transport_error(&self) -> Option<String> {
+        self.transport
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }

@@ -12,10 +12,12 @@ use std::{
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
     rt::TokioExecutor,
 };
+use rustls::ClientConfig;
 use opentelemetry_sdk::{
     error::{OTelSdkError, OTelSdkResult},
     trace::{SpanData, SpanExporter},
@@ -79,21 +81,122 @@ impl<E: SpanExporter + 'static> SpanExporter for OnRuntime<E> {
 /// The largest collector response read.
 const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 
+/// How both transports connect: TCP, then TLS for `https://` (hyper-rustls), with each
+/// connection or handshake failure noted in the export's stats, so that the WARN about a
+/// failing export gives the reason (an unknown CA, say) while the batch is still being retried.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    inner: HttpsConnector<HttpConnector>,
+    stats: Arc<ExportStats>,
+}
+
+impl Connector {
+    /// A connector for `tls` (none for `http://`), ALPN `h2` for gRPC, `http/1.1` for HTTP.
+    pub(crate) fn new(
+        tls: Option<ClientConfig>,
+        grpc: bool,
+        timeout: Duration,
+        stats: Arc<ExportStats>,
+    ) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        // Without TLS settings (an http:// endpoint) the connector refuses https:// URLs.
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.unwrap_or_else(no_tls))
+            .https_or_http();
+        let inner = if grpc {
+            builder.enable_http2().wrap_connector(http)
+        } else {
+            builder.enable_http1().wrap_connector(http)
+        };
+        Connector { inner, stats }
+    }
+}
+
+/// The settings of a connector to an `http://` endpoint: never used for a handshake.
+fn no_tls() -> ClientConfig {
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+}
+
+impl tower_service::Service<http::Uri> for Connector {
+    type Response = <HttpsConnector<HttpConnector> as tower_service::Service<http::Uri>>::Response;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let stats = self.stats.clone();
+        Box::pin(async move {
+            connecting.await.inspect_err(|e| {
+                stats.note_transport_error(&error_chain(e.as_ref()));
+            })
+        })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error and its sources on one line: "connect: invalid peer certificate: UnknownIssuer".
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// The gRPC channel to `url`: tonic's, over [`Connector`] (so TLS is ours, not tonic's), each
+/// call bounded by `timeout`. Connects on first use: startup never waits for the collector.
+pub(crate) fn grpc_channel(
+    url: &str,
+    timeout: Duration,
+    connector: Connector,
+) -> Result<tonic::transport::Channel, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| error_chain(&e))?
+        .timeout(timeout)
+        .connect_timeout(timeout);
+    Ok(endpoint.connect_with_connector_lazy(connector))
+}
+
 /// The OTLP/HTTP exporter's client: hyper on the caller's runtime (it is always called from
 /// [`OnRuntime`]), so no blocking client or second runtime is needed.
 #[derive(Clone)]
 pub(crate) struct HyperHttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     timeout: Duration,
+    stats: Arc<ExportStats>,
 }
 
 impl HyperHttpClient {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
+    /// A client whose every attempt takes at most `timeout`.
+    pub(crate) fn new(connector: Connector, timeout: Duration) -> Self {
+        let stats = connector.stats.clone();
         HyperHttpClient {
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
+            stats,
         }
     }
 }
@@ -120,8 +223,18 @@ impl opentelemetry_http::HttpClient for HyperHttpClient {
             let body = Limited::new(body, MAX_RESPONSE).collect().await?.to_bytes();
             Ok::<_, opentelemetry_http::HttpError>(http::Response::from_parts(parts, body))
         };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer from the collector within {:?}", self.timeout))?
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer from the collector within {:?}", self.timeout).into()),
+        };
+        match &result {
+            // The exporter reports any failure to send as "network error": keep the reason.
+            Err(e) => self.stats.note_transport_error(&error_chain(e.as_ref())),
+            Ok(response) if !response.status().is_success() => self
+                .stats
+                .note_transport_error(&format!("the collector answered {}", response.status())),
+            Ok(_) => {}
+        }
+        result
     }
 }

@@ -6,6 +6,8 @@
 
 mod client;
 mod protocol;
+mod timing;
 
 pub use client::{InvalidWorkerUrl, PlaneClient, PlaneError, TokenStream};
 pub use protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};
+pub use timing::TokenTimes;

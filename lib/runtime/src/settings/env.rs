@@ -40,6 +40,8 @@ pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The URL spans are sent to, used as is.
 pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// The URL log records are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 /// `service.name`.
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// Extra resource attributes, `key=value,...`.
@@ -48,6 +50,59 @@ pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// The sampler's argument (a ratio).
 pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+
+/// The variables that set how one OTLP signal reaches the collector: the base names, and the
+/// `_TRACES_` / `_LOGS_` variants that override them for one signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtlpVars {
+    /// The endpoint (a base URL for the base name; used as is for a signal).
+    pub endpoint: &'static str,
+    /// `grpc` or `http/protobuf`.
+    pub protocol: &'static str,
+    /// `key=value,...` headers sent with every export (values percent-decoded, never logged).
+    pub headers: &'static str,
+    /// Milliseconds one export attempt may take.
+    pub timeout: &'static str,
+    /// A PEM file of the CA certificates that verify the collector.
+    pub certificate: &'static str,
+    /// A PEM file of the client certificate chain for mTLS.
+    pub client_certificate: &'static str,
+    /// A PEM file of the client's private key for mTLS.
+    pub client_key: &'static str,
+}
+
+/// `OTEL_EXPORTER_OTLP_*`: both signals.
+pub const OTLP: OtlpVars = OtlpVars {
+    endpoint: OTEL_EXPORTER_OTLP_ENDPOINT,
+    protocol: OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: "OTEL_EXPORTER_OTLP_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+};
+
+/// `OTEL_EXPORTER_OTLP_TRACES_*`: spans only.
+pub const OTLP_TRACES: OtlpVars = OtlpVars {
+    endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+};
+
+/// `OTEL_EXPORTER_OTLP_LOGS_*`: log records only.
+pub const OTLP_LOGS: OtlpVars = OtlpVars {
+    endpoint: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+};
 
 /// Looks a variable up by name; `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;

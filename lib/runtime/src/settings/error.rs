@@ -42,6 +42,14 @@ pub enum ConfigError {
         /// What is wrong and what is accepted.
         reason: String,
     },
+    /// A value that is not accepted and must not be repeated: a secret (an OTLP header).
+    #[error("{origin}: {reason}")]
+    Secret {
+        /// Variable or file:line.
+        origin: Origin,
+        /// What is wrong and what is accepted, without the value.
+        reason: String,
+    },
     /// The TOML file is not valid TOML, has an unknown key or a value of the wrong type.
     #[error("{origin}: {message}")]
     File {

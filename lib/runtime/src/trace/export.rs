@@ -43,8 +43,8 @@ pub struct EndedSpan<'a> {
 
 /// Receives the events the filter lets through.
 pub trait LogExporter: Send + Sync + fmt::Debug + 'static {
-    /// One event, inside `span` (its identity) if any, at `time`.
-    fn emit(&self, event: &Event<'_>, span: Option<&SpanContext>, time: SystemTime);
+    /// One event, inside `span` (its identity and fields) if any, at `time`.
+    fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, time: SystemTime);
 
     /// Sends what is queued and stops; called once, when logging shuts down.
     fn shutdown(&self);
