@@ -16,12 +16,12 @@ fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv
 case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-if ! "$venv/bin/python3" -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
+if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
     apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
   }
   echo "installing opentelemetry-proto and grpcio into $venv"
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography
 fi
 export PATH="$venv/bin:$PATH"
 

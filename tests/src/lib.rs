@@ -29,6 +29,17 @@ pub const CONTROLLED: &[&str] = &[
     "DYN_LOG_COLOR",
     "NO_COLOR",
     "OTEL_EXPORT_ENABLED",
+    "OTEL_EXPORT_LOGS_ENABLED",
+    "OTEL_SDK_DISABLED",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
     "RUST_LOG",
 ];
 
@@ -561,26 +572,95 @@ pub struct Receiver {
     /// Its OTLP/HTTP port.
     pub http_port: u16,
     out: PathBuf,
+    options: ReceiverOptions,
+}
+
+/// How a [`Receiver`] serves.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiverOptions {
+    /// Never answer, like a stuck collector.
+    pub hang: bool,
+    /// Serve TLS with the certificates of this directory (see [`certificates`]).
+    pub tls: Option<PathBuf>,
+    /// Require a client certificate of the same CA.
+    pub mtls: bool,
+    /// Require `authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+/// Writes a test CA, a server certificate for 127.0.0.1 and a client certificate into `dir`
+/// (`ca.pem`, `server.pem` / `server.key`, `client.pem` / `client.key`).
+pub fn certificates(dir: &Path) -> PathBuf {
+    let certs = dir.join("certs");
+    let status = Command::new("python3")
+        .arg(repo_root().join("tests/tools/otlp_receiver.py"))
+        .arg("gen-certs")
+        .arg(&certs)
+        .status()
+        .expect("python3 runs");
+    assert!(
+        status.success(),
+        "gen-certs failed (is the cryptography package installed?)"
+    );
+    certs
 }
 
 impl Receiver {
     /// Starts it, writing received spans to `dir/spans.jsonl`; `hang` makes it never answer.
     pub fn start(dir: &Path, hang: bool) -> Receiver {
-        use std::io::BufRead;
-        let out = dir.join(if hang {
+        Receiver::start_with(
+            dir,
+            ReceiverOptions {
+                hang,
+                ..ReceiverOptions::default()
+            },
+        )
+    }
+
+    /// Starts it as `options` say.
+    pub fn start_with(dir: &Path, options: ReceiverOptions) -> Receiver {
+        let out = dir.join(if options.hang {
             "hung-spans.jsonl"
         } else {
             "spans.jsonl"
         });
+        let (child, grpc_port, http_port) = Receiver::spawn(&out, &options, 0, 0);
+        Receiver {
+            child,
+            grpc_port,
+            http_port,
+            out,
+            options,
+        }
+    }
+
+    fn spawn(
+        out: &Path,
+        options: &ReceiverOptions,
+        grpc_port: u16,
+        http_port: u16,
+    ) -> (std::process::Child, u16, u16) {
+        use std::io::BufRead;
         let script = repo_root().join("tests/tools/otlp_receiver.py");
         let mut command = Command::new("python3");
         command
             .arg(&script)
             .arg("--out")
-            .arg(&out)
+            .arg(out)
+            .args(["--grpc-port", &grpc_port.to_string()])
+            .args(["--http-port", &http_port.to_string()])
             .stdout(std::process::Stdio::piped());
-        if hang {
+        if options.hang {
             command.arg("--hang");
+        }
+        if let Some(tls) = &options.tls {
+            command.arg("--tls").arg(tls);
+        }
+        if options.mtls {
+            command.arg("--mtls");
+        }
+        if let Some(token) = &options.token {
+            command.args(["--token", token]);
         }
         let mut child = command.spawn().expect("python3 runs");
         let stdout = child.stdout.take().expect("stdout");
@@ -592,15 +672,22 @@ impl Receiver {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(key))
                 .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("the receiver did not start (is opentelemetry-proto and grpcio installed? `pip install opentelemetry-proto grpcio`): {line:?}"))
+                .unwrap_or_else(|| panic!("the receiver did not start (are opentelemetry-proto, grpcio and cryptography installed? `pip install opentelemetry-proto grpcio cryptography`): {line:?}"))
         };
-        let (grpc_port, http_port) = (port("grpc="), port("http="));
-        Receiver {
-            child,
-            grpc_port,
-            http_port,
-            out,
-        }
+        (child, port("grpc="), port("http="))
+    }
+
+    /// Stops it (SIGKILL: a collector that crashed).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same ports, appending to the same file.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, ..) = Receiver::spawn(&self.out, &self.options, self.grpc_port, self.http_port);
+        self.child = child;
     }
 
     /// The URL to export to with `protocol` (`grpc` or `http/protobuf`).
@@ -610,7 +697,12 @@ impl Receiver {
         } else {
             self.http_port
         };
-        format!("http://127.0.0.1:{port}")
+        let scheme = if self.options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{port}")
     }
 
     /// The spans received so far.

@@ -394,7 +394,10 @@ fn the_collector_gets_redacted_and_bounded_values() {
     let span = receiver
         .spans()
         .into_iter()
-        .find(|s| s["name"] == "http-request" && s["attributes"]["gen_ai.request.model"] != "Qwen/Qwen3-0.6B")
+        .find(|s| {
+            s["name"] == "http-request"
+                && s["attributes"]["gen_ai.request.model"] != "Qwen/Qwen3-0.6B"
+        })
         .expect("the refused request's span");
     assert_eq!(span["attributes"]["gen_ai.request.model"], cut.as_str());
     let error = record("request refused")["attributes"]["error"]

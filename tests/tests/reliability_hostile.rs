@@ -246,7 +246,9 @@ fn a_megabyte_model_name_is_logged_bounded() {
     let cut = format!("{}…[+{} bytes]", "m".repeat(16_384), 1_000_000 - 16_384);
     let closed = lines_with(&fl, "SPAN_CLOSED", Some("http-request"));
     assert_eq!(closed.len(), 5);
-    assert!(closed.iter().all(|l| l["gen_ai.request.model"] == cut.as_str()));
+    assert!(closed
+        .iter()
+        .all(|l| l["gen_ai.request.model"] == cut.as_str()));
     let refused = lines_with(&fl, "request refused", None);
     assert!(refused
         .iter()

@@ -282,7 +282,11 @@ struct TransportKeys {
 }
 
 impl Transport {
-    fn apply_file(&mut self, keys: TransportKeys, file: &TomlSource<'_>) -> Result<(), ConfigError> {
+    fn apply_file(
+        &mut self,
+        keys: TransportKeys,
+        file: &TomlSource<'_>,
+    ) -> Result<(), ConfigError> {
         if let Some(p) = &keys.protocol {
             self.protocol = Some(parse_protocol(p.get_ref(), &file.at(p.span().start))?);
         }

@@ -77,7 +77,9 @@ pub(crate) fn retry_policy() -> RetryPolicy {
 }
 
 /// The headers as gRPC metadata.
-pub(crate) fn metadata(headers: &Headers) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+pub(crate) fn metadata(
+    headers: &Headers,
+) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
     let mut map = http::HeaderMap::new();
     for (k, v) in headers.iter() {
         // Checked when read (settings): a valid name and value.

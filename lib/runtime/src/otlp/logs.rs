@@ -28,7 +28,9 @@ use tracing::{
 use super::{
     config::{OtlpConfig, Signal},
     convert::{to_otel_span_id, to_otel_trace_id},
-    export::{otlp_exporter, report_losses, resource, runtime_handle, StartError, SHUTDOWN_TIMEOUT},
+    export::{
+        otlp_exporter, report_losses, resource, runtime_handle, StartError, SHUTDOWN_TIMEOUT,
+    },
     stats::ExportStats,
 };
 use crate::{

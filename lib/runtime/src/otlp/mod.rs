@@ -33,4 +33,3 @@ pub use export::{
     SHUTDOWN_TIMEOUT,
 };
 pub use logs::{LogCounts, LogExport};
-

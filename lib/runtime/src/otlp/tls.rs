@@ -71,7 +71,10 @@ pub(crate) fn client_config(resolved: &Resolved) -> Result<Option<ClientConfig>,
                 .map_err(|e| unusable(key_file, &format!("does not fit the certificate: {e}")))?
         }
         (Some(file), None) => {
-            return Err(unusable(file, "a client certificate needs its key (..._CLIENT_KEY)"))
+            return Err(unusable(
+                file,
+                "a client certificate needs its key (..._CLIENT_KEY)",
+            ))
         }
         (None, Some(file)) => {
             return Err(unusable(
@@ -86,7 +89,8 @@ pub(crate) fn client_config(resolved: &Resolved) -> Result<Option<ClientConfig>,
 
 /// The certificates of a PEM file: at least one.
 fn certificates(file: &FileSetting) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let text = std::fs::read(&file.path).map_err(|e| unusable(file, &format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read(&file.path).map_err(|e| unusable(file, &format!("cannot read: {e}")))?;
     let certs = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| unusable(file, &format!("not PEM: {e}")))?;

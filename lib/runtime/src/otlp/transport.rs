@@ -17,12 +17,12 @@ use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
     rt::TokioExecutor,
 };
-use rustls::ClientConfig;
 use opentelemetry_sdk::{
     error::{OTelSdkError, OTelSdkResult},
     trace::{SpanData, SpanExporter},
     Resource,
 };
+use rustls::ClientConfig;
 use tokio::runtime::Handle;
 
 use super::stats::ExportStats;

@@ -77,8 +77,16 @@ mod tests {
             .filter(|l| l.message == "request completed")
             .collect();
         assert_eq!(done.len(), 2);
-        assert!(done[0]["ttft_us"].as_u64().unwrap() >= 2000, "{:?}", done[0]);
-        assert!(!done[0].has("itl_us"), "one token has no itl: {:?}", done[0]);
+        assert!(
+            done[0]["ttft_us"].as_u64().unwrap() >= 2000,
+            "{:?}",
+            done[0]
+        );
+        assert!(
+            !done[0].has("itl_us"),
+            "one token has no itl: {:?}",
+            done[0]
+        );
         assert!(done[1]["ttft_us"].as_u64().unwrap() >= 2000);
         assert!(done[1]["itl_us"].as_u64().unwrap() >= 2000, "{:?}", done[1]);
     }
