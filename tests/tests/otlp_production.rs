@@ -218,7 +218,7 @@ fn mtls_sends_the_client_certificate_and_without_it_spans_are_lost_with_the_reas
 }
 
 #[test]
-fn a_missing_api_key_is_a_warn_with_the_status_and_requests_are_unaffected() {
+fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_status() {
     let dir = temp_dir("otlp-auth");
     let receiver = Receiver::start_with(
         &dir,
@@ -227,6 +227,33 @@ fn a_missing_api_key_is_a_warn_with_the_status_and_requests_are_unaffected() {
             ..ReceiverOptions::default()
         },
     );
+    let config = dir.join("otlp.toml");
+    std::fs::write(
+        &config,
+        format!("[otlp]\nheaders = {{ authorization = \"Bearer {SECRET}\" }}\n"),
+    )
+    .unwrap();
+    for protocol in ["grpc", "http/protobuf"] {
+        let d = deploy(
+            &dir,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint(protocol)),
+                ("DYN_LOGGING_CONFIG_PATH", config.to_str().unwrap()),
+            ],
+        );
+        chat(&d.addr, 2);
+        let (f, w) = (d.frontend.stop(), d.worker.stop());
+        assert!(lines_with(&f, "OTLP export lost spans", None).is_empty(), "{protocol}: {f:#?}");
+        let mut ids = logged_spans(&f);
+        ids.extend(logged_spans(&w));
+        let spans = receiver.spans();
+        for id in &ids {
+            assert!(spans.iter().any(|s| s["span_id"] == id.as_str()), "{protocol}: {id} not received");
+        }
+    }
+    let accepted = receiver.spans().len();
+    assert_eq!(accepted, 8);
     for (protocol, status) in [("grpc", "Unauthenticated"), ("http/protobuf", "401")] {
         let d = deploy(
             &dir,
@@ -245,12 +272,9 @@ fn a_missing_api_key_is_a_warn_with_the_status_and_requests_are_unaffected() {
         assert_eq!(lost[0]["failed"], 4, "{protocol}: {:?}", lost[0]);
         let reason = lost[0]["last_error"].as_str().unwrap();
         assert!(reason.contains(status), "{protocol}: {reason}");
-        assert!(
-            !reason.contains("wrong"),
-            "no header value in the error: {reason}"
-        );
+        assert!(!reason.contains("wrong"), "no header value in the error: {reason}");
     }
-    assert!(receiver.spans().is_empty());
+    assert_eq!(receiver.spans().len(), accepted);
 }
 
 #[test]

@@ -618,7 +618,7 @@ fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::{collections::HashMap, path::Path};
 
     fn from(vars: &[(&str, &str)]) -> Result<OtlpConfig, String> {
         let map: HashMap<String, String> = vars
@@ -680,6 +680,108 @@ mod tests {
         );
         let c = from(&[("OTEL_EXPORT_ENABLED", "1"), ("OTEL_SDK_DISABLED", "true")]).unwrap();
         assert!(!c.active(), "OTEL_SDK_DISABLED wins");
+    }
+
+    #[test]
+    fn per_signal_settings_override_the_base_ones() {
+        let c = from(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://logs:9999/ingest"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc, x-team = a"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=k%3Dv"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        let traces = c.resolve(Signal::Traces);
+        assert_eq!(traces.url, "https://collector:4318/v1/traces");
+        assert_eq!(traces.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(
+            traces.headers.iter().collect::<Vec<_>>(),
+            [("authorization", "Bearer abc"), ("x-team", "a")]
+        );
+        assert_eq!(traces.timeout, Duration::from_millis(700));
+        assert_eq!(
+            traces.certificate.as_ref().map(|f| (&f.path, &f.origin)),
+            Some((
+                &PathBuf::from("/etc/ca.pem"),
+                &Origin::Env("OTEL_EXPORTER_OTLP_CERTIFICATE")
+            ))
+        );
+        let logs = c.resolve(Signal::Logs);
+        assert_eq!(logs.url, "https://logs:9999/ingest", "a signal's endpoint is used as is");
+        assert_eq!(logs.protocol, OtlpProtocol::Grpc);
+        assert_eq!(
+            logs.headers.iter().collect::<Vec<_>>(),
+            [("api-key", "k=v")],
+            "a signal's headers replace the base ones"
+        );
+        assert_eq!(logs.timeout, Duration::from_millis(2500));
+        assert_eq!(from(&[]).unwrap().resolve(Signal::Logs).timeout, DEFAULT_TIMEOUT);
+        // Debug shows header names, never values.
+        let debug = format!("{c:?}");
+        assert!(debug.contains("authorization") && !debug.contains("Bearer abc"), "{debug}");
+    }
+
+    #[test]
+    fn the_toml_table_has_the_same_keys() {
+        let text = "[otlp]\nenabled = true\nendpoint = \"https://c:4317\"\nheaders = { authorization = \"Bearer k\" }\ntimeout = 3000\ncertificate = \"ca.pem\"\nlogs_endpoint = \"https://l:4317\"\nlogs_client_certificate = \"client.pem\"\nlogs_client_key = \"client.key\"\ntraces_timeout = 900\n";
+        let source = TomlSource::new(Path::new("otlp.toml"), text);
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            otlp: OtlpSection,
+        }
+        let doc: Doc = source.parse().unwrap();
+        let mut c = OtlpConfig::default();
+        c.apply_file(doc.otlp, &source).unwrap();
+        let (traces, logs) = (c.resolve(Signal::Traces), c.resolve(Signal::Logs));
+        assert_eq!((traces.url.as_str(), logs.url.as_str()), ("https://c:4317", "https://l:4317"));
+        assert_eq!(traces.timeout, Duration::from_millis(900));
+        assert_eq!(logs.timeout, Duration::from_millis(3000));
+        assert_eq!(logs.headers.iter().collect::<Vec<_>>(), [("authorization", "Bearer k")]);
+        assert_eq!(
+            logs.client_key.map(|f| f.origin.to_string()),
+            Some("otlp.toml:9".to_owned())
+        );
+        assert_eq!(traces.certificate.map(|f| f.path), Some(PathBuf::from("ca.pem")));
+        assert!(traces.client_certificate.is_none());
+    }
+
+    #[test]
+    fn a_bad_header_is_named_and_its_value_never_shown() {
+        for (value, want) in [
+            ("Bearer secret-1", "entry 1: expected key=value"),
+            ("a=b,=secret-1", "entry 2: expected key=value"),
+            ("authorization=secret-1%zz", "bad percent-encoding in the value of \"authorization\""),
+            ("bad name=secret-1", "\"bad name\" is not a header name"),
+            ("authorization=secret-1%0A", "the value of \"authorization\" is not a valid header value"),
+        ] {
+            let err = from(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]).unwrap_err();
+            assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS: "), "{err}");
+            assert!(err.contains(want), "{value}: {err}");
+            assert!(!err.contains("secret-1"), "{err}");
+        }
+        let file = Path::new("otlp.toml");
+        for (text, want) in [
+            ("[otlp]\nheaders = \"Bearer secret-1\"\n", "otlp.toml:2: expected a table"),
+            ("[otlp]\nlogs_headers = { authorization = 7 }\n", "otlp.toml:2: header \"authorization\": expected a string"),
+        ] {
+            let source = TomlSource::new(file, text);
+            #[derive(serde::Deserialize)]
+            struct Doc {
+                otlp: OtlpSection,
+            }
+            let doc: Doc = source.parse().unwrap();
+            let err = OtlpConfig::default()
+                .apply_file(doc.otlp, &source)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+            assert!(!err.contains("secret-1"), "{err}");
+        }
     }
 
     #[test]
