@@ -465,7 +465,7 @@ fn sigint_and_readable_mode_work_too() {
         .find(|l| l.contains("request completed"))
         .expect(&out);
     assert!(
-        done.contains(" INFO http-request{method=POST uri=/v1/chat/completions version=HTTP/1.1 model=\"Qwen/Qwen3-0.6B\""),
+        done.contains(" INFO http-request{method=POST uri=/v1/chat/completions version=HTTP/1.1 gen_ai.operation.name=\"chat\" gen_ai.request.model=\"Qwen/Qwen3-0.6B\""),
         "{done}"
     );
     assert!(

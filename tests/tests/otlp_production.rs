@@ -244,12 +244,18 @@ fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_sta
         );
         chat(&d.addr, 2);
         let (f, w) = (d.frontend.stop(), d.worker.stop());
-        assert!(lines_with(&f, "OTLP export lost spans", None).is_empty(), "{protocol}: {f:#?}");
+        assert!(
+            lines_with(&f, "OTLP export lost spans", None).is_empty(),
+            "{protocol}: {f:#?}"
+        );
         let mut ids = logged_spans(&f);
         ids.extend(logged_spans(&w));
         let spans = receiver.spans();
         for id in &ids {
-            assert!(spans.iter().any(|s| s["span_id"] == id.as_str()), "{protocol}: {id} not received");
+            assert!(
+                spans.iter().any(|s| s["span_id"] == id.as_str()),
+                "{protocol}: {id} not received"
+            );
         }
     }
     let accepted = receiver.spans().len();
@@ -272,7 +278,10 @@ fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_sta
         assert_eq!(lost[0]["failed"], 4, "{protocol}: {:?}", lost[0]);
         let reason = lost[0]["last_error"].as_str().unwrap();
         assert!(reason.contains(status), "{protocol}: {reason}");
-        assert!(!reason.contains("wrong"), "no header value in the error: {reason}");
+        assert!(
+            !reason.contains("wrong"),
+            "no header value in the error: {reason}"
+        );
     }
     assert_eq!(receiver.spans().len(), accepted);
 }

@@ -687,8 +687,14 @@ mod tests {
         let c = from(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://logs:9999/ingest"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc, x-team = a"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "https://logs:9999/ingest",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "Authorization=Bearer%20abc, x-team = a",
+            ),
             ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=k%3Dv"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
@@ -712,7 +718,10 @@ mod tests {
             ))
         );
         let logs = c.resolve(Signal::Logs);
-        assert_eq!(logs.url, "https://logs:9999/ingest", "a signal's endpoint is used as is");
+        assert_eq!(
+            logs.url, "https://logs:9999/ingest",
+            "a signal's endpoint is used as is"
+        );
         assert_eq!(logs.protocol, OtlpProtocol::Grpc);
         assert_eq!(
             logs.headers.iter().collect::<Vec<_>>(),
@@ -720,10 +729,16 @@ mod tests {
             "a signal's headers replace the base ones"
         );
         assert_eq!(logs.timeout, Duration::from_millis(2500));
-        assert_eq!(from(&[]).unwrap().resolve(Signal::Logs).timeout, DEFAULT_TIMEOUT);
+        assert_eq!(
+            from(&[]).unwrap().resolve(Signal::Logs).timeout,
+            DEFAULT_TIMEOUT
+        );
         // Debug shows header names, never values.
         let debug = format!("{c:?}");
-        assert!(debug.contains("authorization") && !debug.contains("Bearer abc"), "{debug}");
+        assert!(
+            debug.contains("authorization") && !debug.contains("Bearer abc"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -738,15 +753,24 @@ mod tests {
         let mut c = OtlpConfig::default();
         c.apply_file(doc.otlp, &source).unwrap();
         let (traces, logs) = (c.resolve(Signal::Traces), c.resolve(Signal::Logs));
-        assert_eq!((traces.url.as_str(), logs.url.as_str()), ("https://c:4317", "https://l:4317"));
+        assert_eq!(
+            (traces.url.as_str(), logs.url.as_str()),
+            ("https://c:4317", "https://l:4317")
+        );
         assert_eq!(traces.timeout, Duration::from_millis(900));
         assert_eq!(logs.timeout, Duration::from_millis(3000));
-        assert_eq!(logs.headers.iter().collect::<Vec<_>>(), [("authorization", "Bearer k")]);
+        assert_eq!(
+            logs.headers.iter().collect::<Vec<_>>(),
+            [("authorization", "Bearer k")]
+        );
         assert_eq!(
             logs.client_key.map(|f| f.origin.to_string()),
             Some("otlp.toml:9".to_owned())
         );
-        assert_eq!(traces.certificate.map(|f| f.path), Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            traces.certificate.map(|f| f.path),
+            Some(PathBuf::from("ca.pem"))
+        );
         assert!(traces.client_certificate.is_none());
     }
 
@@ -755,9 +779,15 @@ mod tests {
         for (value, want) in [
             ("Bearer secret-1", "entry 1: expected key=value"),
             ("a=b,=secret-1", "entry 2: expected key=value"),
-            ("authorization=secret-1%zz", "bad percent-encoding in the value of \"authorization\""),
+            (
+                "authorization=secret-1%zz",
+                "bad percent-encoding in the value of \"authorization\"",
+            ),
             ("bad name=secret-1", "\"bad name\" is not a header name"),
-            ("authorization=secret-1%0A", "the value of \"authorization\" is not a valid header value"),
+            (
+                "authorization=secret-1%0A",
+                "the value of \"authorization\" is not a valid header value",
+            ),
         ] {
             let err = from(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]).unwrap_err();
             assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS: "), "{err}");
@@ -766,8 +796,14 @@ mod tests {
         }
         let file = Path::new("otlp.toml");
         for (text, want) in [
-            ("[otlp]\nheaders = \"Bearer secret-1\"\n", "otlp.toml:2: expected a table"),
-            ("[otlp]\nlogs_headers = { authorization = 7 }\n", "otlp.toml:2: header \"authorization\": expected a string"),
+            (
+                "[otlp]\nheaders = \"Bearer secret-1\"\n",
+                "otlp.toml:2: expected a table",
+            ),
+            (
+                "[otlp]\nlogs_headers = { authorization = 7 }\n",
+                "otlp.toml:2: header \"authorization\": expected a string",
+            ),
         ] {
             let source = TomlSource::new(file, text);
             #[derive(serde::Deserialize)]
