@@ -159,15 +159,19 @@ impl LoggingConfig {
         }
         let Built { layer, guard } = self.layer()?;
         let max_event_level = layer.max_event_level();
+        let handle = layer.filter_handle();
         // The `log` bridge first: it fails if another `log` logger is set, and then nothing is
         // installed yet. The subscriber after it can only fail if another thread installed one
-        // since the check above.
+        // since the check above. The bridge itself passes every level (the filter may change at
+        // runtime); `log`'s global level, which `log` macros check first, follows the filter.
         tracing_log::LogTracer::builder()
-            .with_max_level(tracing_log::AsLog::as_log(&max_event_level))
+            .with_max_level(tracing_log::log::LevelFilter::Trace)
             .init()
             .map_err(|_| InitError::AlreadyInitialised)?;
+        tracing_log::log::set_max_level(tracing_log::AsLog::as_log(&max_event_level));
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .map_err(|_| InitError::AlreadyInitialised)?;
+        handle.install_global();
         Ok(guard)
     }
 }

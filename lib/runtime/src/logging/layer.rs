@@ -23,7 +23,7 @@ use tracing::{
     Event, Level, Metadata, Subscriber,
 };
 use tracing_subscriber::{
-    filter::{EnvFilter, LevelFilter},
+    filter::LevelFilter,
     layer::Context,
     registry::{LookupSpan, SpanRef},
     Layer,
@@ -37,6 +37,7 @@ use super::{
         timestamp::{self, Instant},
     },
     output::{LineSink, Outputs},
+    reload::{FilterHandle, SharedFilter},
     span_data::SpanData,
     timing::{self, Timing},
 };
@@ -68,10 +69,9 @@ const TRACING_FLOOR: Level = Level::INFO;
 /// ```
 pub struct TracewireLayer {
     id: usize,
-    filter: EnvFilter,
-    /// Whether the filter has span directives; without them its span callbacks (each a
-    /// RwLock read) are skipped.
-    dynamic_filter: bool,
+    /// The filter, replaceable at runtime through a [`FilterHandle`]: no disabled event reaches
+    /// it (see [`reload`](super::reload)).
+    filter: Arc<SharedFilter>,
     span_events: bool,
     format: Formatter,
     outputs: Outputs,
@@ -98,8 +98,7 @@ impl TracewireLayer {
         };
         TracewireLayer {
             id: LAYER_IDS.fetch_add(1, Ordering::Relaxed),
-            filter: config.filter.build(),
-            dynamic_filter: config.filter.has_span_directives(),
+            filter: Arc::new(SharedFilter::new(&config.filter)),
             span_events: config.span_events,
             format: Formatter::new(config.format, style),
             outputs: Outputs::default(),
@@ -139,7 +138,16 @@ impl TracewireLayer {
 
     /// The most verbose level at which the filter writes any event (for the `log` bridge).
     pub(crate) fn max_event_level(&self) -> LevelFilter {
-        self.filter.max_level_hint().unwrap_or(LevelFilter::TRACE)
+        self.filter
+            .get()
+            .env
+            .max_level_hint()
+            .unwrap_or(LevelFilter::TRACE)
+    }
+
+    /// A handle that changes this layer's filter while it runs.
+    pub fn filter_handle(&self) -> FilterHandle {
+        FilterHandle::new(self.filter.clone())
     }
 
     /// The sinks, for flushing at shutdown.
@@ -154,14 +162,15 @@ impl TracewireLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if self.dynamic_filter {
-            return self.filter.enabled(meta, ctx.clone());
+        if self.filter.is_dynamic() {
+            return self.filter.get().env.enabled(meta, ctx.clone());
         }
+        // Keyed by the filter's id: a changed filter is asked again.
         callsite::with_cached_for(
             &SHOWN,
             meta,
-            self.id,
-            || self.filter.enabled(meta, ctx.clone()),
+            self.filter.cache_id(),
+            || self.filter.get().env.enabled(meta, ctx.clone()),
             |shown| *shown,
         )
     }
@@ -205,7 +214,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        let interest = Layer::<S>::register_callsite(&self.filter, meta);
+        let interest = Layer::<S>::register_callsite(&self.filter.get().env, meta);
         if meta.is_span() && *meta.level() <= TRACING_FLOOR {
             Interest::always()
         } else {
@@ -214,21 +223,19 @@ where
     }
 
     fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        (meta.is_span() && *meta.level() <= TRACING_FLOOR) || self.filter.enabled(meta, ctx)
+        (meta.is_span() && *meta.level() <= TRACING_FLOOR) || self.filter.get().env.enabled(meta, ctx)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Some(
-            self.filter
-                .max_level_hint()
-                .unwrap_or(LevelFilter::TRACE)
+            self.max_event_level()
                 .max(LevelFilter::from_level(TRACING_FLOOR)),
         )
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if self.dynamic_filter {
-            self.filter.on_new_span(attrs, id, ctx.clone());
+        if self.filter.is_dynamic() {
+            self.filter.get().env.on_new_span(attrs, id, ctx.clone());
         }
         let Some(span) = ctx.span(id) else { return };
         let meta = attrs.metadata();
@@ -287,8 +294,8 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.dynamic_filter {
-            self.filter.on_record(id, values, ctx.clone());
+        if self.filter.is_dynamic() {
+            self.filter.get().env.on_record(id, values, ctx.clone());
         }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
@@ -325,8 +332,8 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.dynamic_filter {
-            self.filter.on_enter(id, ctx.clone());
+        if self.filter.is_dynamic() {
+            self.filter.get().env.on_enter(id, ctx.clone());
         }
         // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
         // span's many enters and exits (one per poll) cost nothing here.
@@ -336,8 +343,8 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.dynamic_filter {
-            self.filter.on_exit(id, ctx.clone());
+        if self.filter.is_dynamic() {
+            self.filter.get().env.on_exit(id, ctx.clone());
         }
         if !self.span_events {
             return;
@@ -374,8 +381,8 @@ where
                 }
             }
         }
-        if self.dynamic_filter {
-            self.filter.on_close(id, ctx);
+        if self.filter.is_dynamic() {
+            self.filter.get().env.on_close(id, ctx);
         }
     }
 

@@ -76,6 +76,7 @@ mod install;
 mod layer;
 mod line;
 mod output;
+mod reload;
 mod span_data;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -85,6 +86,7 @@ pub use config::{ColorMode, LoggingConfig, Stream};
 pub use format::Format;
 pub use install::{init, init_or_exit, Built, InitError, LoggingGuard};
 pub use layer::TracewireLayer;
+pub use reload::{filter_handle, FilterHandle};
 pub use line::TimeZone;
 pub use output::{
     FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
