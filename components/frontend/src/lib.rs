@@ -262,7 +262,7 @@ async fn collect(
     start: Instant,
 ) -> Response {
     let mut content = String::new();
-    let mut times = TokenTimes::new(start);
+    let mut times = TokenTimes::new(start).with_metrics();
     while let Some(message) = tokens.next().await {
         match message {
             Ok(WorkerMessage::Token { text }) => {
@@ -324,7 +324,7 @@ fn stream(
     shutdown.spawn(
         async move {
             let mut sent = 0u32;
-            let mut times = TokenTimes::new(start);
+            let mut times = TokenTimes::new(start).with_metrics();
             loop {
                 let message = tokio::select! {
                     message = tokens.next() => match message {

@@ -21,6 +21,7 @@ use axum::{
 use tokio::net::TcpListener;
 use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody},
+    metrics::metrics,
     plane::{GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage, INFO_PATH},
     propagation::continue_trace,
     serve::Shutdown,
@@ -192,6 +193,11 @@ async fn generate(
         Ok(request) => request,
         Err(e) => {
             span.record("outcome", "client_error");
+            metrics().worker_request(
+                [&info.namespace, &info.component, &info.endpoint],
+                "client_error",
+                start.elapsed(),
+            );
             return e.into_response();
         }
     };
@@ -199,74 +205,82 @@ async fn generate(
     let delay = worker.config.token_delay;
     // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
     let stopping = shutdown.clone();
+    let labels = [
+        info.namespace.clone(),
+        info.component.clone(),
+        info.endpoint.clone(),
+    ];
+    let generation = async move {
+        let words: Vec<&str> = request.prompt.split_whitespace().collect();
+        let limit = request
+            .max_tokens
+            .map_or(words.len(), |m| (m as usize).min(words.len()));
+        info!(
+            prompt_tokens = words.len(),
+            max_tokens = request.max_tokens,
+            "generating"
+        );
+        let mut times = TokenTimes::new(start);
+        for (i, word) in words[..limit].iter().enumerate() {
+            let pause = tokio::time::sleep(if i > 0 { delay } else { Duration::ZERO });
+            tokio::select! {
+                () = pause => {}
+                // The caller left: seen at once, not at the next token.
+                () = tx.closed() => {
+                    info!(sent = i, "caller went away; generation stopped");
+                    return "cancelled";
+                }
+                () = stopping.deadline() => {
+                    warn!(sent = i, "the worker is shutting down; generation stopped");
+                    let stopped = WorkerMessage::Error {
+                        message: "the worker is shutting down".into(),
+                    };
+                    let _ = tx.send(stopped.to_line()).await;
+                    return "cancelled";
+                }
+            }
+            let text = if i + 1 < limit {
+                format!("{word} ")
+            } else {
+                (*word).to_owned()
+            };
+            if tx
+                .send(WorkerMessage::Token { text }.to_line())
+                .await
+                .is_err()
+            {
+                info!(sent = i, "caller went away; generation stopped");
+                return "cancelled";
+            }
+            times.token(&Span::current());
+        }
+        times.finish(&Span::current());
+        let finish_reason = if limit < words.len() {
+            "length"
+        } else {
+            "stop"
+        };
+        let done = WorkerMessage::Done {
+            finish_reason: finish_reason.into(),
+            prompt_tokens: words.len() as u32,
+            completion_tokens: limit as u32,
+        };
+        if tx.send(done.to_line()).await.is_ok() {
+            info!(
+                completion_tokens = limit,
+                finish_reason, "generation finished"
+            );
+            "ok"
+        } else {
+            "cancelled"
+        }
+    };
     shutdown.spawn(
         async move {
-            let words: Vec<&str> = request.prompt.split_whitespace().collect();
-            let limit = request
-                .max_tokens
-                .map_or(words.len(), |m| (m as usize).min(words.len()));
-            info!(
-                prompt_tokens = words.len(),
-                max_tokens = request.max_tokens,
-                "generating"
-            );
-            let mut times = TokenTimes::new(start);
-            for (i, word) in words[..limit].iter().enumerate() {
-                let pause = tokio::time::sleep(if i > 0 { delay } else { Duration::ZERO });
-                tokio::select! {
-                    () = pause => {}
-                    // The caller left: seen at once, not at the next token.
-                    () = tx.closed() => {
-                        Span::current().record("outcome", "cancelled");
-                        info!(sent = i, "caller went away; generation stopped");
-                        return;
-                    }
-                    () = stopping.deadline() => {
-                        Span::current().record("outcome", "cancelled");
-                        warn!(sent = i, "the worker is shutting down; generation stopped");
-                        let stopped = WorkerMessage::Error {
-                            message: "the worker is shutting down".into(),
-                        };
-                        let _ = tx.send(stopped.to_line()).await;
-                        return;
-                    }
-                }
-                let text = if i + 1 < limit {
-                    format!("{word} ")
-                } else {
-                    (*word).to_owned()
-                };
-                if tx
-                    .send(WorkerMessage::Token { text }.to_line())
-                    .await
-                    .is_err()
-                {
-                    Span::current().record("outcome", "cancelled");
-                    info!(sent = i, "caller went away; generation stopped");
-                    return;
-                }
-                times.token(&Span::current());
-            }
-            times.finish(&Span::current());
-            let finish_reason = if limit < words.len() {
-                "length"
-            } else {
-                "stop"
-            };
-            let done = WorkerMessage::Done {
-                finish_reason: finish_reason.into(),
-                prompt_tokens: words.len() as u32,
-                completion_tokens: limit as u32,
-            };
-            if tx.send(done.to_line()).await.is_ok() {
-                Span::current().record("outcome", "ok");
-                info!(
-                    completion_tokens = limit,
-                    finish_reason, "generation finished"
-                );
-            } else {
-                Span::current().record("outcome", "cancelled");
-            }
+            let outcome = generation.await;
+            Span::current().record("outcome", outcome);
+            let [namespace, component, endpoint] = &labels;
+            metrics().worker_request([namespace, component, endpoint], outcome, start.elapsed());
         }
         .instrument(span),
     );

@@ -37,6 +37,7 @@
 
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod otlp;
 pub mod plane;
 pub mod propagation;

@@ -176,7 +176,16 @@ impl Finish {
             (Ended::Sent, Some(reported)) => reported,
             (ended, _) => ended,
         };
-        let latency_us = start.elapsed().as_micros() as u64;
+        let elapsed = start.elapsed();
+        let latency_us = elapsed.as_micros() as u64;
+        let outcome = match &ended {
+            Ended::Sent if status >= 500 => "error",
+            Ended::Sent if status >= 400 => "client_error",
+            Ended::Sent => "ok",
+            Ended::Cancelled(_) => "cancelled",
+            Ended::Failed(_) => "error",
+        };
+        crate::metrics::metrics().http_request(status, outcome, elapsed);
         let _entered = span.enter();
         match ended {
             Ended::Sent if status >= 500 => {

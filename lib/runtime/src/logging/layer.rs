@@ -41,6 +41,7 @@ use super::{
     span_data::SpanData,
     timing::{self, Timing},
 };
+use crate::metrics::{metrics, Metrics};
 use crate::trace::{
     EndedSpan, IdentityFields, LogExporter, Recorder, Redactions, SpanContext, SpanExporter,
     SpanFields, Split,
@@ -77,6 +78,8 @@ pub struct TracewireLayer {
     outputs: Outputs,
     export: Option<Arc<dyn SpanExporter>>,
     log_export: Option<Arc<dyn LogExporter>>,
+    /// Counts the lines written (`tracewire_log_lines_total`).
+    metrics: &'static Metrics,
 }
 
 impl TracewireLayer {
@@ -104,6 +107,7 @@ impl TracewireLayer {
             outputs: Outputs::default(),
             export: None,
             log_export: None,
+            metrics: metrics(),
         }
     }
 
@@ -198,6 +202,7 @@ impl TracewireLayer {
             self.format
                 .write_span_event::<SpanData, S>(buf, ansi, span, data, kind)
         });
+        self.metrics.line(span.metadata().level());
     }
 }
 
@@ -223,7 +228,8 @@ where
     }
 
     fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        (meta.is_span() && *meta.level() <= TRACING_FLOOR) || self.filter.get().env.enabled(meta, ctx)
+        (meta.is_span() && *meta.level() <= TRACING_FLOOR)
+            || self.filter.get().env.enabled(meta, ctx)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -398,6 +404,7 @@ where
             self.format
                 .write_event::<SpanData, S>(buf, ansi, event, span.as_ref())
         });
+        self.metrics.line(event.metadata().level());
     }
 }
 

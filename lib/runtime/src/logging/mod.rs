@@ -86,9 +86,9 @@ pub use config::{ColorMode, LoggingConfig, Stream};
 pub use format::Format;
 pub use install::{init, init_or_exit, Built, InitError, LoggingGuard};
 pub use layer::TracewireLayer;
-pub use reload::{filter_handle, FilterHandle};
 pub use line::TimeZone;
 pub use output::{
     FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
 };
+pub use reload::{filter_handle, FilterHandle};
 pub use span_data::{current_context, span_context};

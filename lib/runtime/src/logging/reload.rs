@@ -223,7 +223,10 @@ mod tests {
             debug_then(2);
             // A bad value: the startup error text, and the filter stays.
             let err = handle.set("info,inf").unwrap_err().to_string();
-            assert!(err.starts_with("DYN_LOG: \"inf\": not a level nor target=level"), "{err}");
+            assert!(
+                err.starts_with("DYN_LOG: \"inf\": not a level nor target=level"),
+                "{err}"
+            );
             assert_eq!(handle.current(), to);
             debug_then(3);
             assert_eq!(handle.reset(), startup);
@@ -238,7 +241,10 @@ mod tests {
             .collect();
         assert_eq!(shown, [2, 3], "DEBUG only while the filter said so");
         let detail = lines.iter().find(|l| l.message == "detail").unwrap();
-        assert!(detail.trace_id.is_some(), "inside its span, with its identity");
+        assert!(
+            detail.trace_id.is_some(),
+            "inside its span, with its identity"
+        );
         let changes: Vec<_> = lines
             .iter()
             .filter(|l| l.message == "log filter changed")

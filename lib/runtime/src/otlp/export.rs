@@ -265,6 +265,7 @@ impl SpanExporter for SpanExport {
         if queued >= QUEUE_CAPACITY {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::metrics().spans_dropped(1);
             return;
         }
         self.processor.on_end(convert::span_data(span, &self.scope));
@@ -288,6 +289,7 @@ impl SpanExporter for SpanExport {
                 unsent,
                 &format!("shutdown gave up after {SHUTDOWN_TIMEOUT:?}: {e}"),
             );
+            crate::metrics::metrics().spans_dropped(unsent);
         }
         let counts = self.counts();
         if counts.dropped > 0 || counts.failed > 0 {

@@ -53,10 +53,13 @@ impl<E: SpanExporter + 'static> SpanExporter for OnRuntime<E> {
             // still "queued", and reported lost if shutdown gives up on it.
             stats.queued.fetch_sub(n, Ordering::Relaxed);
             match &result {
-                Ok(()) => stats.exported.fetch_add(n, Ordering::Relaxed),
+                Ok(()) => {
+                    stats.exported.fetch_add(n, Ordering::Relaxed);
+                    crate::metrics::metrics().spans_exported(n);
+                }
                 Err(e) => {
                     stats.record_failure(n, e);
-                    0
+                    crate::metrics::metrics().spans_dropped(n);
                 }
             };
             result

@@ -15,6 +15,9 @@ pub struct TokenTimes {
     first: Option<Instant>,
     last: Option<Instant>,
     count: u64,
+    /// Also observe the `time_to_first_token_seconds` and `inter_token_latency_seconds`
+    /// histograms.
+    metrics: bool,
 }
 
 impl TokenTimes {
@@ -25,7 +28,15 @@ impl TokenTimes {
             first: None,
             last: None,
             count: 0,
+            metrics: false,
         }
+    }
+
+    /// Also observes the process's `time_to_first_token_seconds` and
+    /// `inter_token_latency_seconds` histograms (the frontend's, SPEC §8).
+    pub fn with_metrics(mut self) -> Self {
+        self.metrics = true;
+        self
     }
 
     /// A token went by now.
@@ -34,6 +45,9 @@ impl TokenTimes {
         if self.first.is_none() {
             self.first = Some(now);
             span.record("ttft_us", micros(now - self.start));
+            if self.metrics {
+                crate::metrics::metrics().time_to_first_token(now - self.start);
+            }
         }
         self.last = Some(now);
         self.count += 1;
@@ -42,7 +56,11 @@ impl TokenTimes {
     /// Records `itl_us` if two tokens or more went by. Call it before the request's last line.
     pub fn finish(&self, span: &Span) {
         if let (Some(first), Some(last), 2..) = (self.first, self.last, self.count) {
-            span.record("itl_us", micros(last - first) / (self.count - 1));
+            let itl = (last - first) / u32::try_from(self.count - 1).unwrap_or(u32::MAX);
+            span.record("itl_us", micros(itl));
+            if self.metrics {
+                crate::metrics::metrics().inter_token_latency(itl);
+            }
         }
     }
 }

@@ -195,6 +195,7 @@ impl LineSink for QueuedSink {
                 shared.config.overflow == Overflow::Block && !IS_WRITER.get() && !shared.stalled();
             if !may_wait {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::metrics().lines_dropped(1);
                 return;
             }
             state = shared
@@ -292,6 +293,7 @@ fn write_batch(shared: &Shared, sink: &mut impl Write, batch: &[u8]) {
     if !rest.is_empty() {
         let lost = rest.iter().filter(|&&b| b == b'\n').count() as u64;
         shared.dropped.fetch_add(lost, Ordering::Relaxed);
+        crate::metrics::metrics().lines_dropped(lost);
     }
     let _ = sink.flush();
 }
