@@ -108,6 +108,8 @@ struct Directives {
 pub struct FilterHandle {
     shared: Arc<SharedFilter>,
     directives: Arc<Mutex<Directives>>,
+    /// Whether lines are JSONL, and span events on (for `GET /logging`).
+    output: (bool, bool),
 }
 
 impl std::fmt::Debug for FilterHandle {
@@ -133,7 +135,18 @@ impl FilterHandle {
         FilterHandle {
             shared,
             directives: Arc::new(Mutex::new(Directives { startup, put: None })),
+            output: (false, false),
         }
+    }
+
+    pub(crate) fn with_output(mut self, jsonl: bool, span_events: bool) -> Self {
+        self.output = (jsonl, span_events);
+        self
+    }
+
+    /// Whether lines are JSONL, and whether span events are written.
+    pub fn output(&self) -> (bool, bool) {
+        self.output
     }
 
     pub(crate) fn install_global(&self) {

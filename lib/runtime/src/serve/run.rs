@@ -5,7 +5,9 @@ use std::{future::Future, process::ExitCode};
 use tracing::{error, info};
 
 /// A service's `main` after its flags are parsed: starts the Tokio runtime, initialises logging
-/// inside it (exit status 2 and one line on a configuration error), runs `service`, and logs
+/// inside it (exit status 2 and one line on a configuration error), starts the system server
+/// when `DYN_SYSTEM_PORT` asks for one and re-reads the configuration's filters on SIGHUP,
+/// runs `service`, and logs
 /// "`<name>` stopped" (exit 0) or "`<name>` failed" (exit 1). The logging guard is dropped before
 /// the runtime, so the last lines and spans go out while export can still run.
 ///
@@ -33,7 +35,18 @@ where
     };
     let entered = runtime.enter();
     let guard = crate::logging::init_or_exit();
-    let code = match runtime.block_on(service()) {
+    let system = super::SystemOptions::from_env().unwrap_or_else(|e| {
+        eprintln!("tracewire: configuration error: {e}");
+        std::process::exit(2)
+    });
+    let run = async {
+        super::reload_on_sighup();
+        if let Some(options) = system {
+            super::start_system_server(options).await?;
+        }
+        service().await
+    };
+    let code = match runtime.block_on(run) {
         Ok(()) => {
             info!("{name} stopped");
             ExitCode::SUCCESS

@@ -129,10 +129,14 @@ pub async fn serve(
     let mut accept_errors = Throttle::default();
     let mut at_limit = Throttle::default();
     tokio::pin!(shutdown);
+    super::system::set_serving();
     loop {
         let (stream, peer) = tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                super::system::set_stopping();
+                break;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -164,7 +168,10 @@ pub async fn serve(
                 }
                 let permit = tokio::select! {
                     biased;
-                    () = &mut shutdown => break,
+                    () = &mut shutdown => {
+                        super::system::set_stopping();
+                        break;
+                    }
                     permit = permits.clone().acquire_owned() => permit,
                 };
                 let Ok(permit) = permit else { break };

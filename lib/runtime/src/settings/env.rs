@@ -28,6 +28,13 @@ pub const DYN_LOG_MAX_VALUE_BYTES: &str = "DYN_LOG_MAX_VALUE_BYTES";
 /// How many HTTP connections a server serves at once.
 pub const DYN_HTTP_MAX_CONNECTIONS: &str = "DYN_HTTP_MAX_CONNECTIONS";
 
+/// The system server's port (unset: none; 0: any free port).
+pub const DYN_SYSTEM_PORT: &str = "DYN_SYSTEM_PORT";
+/// The system server's address.
+pub const DYN_SYSTEM_HOST: &str = "DYN_SYSTEM_HOST";
+/// The bearer token the system server's changes need.
+pub const DYN_SYSTEM_TOKEN: &str = "DYN_SYSTEM_TOKEN";
+
 /// Boolean, as in the reference system: export spans over OTLP.
 pub const OTEL_EXPORT_ENABLED: &str = "OTEL_EXPORT_ENABLED";
 /// Boolean: export log records over OTLP too.
