@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need on a fresh machine (python3 and curl from the
-# system's packages if missing; the OTLP receiver's Python packages, opentelemetry-proto and
-# grpcio, into a virtual environment at target/test-venv, never into the system's Python), then
+# The test command: installs what the tests need on a fresh machine (python3, curl and the
+# Prometheus server from the system's packages if missing; the OTLP receiver's Python packages,
+# opentelemetry-proto, grpcio and cryptography, into a virtual environment at target/test-venv,
+# never into the system's Python), then
 # runs every test of the workspace with that environment first on PATH and prints one closing
 # line summing them.
 set -euo pipefail
@@ -10,8 +11,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+# A real Prometheus scrapes the system servers in tests/tests/system_server.rs.
+command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv

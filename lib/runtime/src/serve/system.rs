@@ -126,7 +126,10 @@ pub async fn start_system_server(options: SystemOptions) -> std::io::Result<Sock
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .route("/logging", get(logging))
-        .route("/logging/filter", axum::routing::put(put_filter).delete(delete_filter))
+        .route(
+            "/logging/filter",
+            axum::routing::put(put_filter).delete(delete_filter),
+        )
         .with_state(options.token.map(std::sync::Arc::<str>::from));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -150,7 +153,9 @@ pub fn reload_on_sighup() {
             };
             match LoggingConfig::from_env().and_then(|c| handle.reload(c.filter)) {
                 Ok(filter) => info!(filter, "configuration re-read on SIGHUP"),
-                Err(e) => error!(error = %e, "configuration not re-read on SIGHUP; the old one stays"),
+                Err(e) => {
+                    error!(error = %e, "configuration not re-read on SIGHUP; the old one stays")
+                }
             }
         }
     });
