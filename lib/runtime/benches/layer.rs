@@ -290,6 +290,20 @@ fn main() {
         "no subscriber",
         "<= 1.2",
     );
+    // The same after the filter was changed at runtime: tracing's interest cache was rebuilt
+    // and a disabled event still costs only the callsite's cached interest.
+    let layer = TracewireLayer::new(&config(Format::Jsonl, five), Memory);
+    let handle = layer.filter_handle();
+    let changed = Dispatch::new(tracing_subscriber::registry().with(layer));
+    handle
+        .set("warn,my_app::db=debug,tower=error")
+        .expect("valid directives");
+    row(
+        "disabled event after a runtime filter change",
+        compare((&changed, &disabled), (&none, &disabled), n * 10, false),
+        "no subscriber",
+        "<= 1.2",
+    );
     row(
         "readable event, message + 3 fields",
         compare(
