@@ -50,7 +50,7 @@ fn image_tag() -> String {
 #[test]
 fn every_yaml_and_toml_file_parses() {
     let mut count = 0;
-    for dir in ["", "k8s", "otel", "grafana", "logs"] {
+    for dir in ["", "k8s", "otel", "grafana", "logs", "prometheus"] {
         for entry in fs::read_dir(deploy(dir)).unwrap() {
             let path = entry.unwrap().path();
             let rel = path
@@ -171,6 +171,7 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             .as_sequence()
             .unwrap()
             .iter()
+            .filter(|e| e["value"].is_string())
             .map(|e| (s(&e["name"]), s(&e["value"])))
             .collect();
         assert!(env.contains(&("DYN_LOGGING_JSONL", "true")));
@@ -181,12 +182,29 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             s(&pod["spec"]["volumes"][0]["configMap"]["name"]),
             "tracewire-logging"
         );
-        for probe in ["readinessProbe", "livenessProbe"] {
-            assert_eq!(
-                s(&container[probe]["httpGet"]["port"]),
-                s(&ports[0]["name"])
-            );
+        // Probes and scraping on the system server (SPEC §8), at the port it is told to use.
+        let system = ports.iter().find(|p| p["name"] == "system").unwrap();
+        let system_port = system["containerPort"].as_u64().unwrap().to_string();
+        assert!(env.contains(&("DYN_SYSTEM_PORT", system_port.as_str())));
+        assert!(env.contains(&("DYN_SYSTEM_HOST", "0.0.0.0")));
+        let token = container["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "DYN_SYSTEM_TOKEN")
+            .expect("off loopback the system server needs a token");
+        assert!(
+            token["valueFrom"]["secretKeyRef"]["name"].is_string(),
+            "from a Secret"
+        );
+        for (probe, path) in [("readinessProbe", "/health"), ("livenessProbe", "/live")] {
+            assert_eq!(s(&container[probe]["httpGet"]["port"]), "system");
+            assert_eq!(s(&container[probe]["httpGet"]["path"]), path);
         }
+        let annotations = &pod["metadata"]["annotations"];
+        assert_eq!(s(&annotations["prometheus.io/scrape"]), "true");
+        assert_eq!(s(&annotations["prometheus.io/port"]), system_port);
+        assert_eq!(s(&annotations["prometheus.io/path"]), "/metrics");
         let service = services
             .iter()
             .find(|svc| svc["spec"]["selector"] == d["spec"]["selector"]["matchLabels"])
@@ -375,6 +393,24 @@ fn compose_wires_the_services_together() {
             assert!(known.contains(*a), "{a}");
         }
     }
+    // Prometheus scrapes the system server of every tracewire service.
+    let scrape = &yaml("prometheus/prometheus.yml")[0];
+    let targets: HashSet<&str> = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    for (name, svc) in services {
+        if s(name).starts_with("frontend") || s(name).starts_with("worker") {
+            let port = s(&svc["environment"]["DYN_SYSTEM_PORT"]);
+            assert!(
+                targets.contains(format!("{}:{port}", s(name)).as_str()),
+                "{name:?} scraped"
+            );
+        }
+    }
+    assert!(services.contains_key("prometheus"));
     let dockerfile = fs::read_to_string(deploy("Dockerfile")).unwrap();
     for copied in dockerfile
         .lines()
@@ -387,4 +423,72 @@ fn compose_wires_the_services_together() {
             "Dockerfile copies {source}, which is missing"
         );
     }
+}
+
+#[test]
+fn the_grafana_dashboard_is_valid_json_with_metric_names_that_exist() {
+    use tracewire_runtime::metrics::metrics;
+    // One of each labelled series, so that every family has samples to list.
+    let m = metrics();
+    m.http_request(200, "ok", std::time::Duration::from_millis(5));
+    m.time_to_first_token(std::time::Duration::from_millis(5));
+    m.inter_token_latency(std::time::Duration::from_millis(5));
+    m.worker_request(
+        ["dynamo", "backend", "generate"],
+        "ok",
+        std::time::Duration::from_millis(5),
+    );
+    m.line(&tracing::Level::INFO);
+    let exposed: HashSet<String> = m
+        .encode()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+        .collect();
+    let text = fs::read_to_string(deploy("grafana/dashboards/tracewire.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let mut used = HashSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert_eq!(
+            panel["datasource"]["uid"], "prometheus",
+            "{}",
+            panel["title"]
+        );
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("tracewire_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    exposed.contains(&name),
+                    "{expr}: {name} is not a metric tracewire exposes"
+                );
+                used.insert(name.clone());
+                rest = &rest[at + name.len()..];
+            }
+        }
+    }
+    for wanted in [
+        "tracewire_http_requests_total",
+        "tracewire_http_request_duration_seconds_bucket",
+        "tracewire_time_to_first_token_seconds_bucket",
+        "tracewire_log_lines_dropped_total",
+    ] {
+        assert!(used.contains(wanted), "the dashboard shows {wanted}");
+    }
+    // Provisioned from the directory the compose file mounts, with the Prometheus datasource.
+    let provider = &yaml("grafana/dashboards.yaml")[0];
+    assert_eq!(
+        s(&provider["providers"][0]["options"]["path"]),
+        "/var/lib/grafana/dashboards"
+    );
+    let sources = &yaml("grafana/datasources.yaml")[0];
+    assert!(sources["datasources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|d| d["uid"] == "prometheus" && d["type"] == "prometheus"));
 }
