@@ -167,14 +167,14 @@ impl TracewireLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         if self.filter.is_dynamic() {
-            return self.filter.get().env.enabled(meta, ctx.clone());
+            return self.filter.with(|f| f.env.enabled(meta, ctx.clone()));
         }
         // Keyed by the filter's id: a changed filter is asked again.
         callsite::with_cached_for(
             &SHOWN,
             meta,
             self.filter.cache_id(),
-            || self.filter.get().env.enabled(meta, ctx.clone()),
+            || self.filter.with(|f| f.env.enabled(meta, ctx.clone())),
             |shown| *shown,
         )
     }
@@ -229,7 +229,7 @@ where
 
     fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
         (meta.is_span() && *meta.level() <= TRACING_FLOOR)
-            || self.filter.get().env.enabled(meta, ctx)
+            || self.filter.with(|f| f.env.enabled(meta, ctx))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -241,7 +241,8 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if self.filter.is_dynamic() {
-            self.filter.get().env.on_new_span(attrs, id, ctx.clone());
+            self.filter
+                .with(|f| f.env.on_new_span(attrs, id, ctx.clone()));
         }
         let Some(span) = ctx.span(id) else { return };
         let meta = attrs.metadata();
@@ -301,7 +302,8 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if self.filter.is_dynamic() {
-            self.filter.get().env.on_record(id, values, ctx.clone());
+            self.filter
+                .with(|f| f.env.on_record(id, values, ctx.clone()));
         }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
@@ -339,7 +341,7 @@ where
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if self.filter.is_dynamic() {
-            self.filter.get().env.on_enter(id, ctx.clone());
+            self.filter.with(|f| f.env.on_enter(id, ctx.clone()));
         }
         // Busy time is only ever written in SPAN_CLOSED lines: without span events, an async
         // span's many enters and exits (one per poll) cost nothing here.
@@ -350,7 +352,7 @@ where
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if self.filter.is_dynamic() {
-            self.filter.get().env.on_exit(id, ctx.clone());
+            self.filter.with(|f| f.env.on_exit(id, ctx.clone()));
         }
         if !self.span_events {
             return;
@@ -388,7 +390,7 @@ where
             }
         }
         if self.filter.is_dynamic() {
-            self.filter.get().env.on_close(id, ctx);
+            self.filter.with(|f| f.env.on_close(id, ctx));
         }
     }
 

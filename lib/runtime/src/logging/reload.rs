@@ -74,6 +74,12 @@ impl SharedFilter {
             .clone()
     }
 
+    /// Runs `f` with the current filter, under the read lock (no reference count touched).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&ActiveFilter) -> R) -> R {
+        f(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Whether the filter needs to follow spans (has span or field directives).
     pub(crate) fn is_dynamic(&self) -> bool {
         self.dynamic.load(Ordering::Relaxed)
