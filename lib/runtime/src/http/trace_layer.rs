@@ -14,10 +14,10 @@ use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::{error, info, warn, Span};
+use tracing::{debug, error, info, warn, Span};
 
 use super::make_span::{DefaultMakeSpan, MakeSpan};
-use crate::propagation::{continue_trace, X_REQUEST_ID_HEADER};
+use crate::propagation::{Incoming, X_REQUEST_ID_HEADER};
 
 /// The target of the `http-request` span and of the `request completed` event, whoever makes
 /// the span: `DYN_LOG=tracewire_runtime::http=debug` reaches both.
@@ -132,8 +132,14 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let make_span = &mut self.make_span;
-        let (span, remote) = continue_trace(request.headers(), |remote| {
-            make_span.make_span(&request, remote)
+        let probe = is_probe(request.uri().path());
+        let incoming = Incoming::extract(request.headers()).or_new_request_id();
+        let (span, remote) = incoming.open(|remote| {
+            if probe {
+                probe_span(&request, remote)
+            } else {
+                make_span.make_span(&request, remote)
+            }
         });
         let future = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
@@ -143,12 +149,35 @@ where
                 start: Instant::now(),
                 status: 0,
                 outcome: None,
+                probe,
             }),
             request_id: remote
                 .x_request_id
                 .and_then(|id| HeaderValue::from_str(&id).ok()),
         }
     }
+}
+
+/// Probe paths (SPEC §6): their requests are logged at DEBUG, so that a load balancer's health
+/// checks do not fill the INFO log.
+const PROBES: [&str; 3] = ["/health", "/live", "/metrics"];
+
+fn is_probe(path: &str) -> bool {
+    PROBES.contains(&path)
+}
+
+/// A probe's `http-request` span: at DEBUG, with the HTTP fields only.
+fn probe_span<B>(request: &Request<B>, remote: crate::trace::RemoteField<'_>) -> Span {
+    tracing::debug_span!(
+        target: SPAN_TARGET,
+        "http-request",
+        remote_parent = remote,
+        method = %request.method(),
+        uri = %request.uri(),
+        version = ?request.version(),
+        status = tracing::field::Empty,
+        otel.kind = "server",
+    )
 }
 
 /// The status logged for a request whose client left before it had a response (nginx's 499).
@@ -161,6 +190,8 @@ struct Finish {
     start: Instant,
     status: u16,
     outcome: Option<StreamOutcome>,
+    /// A probe (`/health`, `/live`, `/metrics`): logged at DEBUG when all is well.
+    probe: bool,
 }
 
 impl Finish {
@@ -170,6 +201,7 @@ impl Finish {
             start,
             status,
             outcome: reported,
+            probe,
         } = self;
         // What the handler reported stands in for a body that ended as if all was well.
         let ended = match (ended, reported.and_then(|r| r.reported())) {
@@ -191,6 +223,12 @@ impl Finish {
             Ended::Sent if status >= 500 => {
                 error!(status, latency_us, outcome = "error", "request completed")
             }
+            Ended::Sent if probe && status < 500 => debug!(
+                status,
+                latency_us,
+                outcome = if status >= 400 { "client_error" } else { "ok" },
+                "request completed"
+            ),
             Ended::Sent if status >= 400 => info!(
                 status,
                 latency_us,
@@ -584,7 +622,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_request_id_is_warned_inside_the_span_and_not_echoed() {
+    fn a_bad_request_id_is_warned_inside_the_span_and_replaced_by_a_new_one() {
         let mut echoed = Some(HeaderValue::from_static("unset"));
         let out = json(&jsonl(), || {
             run(async {
@@ -603,18 +641,54 @@ mod tests {
                 drop(response);
             })
         });
-        assert_eq!(echoed, None);
+        // The bad one is never echoed: a new UUID v4 is, and it is the request's id everywhere.
+        let echoed = echoed.unwrap();
+        let echoed = echoed.to_str().unwrap();
+        assert_eq!(echoed.len(), 36, "{echoed}");
+        assert_eq!(&echoed[14..15], "4", "UUID v4: {echoed}");
         let warn = find(&out, "ignoring invalid x-request-id")[0];
         assert_eq!(
             (warn.level.as_str(), warn.span(), &warn["value"]),
             ("WARN", "http-request", &Value::from("\"caf\\xc3\\xa9\""))
         );
-        assert_eq!(find(&out, "SPAN_CREATED")[0].x_request_id, None);
+        assert_eq!(
+            find(&out, "SPAN_CREATED")[0].x_request_id.as_deref(),
+            Some(echoed)
+        );
+        assert_eq!(warn.x_request_id.as_deref(), Some(echoed));
         assert_eq!(
             find(&out, "request completed")[0]["outcome"],
             "ok",
             "an empty body dropped unpolled is complete, not cancelled"
         );
+    }
+
+    #[test]
+    fn probes_are_logged_at_debug_and_other_requests_at_info() {
+        let call = |path: &'static str, level: &str| {
+            json(
+                &crate::logging::testing::with_dyn_log(jsonl(), level),
+                || {
+                    run(async {
+                        let service =
+                            TraceLayer::new().layer(service_fn(|_req: Request<()>| async {
+                                Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                            }));
+                        let request = Request::builder().uri(path).body(()).unwrap();
+                        drop(service.oneshot(request).await.unwrap());
+                    })
+                },
+            )
+        };
+        for probe in ["/health", "/live", "/metrics"] {
+            assert!(call(probe, "info").is_empty(), "{probe}: nothing at INFO");
+            let out = call(probe, "debug");
+            assert_eq!(find(&out, "request completed")[0].level, "DEBUG", "{probe}");
+            assert_eq!(find(&out, "SPAN_CREATED")[0].level, "DEBUG", "{probe}");
+        }
+        let out = call("/v1/models", "info");
+        assert_eq!(find(&out, "request completed")[0].level, "INFO");
+        assert_eq!(find(&out, "SPAN_CREATED")[0].level, "INFO");
     }
 
     #[test]

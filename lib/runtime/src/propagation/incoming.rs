@@ -97,10 +97,29 @@ pub fn continue_trace(
     carrier: &(impl Extractor + ?Sized),
     make_span: impl FnOnce(RemoteField<'_>) -> Span,
 ) -> (Span, RemoteContext) {
-    let incoming = Incoming::extract(carrier);
-    let span = make_span(incoming.remote.field());
-    span.in_scope(|| incoming.log_problems());
-    (span, incoming.remote)
+    Incoming::extract(carrier).open(make_span)
+}
+
+impl Incoming {
+    /// Gives a request without a valid `x-request-id` a new one ([`new_request_id`], a UUID v4),
+    /// which is then the request's as a caller's would be: recorded on its spans, passed on,
+    /// echoed. An invalid one given is still warned about.
+    ///
+    /// [`new_request_id`]: super::new_request_id
+    pub fn or_new_request_id(mut self) -> Self {
+        if self.remote.x_request_id.is_none() {
+            self.remote.x_request_id = Some(Arc::from(super::request_id::new_request_id()));
+        }
+        self
+    }
+
+    /// Opens the request's span with `make_span` under this context and logs inside it what
+    /// was wrong with the headers (see [`continue_trace`]).
+    pub fn open(self, make_span: impl FnOnce(RemoteField<'_>) -> Span) -> (Span, RemoteContext) {
+        let span = make_span(self.remote.field());
+        span.in_scope(|| self.log_problems());
+        (span, self.remote)
+    }
 }
 
 #[cfg(test)]

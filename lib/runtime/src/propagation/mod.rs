@@ -26,7 +26,7 @@ pub use carrier::{Extractor, Injector};
 pub use incoming::{continue_trace, Incoming};
 pub use outgoing::{inject_context, inject_current, inject_into};
 pub use request_id::{
-    extract_request_id, validate_request_id, InvalidRequestId, MAX_REQUEST_ID_LEN,
+    extract_request_id, new_request_id, validate_request_id, InvalidRequestId, MAX_REQUEST_ID_LEN,
     X_REQUEST_ID_HEADER,
 };
 pub use trace_context::{

@@ -19,6 +19,23 @@ pub struct InvalidRequestId {
     pub reason: &'static str,
 }
 
+/// A new request id: a UUID v4 (122 random bits from the thread's generator, the same one trace
+/// ids come from), lowercase, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+pub fn new_request_id() -> String {
+    let bits = fastrand::u128(..);
+    // Version 4 in bits 48-51, variant 10 in bits 64-65 (RFC 9562).
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// Checks a request id from raw header bytes.
 pub fn validate_request_id(raw: &[u8]) -> Result<&str, InvalidRequestId> {
     let reason = if raw.is_empty() {
@@ -59,6 +76,29 @@ pub fn extract_request_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_request_ids_are_uuid_v4_and_valid() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let parts: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{id}"
+            );
+            assert!(id
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert!(parts[2].starts_with('4'), "version 4: {id}");
+            assert!(
+                matches!(&parts[3][..1], "8" | "9" | "a" | "b"),
+                "variant: {id}"
+            );
+            assert_eq!(validate_request_id(id.as_bytes()), Ok(id.as_str()));
+        }
+    }
 
     #[test]
     fn request_ids() {
