@@ -225,10 +225,11 @@ fn embedded_worker_and_bad_input() {
         &[&format!("x-request-id: {long_id}")],
         CHAT,
     );
-    assert_eq!(
-        (r.status, r.header("x-request-id")),
-        (200, None),
-        "an invalid id is neither used nor echoed"
+    let generated = r.header("x-request-id").unwrap_or_default().to_owned();
+    assert_eq!(r.status, 200);
+    assert!(
+        generated.len() == 36 && generated != long_id,
+        "an invalid id is not used: a new UUID is echoed instead: {generated}"
     );
     let r = http(
         &addr,
@@ -237,11 +238,8 @@ fn embedded_worker_and_bad_input() {
         &["x-request-id: caf\u{e9}"],
         CHAT,
     );
-    assert_eq!(
-        (r.status, r.header("x-request-id")),
-        (200, None),
-        "non-ASCII is dropped, the request served"
-    );
+    assert_eq!(r.status, 200, "non-ASCII is dropped, the request served");
+    assert!(!r.header("x-request-id").unwrap_or_default().contains("caf"));
     // A control character is refused by the HTTP parser itself, before any handler runs.
     let r = http(
         &addr,
@@ -265,11 +263,15 @@ fn embedded_worker_and_bad_input() {
         "the raw value never reaches a line"
     );
     let completed = lines_with(&lines, "request completed", None);
+    // Three requests before the cases, one of them the /health probe, logged at DEBUG.
     assert_eq!(
         completed.len(),
-        3 + cases.len() + 2,
-        "exactly one per request"
+        2 + cases.len() + 2,
+        "exactly one per request, none for the probe at INFO"
     );
+    assert!(!lines
+        .iter()
+        .any(|l| l.message == "SPAN_CREATED" && l.has("uri") && l["uri"] == "/health"));
     assert!(completed
         .iter()
         .all(|c| c["status"].is_u64() && c["latency_us"].is_u64()));
@@ -671,4 +673,41 @@ fn a_bad_listen_address_is_a_flag_error_and_a_taken_one_is_named() {
         "the address is named: {error}"
     );
     drop(first.stop());
+}
+
+#[test]
+fn a_request_without_an_id_gets_a_uuid_used_in_both_processes_and_echoed() {
+    let dir = temp_dir("generated-id");
+    let env = [("DYN_LOGGING_JSONL", "true")];
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "1"], &env);
+    let (f, addr) = start_frontend(&dir, &[&waddr], &[], &env);
+    let r = http(&addr, "POST", "/v1/chat/completions", &[], CHAT);
+    assert_eq!(r.status, 200);
+    let id = r.header("x-request-id").expect("echoed").to_owned();
+    let parts: Vec<&str> = id.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{id}"
+    );
+    assert!(parts[2].starts_with('4'), "UUID v4: {id}");
+    let (fl, wl) = (f.stop(), w.stop());
+    let front = lines_with(&fl, "SPAN_CREATED", Some("http-request"));
+    let work = lines_with(&wl, "SPAN_CREATED", Some("handle_payload"));
+    assert_eq!(
+        front[0].x_request_id.as_deref(),
+        Some(id.as_str()),
+        "recorded"
+    );
+    assert_eq!(
+        work[0].x_request_id.as_deref(),
+        Some(id.as_str()),
+        "passed on"
+    );
+    assert_eq!(
+        lines_with(&fl, "request completed", None)[0]
+            .x_request_id
+            .as_deref(),
+        Some(id.as_str())
+    );
 }

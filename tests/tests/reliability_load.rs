@@ -110,10 +110,20 @@ fn every_request_is_traced_once_and_links_across_processes() {
             "x-request-id on both sides"
         );
     }
+    // Every request has an id: the caller's, or one the frontend generated (a UUID v4).
     let with_ids = created.iter().filter(|o| o.x_request_id.is_some()).count();
+    assert_eq!(with_ids, total);
+    let generated = created
+        .iter()
+        .filter(|o| {
+            o.x_request_id
+                .as_deref()
+                .is_some_and(|id| !id.starts_with("load-"))
+        })
+        .count();
     assert_eq!(
-        with_ids,
-        (0..total).filter(|i| !i.is_multiple_of(3)).count()
+        generated,
+        (0..total).filter(|i| i.is_multiple_of(3)).count()
     );
     let continued = created.iter().filter(|o| o.parent_id.is_some()).count();
     assert_eq!(
