@@ -361,6 +361,33 @@ pub fn start_worker(
     (p, addr)
 }
 
+/// A frontend in front of one worker (token delay 1 ms), both with JSONL and span export on.
+pub struct Exporting {
+    /// The frontend.
+    pub frontend: Process,
+    /// Its worker.
+    pub worker: Process,
+    /// The frontend's address.
+    pub addr: String,
+}
+
+/// Starts an [`Exporting`] deployment in `dir` with `env` on top of `DYN_LOGGING_JSONL=true`
+/// and `OTEL_EXPORT_ENABLED=true`.
+pub fn start_exporting(dir: &Path, env: &[(&str, &str)]) -> Exporting {
+    let mut all = vec![
+        ("DYN_LOGGING_JSONL", "true"),
+        ("OTEL_EXPORT_ENABLED", "true"),
+    ];
+    all.extend_from_slice(env);
+    let (worker, waddr) = start_worker(dir, "worker", &["--token-delay-ms", "1"], &all);
+    let (frontend, addr) = start_frontend(dir, &[&waddr], &[], &all);
+    Exporting {
+        frontend,
+        worker,
+        addr,
+    }
+}
+
 /// Starts a frontend on a free loopback port in front of workers at these addresses (none: its
 /// embedded worker), logging to `dir/frontend.log`; returns it and its address. Its log must be
 /// JSONL (the address is read from the "frontend listening" line).

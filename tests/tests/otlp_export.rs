@@ -7,39 +7,16 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use tracewire_tests::{
-    http, lines_with, start_frontend, start_worker, temp_dir, Process, Receiver,
-};
+use tracewire_tests::{http, lines_with, start_exporting, temp_dir, Receiver};
 
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-struct Deployment {
-    frontend: Process,
-    worker: Process,
-    addr: String,
-}
-
-fn deploy(dir: &std::path::Path, env: &[(&str, &str)]) -> Deployment {
-    let mut all = vec![
-        ("DYN_LOGGING_JSONL", "true"),
-        ("OTEL_EXPORT_ENABLED", "true"),
-    ];
-    all.extend_from_slice(env);
-    let (worker, waddr) = start_worker(dir, "worker", &["--token-delay-ms", "1"], &all);
-    let (frontend, addr) = start_frontend(dir, &[&waddr], &[], &all);
-    Deployment {
-        frontend,
-        worker,
-        addr,
-    }
-}
 
 fn exported_matches_logged(protocol: &str) {
     let dir = temp_dir(&format!("otlp-{}", protocol.replace('/', "-")));
     let receiver = Receiver::start(&dir, false);
     let endpoint = receiver.endpoint(protocol);
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -189,7 +166,7 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
     // Nothing listens on port 1; the hung receiver accepts and never answers.
     let hung = Receiver::start(&dir, true);
     for endpoint in ["http://127.0.0.1:1".to_owned(), hung.endpoint("grpc")] {
-        let d = deploy(&dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+        let d = start_exporting(&dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
         for _ in 0..5 {
             assert_eq!(
                 http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
@@ -218,7 +195,7 @@ fn the_sampler_decides_the_sampled_flag_in_both_processes() {
     let dir = temp_dir("otlp-sampler");
     let receiver = Receiver::start(&dir, false);
     let endpoint = receiver.endpoint("grpc");
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -278,7 +255,7 @@ fn log_records_carry_the_trace_context(protocol: &str) {
     let dir = temp_dir(&format!("otlp-logs-{}", protocol.replace('/', "-")));
     let receiver = Receiver::start(&dir, false);
     let endpoint = receiver.endpoint(protocol);
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -347,7 +324,7 @@ fn the_collector_gets_redacted_and_bounded_values() {
     let endpoint = receiver.endpoint("grpc");
     let config = dir.join("redact.toml");
     std::fs::write(&config, "redact = [\"kind\", \"prompt_tokens\"]\n").unwrap();
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),

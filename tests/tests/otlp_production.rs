@@ -7,14 +7,13 @@
 
 use std::{
     collections::HashMap,
-    path::Path,
     time::{Duration, Instant},
 };
 
 use serde_json::{Map, Value};
 use tracewire_tests::{
-    binary, certificates, http, json_lines, lines_with, run, start_frontend, start_worker,
-    temp_dir, Line, Process, Receiver, ReceiverOptions,
+    binary, certificates, http, json_lines, lines_with, run, start_exporting, temp_dir, Exporting,
+    Line, Process, Receiver, ReceiverOptions,
 };
 
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -22,25 +21,16 @@ const ONE_WORD: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages
 /// The API key the receiver asks for; it must appear in no line.
 const SECRET: &str = "s3cr3t-7c1f9e";
 
-struct Deployment {
-    frontend: Process,
-    worker: Process,
-    addr: String,
-}
-
-fn deploy(dir: &Path, env: &[(&str, &str)]) -> Deployment {
-    let mut all = vec![
-        ("DYN_LOGGING_JSONL", "true"),
-        ("OTEL_EXPORT_ENABLED", "true"),
-    ];
-    all.extend_from_slice(env);
-    let (worker, waddr) = start_worker(dir, "worker", &["--token-delay-ms", "1"], &all);
-    let (frontend, addr) = start_frontend(dir, &[&waddr], &[], &all);
-    Deployment {
-        frontend,
-        worker,
-        addr,
-    }
+/// Stops both processes and returns the span ids they logged, checking that no export was lost.
+fn stop_without_loss(d: Exporting, protocol: &str) -> Vec<String> {
+    let (f, w) = (d.frontend.stop(), d.worker.stop());
+    assert!(
+        lines_with(&f, "OTLP export lost spans", None).is_empty(),
+        "{protocol}: {f:#?}"
+    );
+    let mut ids = logged_spans(&f);
+    ids.extend(logged_spans(&w));
+    ids
 }
 
 /// Stops a process with SIGTERM and returns all it wrote, raw.
@@ -92,7 +82,7 @@ fn tls_with_a_private_ca_and_an_api_key_for_both_protocols_and_no_secret_in_any_
     for protocol in ["grpc", "http/protobuf"] {
         let endpoint = receiver.endpoint(protocol);
         assert!(endpoint.starts_with("https://"));
-        let d = deploy(
+        let d = start_exporting(
             &dir,
             &[
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -156,7 +146,7 @@ fn mtls_sends_the_client_certificate_and_without_it_spans_are_lost_with_the_reas
     let (ca, cert, key) = (path("ca.pem"), path("client.pem"), path("client.key"));
     for protocol in ["grpc", "http/protobuf"] {
         let endpoint = receiver.endpoint(protocol);
-        let d = deploy(
+        let d = start_exporting(
             &dir,
             &[
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -167,13 +157,7 @@ fn mtls_sends_the_client_certificate_and_without_it_spans_are_lost_with_the_reas
             ],
         );
         chat(&d.addr, 1);
-        let (f, w) = (d.frontend.stop(), d.worker.stop());
-        assert!(
-            lines_with(&f, "OTLP export lost spans", None).is_empty(),
-            "{protocol}: {f:#?}"
-        );
-        let mut ids = logged_spans(&f);
-        ids.extend(logged_spans(&w));
+        let ids = stop_without_loss(d, protocol);
         let spans = receiver.spans();
         for id in ids {
             assert!(
@@ -187,7 +171,7 @@ fn mtls_sends_the_client_certificate_and_without_it_spans_are_lost_with_the_reas
     // Without the client certificate the handshake fails: requests are served, the spans are
     // lost and counted, the WARN says why.
     let before = receiver.spans().len();
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
@@ -234,7 +218,7 @@ fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_sta
     )
     .unwrap();
     for protocol in ["grpc", "http/protobuf"] {
-        let d = deploy(
+        let d = start_exporting(
             &dir,
             &[
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -243,13 +227,7 @@ fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_sta
             ],
         );
         chat(&d.addr, 2);
-        let (f, w) = (d.frontend.stop(), d.worker.stop());
-        assert!(
-            lines_with(&f, "OTLP export lost spans", None).is_empty(),
-            "{protocol}: {f:#?}"
-        );
-        let mut ids = logged_spans(&f);
-        ids.extend(logged_spans(&w));
+        let ids = stop_without_loss(d, protocol);
         let spans = receiver.spans();
         for id in &ids {
             assert!(
@@ -261,7 +239,7 @@ fn the_api_key_from_the_toml_file_is_sent_and_a_wrong_one_is_a_warn_with_the_sta
     let accepted = receiver.spans().len();
     assert_eq!(accepted, 8);
     for (protocol, status) in [("grpc", "Unauthenticated"), ("http/protobuf", "401")] {
-        let d = deploy(
+        let d = start_exporting(
             &dir,
             &[
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -293,7 +271,7 @@ fn a_collector_down_for_five_seconds_loses_no_span() {
         let own = dir.join(protocol.replace('/', "-"));
         std::fs::create_dir_all(&own).unwrap();
         let mut receiver = Receiver::start(&own, false);
-        let d = deploy(
+        let d = start_exporting(
             &dir,
             &[
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -434,7 +412,7 @@ fn bad_certificate_and_header_settings_exit_2_naming_them_and_never_the_value() 
 fn genai_attributes_token_timing_and_span_fields_on_log_records() {
     let dir = temp_dir("otlp-genai");
     let receiver = Receiver::start(&dir, false);
-    let d = deploy(
+    let d = start_exporting(
         &dir,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint("grpc")),

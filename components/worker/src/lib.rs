@@ -193,11 +193,7 @@ async fn generate(
         Ok(request) => request,
         Err(e) => {
             span.record("outcome", "client_error");
-            metrics().worker_request(
-                [&info.namespace, &info.component, &info.endpoint],
-                "client_error",
-                start.elapsed(),
-            );
+            count_call(info, "client_error", start);
             return e.into_response();
         }
     };
@@ -205,11 +201,7 @@ async fn generate(
     let delay = worker.config.token_delay;
     // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
     let stopping = shutdown.clone();
-    let labels = [
-        info.namespace.clone(),
-        info.component.clone(),
-        info.endpoint.clone(),
-    ];
+    let counted = Arc::clone(&worker);
     let generation = async move {
         let words: Vec<&str> = request.prompt.split_whitespace().collect();
         let limit = request
@@ -279,8 +271,7 @@ async fn generate(
         async move {
             let outcome = generation.await;
             Span::current().record("outcome", outcome);
-            let [namespace, component, endpoint] = &labels;
-            metrics().worker_request([namespace, component, endpoint], outcome, start.elapsed());
+            count_call(&counted.info, outcome, start);
         }
         .instrument(span),
     );
@@ -289,6 +280,16 @@ async fn generate(
         Body::new(body),
     )
         .into_response()
+}
+
+/// Counts a finished call, with its endpoint's labels, in `tracewire_worker_requests_total` and
+/// `tracewire_worker_request_duration_seconds`.
+fn count_call(info: &WorkerInfo, outcome: &str, start: Instant) {
+    metrics().worker_request(
+        [&info.namespace, &info.component, &info.endpoint],
+        outcome,
+        start.elapsed(),
+    );
 }
 
 /// A refused call, answered with an OpenAI-style error body.

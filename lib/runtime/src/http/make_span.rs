@@ -56,11 +56,14 @@ impl<B> MakeSpan<B> for DefaultMakeSpan {
 /// }
 /// let app: axum::Router = axum::Router::new().layer(TraceLayer::new().make_span_with(chat_span));
 /// ```
+///
+/// `level: tracing::Level::DEBUG,` first makes it at another level than INFO (probes are DEBUG).
 #[macro_export]
 macro_rules! http_request_span {
-    ($request:expr, $remote:expr $(, $($fields:tt)+)?) => {
-        $crate::__private::tracing::info_span!(
+    (level: $level:expr, $request:expr, $remote:expr $(, $($fields:tt)+)?) => {
+        $crate::__private::tracing::span!(
             target: $crate::http::SPAN_TARGET,
+            $level,
             "http-request",
             remote_parent = $remote,
             method = %$request.method(),
@@ -70,5 +73,8 @@ macro_rules! http_request_span {
             otel.kind = "server",
             $($($fields)+)?
         )
+    };
+    ($request:expr, $remote:expr $(, $($fields:tt)+)?) => {
+        $crate::http_request_span!(level: $crate::__private::tracing::Level::INFO, $request, $remote $(, $($fields)+)?)
     };
 }

@@ -168,16 +168,7 @@ fn is_probe(path: &str) -> bool {
 
 /// A probe's `http-request` span: at DEBUG, with the HTTP fields only.
 fn probe_span<B>(request: &Request<B>, remote: crate::trace::RemoteField<'_>) -> Span {
-    tracing::debug_span!(
-        target: SPAN_TARGET,
-        "http-request",
-        remote_parent = remote,
-        method = %request.method(),
-        uri = %request.uri(),
-        version = ?request.version(),
-        status = tracing::field::Empty,
-        otel.kind = "server",
-    )
+    crate::http_request_span!(level: tracing::Level::DEBUG, request, remote)
 }
 
 /// The status logged for a request whose client left before it had a response (nginx's 499).
@@ -220,38 +211,18 @@ impl Finish {
         crate::metrics::metrics().http_request(status, outcome, elapsed);
         let _entered = span.enter();
         match ended {
-            Ended::Sent if status >= 500 => {
-                error!(status, latency_us, outcome = "error", "request completed")
-            }
-            Ended::Sent if probe && status < 500 => debug!(
-                status,
-                latency_us,
-                outcome = if status >= 400 { "client_error" } else { "ok" },
-                "request completed"
-            ),
-            Ended::Sent if status >= 400 => info!(
-                status,
-                latency_us,
-                outcome = "client_error",
-                "request completed"
-            ),
-            Ended::Sent => info!(status, latency_us, outcome = "ok", "request completed"),
-            Ended::Cancelled(None) => warn!(
-                status,
-                latency_us,
-                outcome = "cancelled",
-                "request completed"
-            ),
-            Ended::Cancelled(Some(reason)) => warn!(
-                status,
-                latency_us,
-                outcome = "cancelled",
-                reason,
-                "request completed"
-            ),
             Ended::Failed(reason) => {
-                error!(status, latency_us, outcome = "error", error = %reason, "request completed")
+                error!(status, latency_us, outcome, error = %reason, "request completed")
             }
+            // No `reason` field when the client left.
+            Ended::Cancelled(reason) => {
+                warn!(status, latency_us, outcome, reason, "request completed")
+            }
+            Ended::Sent if outcome == "error" => {
+                error!(status, latency_us, outcome, "request completed")
+            }
+            Ended::Sent if probe => debug!(status, latency_us, outcome, "request completed"),
+            Ended::Sent => info!(status, latency_us, outcome, "request completed"),
         }
     }
 }

@@ -143,9 +143,7 @@ impl TracewireLayer {
     /// The most verbose level at which the filter writes any event (for the `log` bridge).
     pub(crate) fn max_event_level(&self) -> LevelFilter {
         self.filter
-            .get()
-            .env
-            .max_level_hint()
+            .with(|f| f.env.max_level_hint())
             .unwrap_or(LevelFilter::TRACE)
     }
 
@@ -219,7 +217,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        let interest = Layer::<S>::register_callsite(&self.filter.get().env, meta);
+        let interest = self
+            .filter
+            .with(|f| Layer::<S>::register_callsite(&f.env, meta));
         if meta.is_span() && *meta.level() <= TRACING_FLOOR {
             Interest::always()
         } else {

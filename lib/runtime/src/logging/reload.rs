@@ -17,7 +17,7 @@ use std::sync::{
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
-use super::directives::{parse_directives, FilterConfig};
+use super::directives::{parse_directives, Directive, FilterConfig};
 use crate::settings::{env, ConfigError, Origin};
 
 /// Distinguishes filters in per-thread caches: a new filter gets a new id, so what a thread
@@ -44,7 +44,7 @@ impl ActiveFilter {
 
 /// The filter a layer reads, replaceable while it runs.
 pub(crate) struct SharedFilter {
-    current: RwLock<Arc<ActiveFilter>>,
+    current: RwLock<ActiveFilter>,
     /// Whether the current filter has span or field directives (read without the lock).
     dynamic: AtomicBool,
     /// The current filter's cache id (read without the lock).
@@ -57,7 +57,7 @@ impl SharedFilter {
         SharedFilter {
             dynamic: AtomicBool::new(config.has_span_directives()),
             cache_id: AtomicUsize::new(filter.cache_id),
-            current: RwLock::new(Arc::new(filter)),
+            current: RwLock::new(filter),
         }
     }
 
@@ -66,15 +66,7 @@ impl SharedFilter {
         self.cache_id.load(Ordering::Acquire)
     }
 
-    /// The current filter.
-    pub(crate) fn get(&self) -> Arc<ActiveFilter> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Runs `f` with the current filter, under the read lock (no reference count touched).
+    /// Runs `f` with the current filter, under the read lock.
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&ActiveFilter) -> R) -> R {
         f(&self.current.read().unwrap_or_else(PoisonError::into_inner))
@@ -87,7 +79,7 @@ impl SharedFilter {
 
     fn replace(&self, config: FilterConfig) {
         let dynamic = config.has_span_directives();
-        let filter = Arc::new(ActiveFilter::new(config));
+        let filter = ActiveFilter::new(config);
         let level = filter.env.max_level_hint().unwrap_or(LevelFilter::TRACE);
         let id = filter.cache_id;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = filter;
@@ -104,7 +96,7 @@ struct Directives {
     /// The filter the process started with (or last read from its file on SIGHUP).
     startup: FilterConfig,
     /// The directives put on top of it with [`FilterHandle::set`], if any.
-    put: Option<String>,
+    put: Option<Vec<Directive>>,
 }
 
 /// A handle on a running layer's filter: read it, put directives on top of the one the process
@@ -137,7 +129,7 @@ pub fn filter_handle() -> Option<FilterHandle> {
 
 impl FilterHandle {
     pub(crate) fn new(shared: Arc<SharedFilter>) -> Self {
-        let startup = shared.get().config.clone();
+        let startup = shared.with(|f| f.config.clone());
         FilterHandle {
             shared,
             directives: Arc::new(Mutex::new(Directives { startup, put: None })),
@@ -161,7 +153,7 @@ impl FilterHandle {
 
     /// The effective directives, lowest precedence first, comma-separated.
     pub fn current(&self) -> String {
-        text(&self.shared.get().config)
+        self.shared.with(|f| text(&f.config))
     }
 
     /// Puts `directives` (`DYN_LOG` syntax) on top of the filter the process started with, as
@@ -170,8 +162,9 @@ impl FilterHandle {
     pub fn set(&self, directives: &str) -> Result<String, ConfigError> {
         let parsed = parse_directives(directives, &Origin::Env(env::DYN_LOG))?;
         let mut state = self.lock();
-        state.put = Some(directives.to_owned());
-        Ok(self.apply(state.startup.clone().overlay(parsed)))
+        let filter = state.startup.clone().overlay(parsed.clone());
+        state.put = Some(parsed);
+        Ok(self.apply(filter))
     }
 
     /// Goes back to the filter the process started with; returns it.
@@ -182,17 +175,16 @@ impl FilterHandle {
     }
 
     /// Makes `startup` the filter the process started with (the configuration file was read
-    /// again) and applies it, under directives put with [`set`](Self::set), if any.
-    pub fn reload(&self, startup: FilterConfig) -> Result<String, ConfigError> {
+    /// again) and applies it, under directives put with [`set`](Self::set), if any; returns
+    /// the new effective filter.
+    pub fn reload(&self, startup: FilterConfig) -> String {
         let mut state = self.lock();
         let filter = match &state.put {
-            Some(put) => startup
-                .clone()
-                .overlay(parse_directives(put, &Origin::Env(env::DYN_LOG))?),
+            Some(put) => startup.clone().overlay(put.clone()),
             None => startup.clone(),
         };
         state.startup = startup;
-        Ok(self.apply(filter))
+        self.apply(filter)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Directives> {

@@ -151,7 +151,7 @@ pub fn reload_on_sighup() {
             let Some(handle) = filter_handle() else {
                 continue;
             };
-            match LoggingConfig::from_env().and_then(|c| handle.reload(c.filter)) {
+            match LoggingConfig::from_env().map(|c| handle.reload(c.filter)) {
                 Ok(filter) => info!(filter, "configuration re-read on SIGHUP"),
                 Err(e) => {
                     error!(error = %e, "configuration not re-read on SIGHUP; the old one stays")
