@@ -11,6 +11,8 @@
 //! |---|---|---|
 //! | `log_lines_total` | `level` | the logging layer, per line written |
 //! | `log_lines_dropped_total` | | the output queue, per line dropped |
+//! | `log_lines_suppressed_total` | | the rate limit, per line suppressed |
+//! | `log_captured_dropped_total` | | capture on failure, per held line dropped at a limit |
 //! | `otlp_spans_exported_total`, `otlp_spans_dropped_total` | | the span exporter |
 //! | `http_requests_total` | `status`, `outcome` | `http::TraceLayer`, per request |
 //! | `http_request_duration_seconds` | | `http::TraceLayer` (histogram) |
@@ -41,6 +43,8 @@ pub struct Metrics {
     /// One counter per level, taken out of the family once: TRACE, DEBUG, INFO, WARN, ERROR.
     lines: [Counter; 5],
     lines_dropped: Counter,
+    lines_suppressed: Counter,
+    captured_dropped: Counter,
     spans_exported: Counter,
     spans_dropped: Counter,
     http_requests: Family<Labels, Counter>,
@@ -80,6 +84,18 @@ impl Metrics {
             "log_lines_dropped",
             "Lines dropped because the output stalled or its queue was full",
             lines_dropped.clone(),
+        );
+        let lines_suppressed = Counter::default();
+        registry.register(
+            "log_lines_suppressed",
+            "Lines a callsite wrote beyond its rate limit",
+            lines_suppressed.clone(),
+        );
+        let captured_dropped = Counter::default();
+        registry.register(
+            "log_captured_dropped",
+            "Lines held for a request in case it fails, dropped at a capture limit",
+            captured_dropped.clone(),
         );
         let spans_exported = Counter::default();
         registry.register(
@@ -135,6 +151,8 @@ impl Metrics {
             registry: Mutex::new(registry),
             lines,
             lines_dropped,
+            lines_suppressed,
+            captured_dropped,
             spans_exported,
             spans_dropped,
             http_requests,
@@ -162,6 +180,16 @@ impl Metrics {
     /// `n` lines were dropped.
     pub fn lines_dropped(&self, n: u64) {
         self.lines_dropped.inc_by(n);
+    }
+
+    /// `n` lines were suppressed by the rate limit.
+    pub fn lines_suppressed(&self, n: u64) {
+        self.lines_suppressed.inc_by(n);
+    }
+
+    /// `n` held lines were dropped at a capture limit.
+    pub fn captured_dropped(&self, n: u64) {
+        self.captured_dropped.inc_by(n);
     }
 
     /// `n` spans were exported.

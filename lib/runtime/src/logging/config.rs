@@ -14,6 +14,9 @@
 //! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, 64 KiB to 1 GiB | 4 MiB |
 //! | `DYN_LOG_MAX_VALUE_BYTES` | `max_value_bytes` | longest string value written, in bytes; 0 for no limit | 16384 |
 //! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
+//! | `DYN_LOG_REQUEST_LEVEL` | `request_level` | the most verbose level a request's `tracewire.log` baggage member may ask for, or `off` | off |
+//! | `DYN_LOG_CAPTURE` | `[capture]` `level`, `max_lines`, `max_bytes`, `total_bytes` | lines held per request, written if it fails | off; 256 lines, 64 KiB, 16 MiB |
+//! | `DYN_LOG_RATE_LIMIT` | `[rate_limit]` `per_callsite_per_s` | lines a second per callsite, 0 for no limit | no limit |
 //! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
 //!
 //! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed; in the TOML
@@ -32,6 +35,10 @@ use super::{
     format::Format,
     line::TimeZone,
     output::{FileOutput, Overflow, QueueConfig},
+    scope::{
+        config::{CaptureSection, RateLimitSection, ScopePartial},
+        ScopeConfig,
+    },
 };
 use crate::{
     otlp::{OtlpConfig, OtlpSection},
@@ -90,6 +97,8 @@ pub struct LoggingConfig {
     /// The longest string value written in any output; longer ones are cut, marked
     /// `…[+N bytes]`.
     pub max_value_bytes: ValueLimit,
+    /// Request-scoped logging: a request's own level, capture on failure, the rate limit.
+    pub scope: ScopeConfig,
 }
 
 impl Default for LoggingConfig {
@@ -106,6 +115,7 @@ impl Default for LoggingConfig {
             otlp: OtlpConfig::default(),
             queue: QueueConfig::default(),
             max_value_bytes: ValueLimit::DEFAULT,
+            scope: ScopeConfig::default(),
         }
     }
 }
@@ -158,6 +168,7 @@ struct Partial {
     otlp: OtlpConfig,
     queue: QueueConfig,
     max_value_bytes: Option<ValueLimit>,
+    scope: ScopePartial,
 }
 
 impl Partial {
@@ -184,6 +195,7 @@ impl Partial {
             otlp: self.otlp,
             queue: self.queue,
             max_value_bytes: self.max_value_bytes.unwrap_or(defaults.max_value_bytes),
+            scope: self.scope.resolve(),
         }
     }
 
@@ -224,6 +236,7 @@ impl Partial {
             let parsed = directives::parse_directives(&v, &Origin::Env(env::DYN_LOG))?;
             self.filter = std::mem::take(&mut self.filter).overlay(parsed);
         }
+        self.scope.apply_env(lookup)?;
         self.otlp.apply_env(lookup)
     }
 
@@ -303,6 +316,12 @@ impl Partial {
                 max_files: f.max_files,
             });
         }
+        self.scope.apply_file(
+            &source_file,
+            file.request_level.as_ref(),
+            file.capture.as_ref(),
+            file.rate_limit.as_ref(),
+        )?;
         if let Some(otlp) = file.otlp {
             self.otlp.apply_file(otlp, &source_file)?;
         }
@@ -327,6 +346,9 @@ struct FileSettings {
     log_filters: BTreeMap<String, Spanned<String>>,
     file: Option<FileSection>,
     otlp: Option<OtlpSection>,
+    request_level: Option<Spanned<String>>,
+    capture: Option<CaptureSection>,
+    rate_limit: Option<RateLimitSection>,
 }
 
 #[derive(Deserialize)]

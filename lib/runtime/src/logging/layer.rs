@@ -7,6 +7,9 @@
 //! cost nothing. Events follow the filter through tracing's callsite interest, so a disabled
 //! event costs what tracing's callsite cache costs. `SPAN_CREATED` / `SPAN_CLOSED` lines are
 //! written only for spans the filter enables.
+//!
+//! Request-scoped logging ([`scope`](super::scope)) adds to the filter: a request's own level,
+//! lines held for a request until it fails, the rate limit per callsite.
 
 use std::{
     cell::RefCell,
@@ -18,10 +21,12 @@ use std::{
 };
 
 use tracing::{
+    field::{Field, Visit},
     span::{Attributes, Id, Record},
     subscriber::Interest,
-    Event, Level, Metadata, Subscriber,
+    Dispatch, Event, Level, Metadata, Subscriber,
 };
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::{
     filter::LevelFilter,
     layer::Context,
@@ -36,8 +41,9 @@ use super::{
         callsite::{self, Slots},
         timestamp::{self, Instant},
     },
-    output::{LineSink, Outputs},
+    output::{with_buffer, LineSink, Outputs},
     reload::{FilterHandle, SharedFilter},
+    scope::{Failed, Hold, RequestScope, Scoping},
     span_data::SpanData,
     timing::{self, Timing},
 };
@@ -80,6 +86,8 @@ pub struct TracewireLayer {
     log_export: Option<Arc<dyn LogExporter>>,
     /// Counts the lines written (`tracewire_log_lines_total`).
     metrics: &'static Metrics,
+    /// Request-scoped logging, if configured.
+    scoping: Option<Scoping>,
 }
 
 impl TracewireLayer {
@@ -101,13 +109,17 @@ impl TracewireLayer {
         };
         TracewireLayer {
             id: LAYER_IDS.fetch_add(1, Ordering::Relaxed),
-            filter: Arc::new(SharedFilter::new(&config.filter)),
+            filter: Arc::new(SharedFilter::new(
+                &config.filter,
+                config.scope.most_verbose(),
+            )),
             span_events: config.span_events,
             format: Formatter::new(config.format, style),
             outputs: Outputs::default(),
             export: None,
             log_export: None,
             metrics: metrics(),
+            scoping: Scoping::new(&config.scope),
         }
     }
 
@@ -142,9 +154,7 @@ impl TracewireLayer {
 
     /// The most verbose level at which the filter writes any event (for the `log` bridge).
     pub(crate) fn max_event_level(&self) -> LevelFilter {
-        self.filter
-            .with(|f| f.env.max_level_hint())
-            .unwrap_or(LevelFilter::TRACE)
+        self.filter.max_event_level()
     }
 
     /// A handle that changes this layer's filter while it runs.
@@ -157,10 +167,11 @@ impl TracewireLayer {
         self.outputs.sinks()
     }
 
-    /// Whether the filter enables a span of this callsite. With static directives only, the
-    /// answer depends on the callsite alone, and scanning the directives (target prefixes) for
-    /// every span would cost more than a per-thread cache: it is remembered per thread.
-    fn shows_span<S>(&self, meta: &'static Metadata<'static>, ctx: &Context<'_, S>) -> bool
+    /// Whether the filter enables a span or event of this callsite. With static directives
+    /// only, the answer depends on the callsite alone, and scanning the directives (target
+    /// prefixes) for every span would cost more than a per-thread cache: it is remembered per
+    /// thread.
+    fn shows<S>(&self, meta: &'static Metadata<'static>, ctx: &Context<'_, S>) -> bool
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -175,6 +186,108 @@ impl TracewireLayer {
             || self.filter.with(|f| f.env.enabled(meta, ctx.clone())),
             |shown| *shown,
         )
+    }
+
+    /// Whether the filter itself shows `event` (rather than its request's level or capture).
+    /// A `log` record is asked afresh: its callsite is one per level, whatever its target.
+    fn filter_shows_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        match event.normalized_metadata() {
+            Some(meta) => self.filter.with(|f| f.env.enabled(&meta, ctx.clone())),
+            None => self.shows(event.metadata(), ctx),
+        }
+    }
+
+    /// Whether the current span's request wants a span or event of `meta` the filter hides.
+    fn current_request_wants<S>(
+        &self,
+        scoping: &Scoping,
+        meta: &Metadata<'_>,
+        ctx: &Context<'_, S>,
+    ) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(span) = ctx.lookup_current() else {
+            return false;
+        };
+        let extensions = span.extensions();
+        extensions
+            .get::<SpanData>()
+            .and_then(|d| d.request.as_deref())
+            .is_some_and(|request| scoping.wants(request, meta))
+    }
+
+    /// Request-scoped logging of an event the subscriber let through: a hidden one is held for
+    /// its request (or dropped), an ERROR first writes what its request held, and a line to be
+    /// written counts against its callsite's rate. Whether the event is written now.
+    fn scope_event<S>(
+        &self,
+        scoping: &Scoping,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        span: Option<&SpanRef<'_, S>>,
+    ) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let meta = event.metadata();
+        let level = meta.level();
+        let request = span.and_then(|s| s.extensions().get::<SpanData>()?.request.clone());
+        if *level == Level::ERROR {
+            if let Some(failed) = request.as_ref().and_then(|r| r.fail()) {
+                self.write_held(failed);
+            }
+        }
+        if !self.filter_shows_event(event, ctx) {
+            let Some(request) = request else {
+                return false;
+            };
+            if !request.raises(level) {
+                if scoping.holds(&request, level) {
+                    self.hold(&request, event, span);
+                }
+                return false;
+            }
+        }
+        let Some(rate) = &scoping.rate else {
+            return true;
+        };
+        let second = self.format.style.now().0.max(0) as u64 / 1_000_000;
+        rate.admit(meta, second)
+    }
+
+    /// Renders `event` into its request's held lines (written at once, marked, if the request
+    /// has already failed).
+    fn hold<S>(&self, request: &RequestScope, event: &Event<'_>, span: Option<&SpanRef<'_, S>>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let level = *event.metadata().level();
+        with_buffer(|buf| {
+            self.format
+                .write_event::<SpanData, S>(buf, false, event, span);
+            if let Hold::WriteNow = request.hold(buf, level) {
+                let mut marked = Vec::with_capacity(buf.len() + 20);
+                self.format.write_captured(&mut marked, buf, 0);
+                self.outputs.write(&marked);
+                self.metrics.line(&level);
+            }
+        });
+    }
+
+    /// Writes the lines a failed request held, in their order, marked as captured.
+    fn write_held(&self, failed: Failed) {
+        let mut buf = Vec::new();
+        for (i, (line, level)) in failed.lines.iter().enumerate() {
+            buf.clear();
+            let dropped = if i == 0 { failed.dropped } else { 0 };
+            self.format.write_captured(&mut buf, line, dropped);
+            self.outputs.write(&buf);
+            self.metrics.line(level);
+        }
     }
 
     /// Whether spans keep their typed field values: for the format, or for an exporter.
@@ -222,21 +335,51 @@ where
             .with(|f| Layer::<S>::register_callsite(&f.env, meta));
         if meta.is_span() && *meta.level() <= TRACING_FLOOR {
             Interest::always()
+        } else if interest.is_never()
+            && self.scoping.as_ref().is_some_and(|s| s.may_ever_want(meta))
+        {
+            // Hidden by the filter, but a request may want it: asked per event.
+            Interest::sometimes()
         } else {
             interest
         }
     }
 
     fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        (meta.is_span() && *meta.level() <= TRACING_FLOOR)
-            || self.filter.with(|f| f.env.enabled(meta, ctx))
+        if meta.is_span() && *meta.level() <= TRACING_FLOOR {
+            return true;
+        }
+        if let Some(scoping) = &self.scoping {
+            if scoping.may_want(meta) && self.current_request_wants(scoping, meta, &ctx) {
+                return true;
+            }
+            // The callsite's own metadata (not a `log` record's, whose target varies): the
+            // filter's answer is cached, so a hidden event a request could want costs little.
+            let own = meta.callsite().0.metadata();
+            if std::ptr::eq(own, meta) {
+                return self.shows(own, &ctx);
+            }
+        }
+        self.filter.with(|f| f.env.enabled(meta, ctx))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
+        let filter = self
+            .filter
+            .with(|f| f.env.max_level_hint())
+            .unwrap_or(LevelFilter::TRACE);
+        let scoped = self.scoping.as_ref().map_or(LevelFilter::OFF, Scoping::ceiling);
         Some(
-            self.max_event_level()
+            filter
+                .max(scoped)
                 .max(LevelFilter::from_level(TRACING_FLOOR)),
         )
+    }
+
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        if let Some(rate) = self.scoping.as_ref().and_then(|s| s.rate.as_ref()) {
+            rate.set_dispatch(dispatch);
+        }
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -246,8 +389,6 @@ where
         }
         let Some(span) = ctx.span(id) else { return };
         let meta = attrs.metadata();
-        // Only span events use it: without them, no filter decision per span.
-        let visible = self.span_events && self.shows_span(meta, &ctx);
         let mut identity = IdentityFields::default();
         let mut fields = SpanFields::default();
         if self.keeps_fields() {
@@ -267,15 +408,27 @@ where
                 rest: v,
             })
         });
-        let mut context = {
+        let remote = identity.remote.is_some();
+        let (mut context, parent_request) = {
             let parent = span.parent();
             let parent_ext = parent.as_ref().map(|p| p.extensions());
-            let parent_ctx = parent_ext
-                .as_ref()
-                .and_then(|e| e.get::<SpanData>())
-                .map(|d| &d.context);
-            SpanContext::new(identity.remote, parent_ctx, identity.x_request_id)
+            let parent_data = parent_ext.as_ref().and_then(|e| e.get::<SpanData>());
+            (
+                SpanContext::new(
+                    identity.remote,
+                    parent_data.map(|d| &d.context),
+                    identity.x_request_id,
+                ),
+                parent_data.and_then(|d| d.request.clone()),
+            )
         };
+        let (request, starts_request) = match &self.scoping {
+            Some(scoping) => scoping.for_span(parent_request.as_ref(), remote, &context),
+            None => (None, false),
+        };
+        // Only span events use it: without them, no filter decision per span.
+        let visible = self.span_events
+            && (self.shows(meta, &ctx) || request.as_ref().is_some_and(|r| r.raises(meta.level())));
         let export_start = self.export.as_ref().and_then(|export| {
             if *meta.level() > TRACING_FLOOR {
                 return None;
@@ -293,9 +446,15 @@ where
             visible,
             timing: Timing::new(now),
             export_start,
+            request,
+            starts_request,
         };
         if visible {
             self.span_event(&span, &data, None, now);
+        }
+        if let (Some(scoping), Some(request), true) = (&self.scoping, &data.request, starts_request)
+        {
+            scoping.started(request);
         }
         span.extensions_mut().insert(data);
     }
@@ -337,6 +496,15 @@ where
             self.format
                 .set_identity(&mut data.lines, meta, &data.context);
         }
+        let holding = data.request.clone().filter(|r| r.captures());
+        drop(extensions);
+        if let Some(request) = holding {
+            let mut failure = FailureFields(false);
+            values.record(&mut failure);
+            if let Some(failed) = failure.0.then(|| request.fail()).flatten() {
+                self.write_held(failed);
+            }
+        }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
@@ -373,6 +541,11 @@ where
             let now = Instant::now();
             let extensions = span.extensions();
             if let Some(data) = extensions.get::<SpanData>() {
+                if let (Some(scoping), Some(request), true) =
+                    (&self.scoping, &data.request, data.starts_request)
+                {
+                    scoping.ended(request);
+                }
                 if let (Some(export), Some(start)) = (&self.export, data.export_start) {
                     // The exported end is start + the logged duration, so both agree.
                     let end = start + now.duration_since(data.timing.created);
@@ -396,6 +569,11 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let span = ctx.event_span(event);
+        if let Some(scoping) = &self.scoping {
+            if !self.scope_event(scoping, event, &ctx, span.as_ref()) {
+                return;
+            }
+        }
         if let Some(export) = &self.log_export {
             let extensions = span.as_ref().map(|s| s.extensions());
             let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
@@ -407,6 +585,30 @@ where
                 .write_event::<SpanData, S>(buf, ansi, event, span.as_ref())
         });
         self.metrics.line(event.metadata().level());
+    }
+}
+
+/// Whether a span's recorded values say its request failed: `status` 5xx or `outcome`
+/// `error` (SPEC §9).
+struct FailureFields(bool);
+
+impl Visit for FailureFields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0 |= field.name() == "status" && value >= 500;
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0 |= field.name() == "status" && value >= 500;
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0 |= field.name() == "outcome" && value == "error";
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "outcome" {
+            self.0 |= format!("{value:?}") == "error";
+        }
     }
 }
 

@@ -43,6 +43,8 @@
 //! - `output/`: sinks, the output queue, the rotating file;
 //! - [`directives`] and `config.rs`: `DYN_LOG` and the rest of the configuration;
 //! - `layer.rs`, `span_data.rs`, `timing.rs`: the layer, what it keeps per span, span timing;
+//! - `scope/`: request-scoped logging (a request's own level, capture on failure, the rate
+//!   limit);
 //! - `install.rs`: build, then install.
 //!
 //! # Cost
@@ -77,6 +79,7 @@ mod layer;
 mod line;
 mod output;
 mod reload;
+mod scope;
 mod span_data;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -91,4 +94,5 @@ pub use output::{
     FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
 };
 pub use reload::{filter_handle, FilterHandle};
+pub use scope::{CaptureConfig, ScopeConfig, LOG_MEMBER};
 pub use span_data::{current_context, span_context};

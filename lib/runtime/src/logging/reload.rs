@@ -49,16 +49,28 @@ pub(crate) struct SharedFilter {
     dynamic: AtomicBool,
     /// The current filter's cache id (read without the lock).
     cache_id: AtomicUsize,
+    /// The most verbose level request-scoped logging may write beyond the filter: the `log`
+    /// crate's records below it must still reach the layer.
+    beyond: LevelFilter,
 }
 
 impl SharedFilter {
-    pub(crate) fn new(config: &FilterConfig) -> Self {
+    pub(crate) fn new(config: &FilterConfig, beyond: LevelFilter) -> Self {
         let filter = ActiveFilter::new(config.clone());
         SharedFilter {
             dynamic: AtomicBool::new(config.has_span_directives()),
             cache_id: AtomicUsize::new(filter.cache_id),
             current: RwLock::new(filter),
+            beyond,
         }
+    }
+
+    /// The most verbose level at which any event may be written: the filter's, or beyond it
+    /// for request-scoped logging (the level the `log` crate's records are cut at).
+    pub(crate) fn max_event_level(&self) -> LevelFilter {
+        self.with(|f| f.env.max_level_hint())
+            .unwrap_or(LevelFilter::TRACE)
+            .max(self.beyond)
     }
 
     /// The current filter's key in per-thread caches: a new one after every change.
@@ -80,13 +92,13 @@ impl SharedFilter {
     fn replace(&self, config: FilterConfig) {
         let dynamic = config.has_span_directives();
         let filter = ActiveFilter::new(config);
-        let level = filter.env.max_level_hint().unwrap_or(LevelFilter::TRACE);
         let id = filter.cache_id;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = filter;
         self.dynamic.store(dynamic, Ordering::Relaxed);
         self.cache_id.store(id, Ordering::Release);
         // Every callsite's interest, and the global level hint, asked again of the new filter.
         tracing_core::callsite::rebuild_interest_cache();
+        let level = self.max_event_level();
         tracing_log::log::set_max_level(tracing_log::AsLog::as_log(&level));
     }
 }

@@ -1,12 +1,13 @@
 //! What the layer keeps in each span's extensions, and how the rest of the program reads a
 //! span's identity from there ([`span_context`], [`current_context`]).
 
-use std::time::SystemTime;
+use std::{sync::Arc, time::SystemTime};
 
 use tracing_subscriber::{registry::LookupSpan, Registry};
 
 use super::{
     format::{SpanLines, SpanView},
+    scope::RequestScope,
     timing::Timing,
 };
 use crate::trace::{SpanContext, SpanFields};
@@ -24,6 +25,10 @@ pub(crate) struct SpanData {
     pub(crate) timing: Timing,
     /// When the span started, if it is sampled for export.
     pub(crate) export_start: Option<SystemTime>,
+    /// The request the span belongs to, if request-scoped logging needs one.
+    pub(crate) request: Option<Arc<RequestScope>>,
+    /// Whether the span starts that request (it is the outermost of it in this process).
+    pub(crate) starts_request: bool,
 }
 
 impl SpanView for SpanData {

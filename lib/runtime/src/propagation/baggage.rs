@@ -1,6 +1,6 @@
 //! W3C Baggage (`baggage` header): validated as the spec's grammar says and passed on whole, so
 //! that what a caller puts in it reaches every process of the request. Members are read by
-//! name with [`baggage_member`].
+//! name with [`baggage_member`] (in `trace`, where the identity that holds them lives).
 //!
 //! ```text
 //! baggage-string = list-member 0*179( OWS "," OWS list-member )
@@ -15,6 +15,7 @@
 //! DEBUG by callers): a receiver may not forward what it cannot read.
 
 use super::carrier::Extractor;
+pub use crate::trace::baggage_member;
 
 /// The header name, lowercase.
 pub const BAGGAGE: &str = "baggage";
@@ -83,16 +84,6 @@ pub fn validate_baggage(value: &str) -> Result<String, InvalidBaggage> {
         members.push(member);
     }
     Ok(members.join(","))
-}
-
-/// The value of the member `key` (its first occurrence), without its properties and still
-/// percent-encoded as sent.
-pub fn baggage_member<'a>(baggage: &'a str, key: &str) -> Option<&'a str> {
-    baggage.split(',').find_map(|member| {
-        let pair = member.split(';').next()?;
-        let (k, v) = pair.split_once('=')?;
-        (k.trim_matches([' ', '\t']) == key).then(|| v.trim_matches([' ', '\t']))
-    })
 }
 
 fn valid_member(member: &str) -> bool {
@@ -200,13 +191,5 @@ mod tests {
                 want => assert_eq!(got.as_deref(), want.as_deref(), "{reason}: {value:?}"),
             }
         }
-    }
-
-    #[test]
-    fn members_by_name() {
-        let b = "a=1,tracewire.log = debug;ttl=2,a=3";
-        assert_eq!(baggage_member(b, "tracewire.log"), Some("debug"));
-        assert_eq!(baggage_member(b, "a"), Some("1"), "the first of two");
-        assert_eq!(baggage_member(b, "ttl"), None, "a property is not a member");
     }
 }

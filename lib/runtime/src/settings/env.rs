@@ -24,6 +24,12 @@ pub const DYN_LOG_OVERFLOW: &str = "DYN_LOG_OVERFLOW";
 pub const DYN_LOG_BUFFER_BYTES: &str = "DYN_LOG_BUFFER_BYTES";
 /// The longest string value written, in bytes (0: no limit).
 pub const DYN_LOG_MAX_VALUE_BYTES: &str = "DYN_LOG_MAX_VALUE_BYTES";
+/// The most verbose level a request's `tracewire.log` baggage member may ask for (or `off`).
+pub const DYN_LOG_REQUEST_LEVEL: &str = "DYN_LOG_REQUEST_LEVEL";
+/// The level from which lines hidden by the filter are held per request, written if it fails.
+pub const DYN_LOG_CAPTURE: &str = "DYN_LOG_CAPTURE";
+/// The most lines a second from one callsite (0: no limit).
+pub const DYN_LOG_RATE_LIMIT: &str = "DYN_LOG_RATE_LIMIT";
 
 /// How many HTTP connections a server serves at once.
 pub const DYN_HTTP_MAX_CONNECTIONS: &str = "DYN_HTTP_MAX_CONNECTIONS";

@@ -5,12 +5,14 @@
 //! Nothing here imports from the rest of the crate: logging computes and stores identities,
 //! exporters read them, propagation reads and writes them at a process's edges.
 
+mod baggage;
 mod context;
 mod export;
 mod fields;
 mod ids;
 mod limit;
 
+pub use baggage::baggage_member;
 pub use context::{RemoteContext, RemoteField, SpanContext, TraceParent, REMOTE_PARENT};
 pub use export::{EndedSpan, LogExporter, SpanExporter};
 pub use fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID};

@@ -150,6 +150,24 @@ impl Formatter {
         }
     }
 
+    /// Writes `line`, an event line this format wrote earlier and held for its request, marked
+    /// as such: `"captured":true` (JSONL) or ` captured=true` (readable) at its end, and on the
+    /// first line written for a request, how many of its held lines were dropped before.
+    pub(crate) fn write_captured(&self, buf: &mut Vec<u8>, line: &[u8], dropped: u64) {
+        let (end, mark, count): (&[u8], &[u8], &[u8]) = match self.format {
+            Format::Jsonl => (b"}\n", b",\"captured\":true", b",\"captured_dropped\":"),
+            Format::Readable => (b"\n", b" captured=true", b" captured_dropped="),
+        };
+        debug_assert!(line.ends_with(end));
+        buf.extend_from_slice(&line[..line.len().saturating_sub(end.len())]);
+        buf.extend_from_slice(mark);
+        if dropped > 0 {
+            buf.extend_from_slice(count);
+            buf.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
+        }
+        buf.extend_from_slice(end);
+    }
+
     /// Writes a `SPAN_CREATED` or `SPAN_CLOSED` line for `span`, whose record `own` the caller
     /// holds (at creation it is not in the registry yet).
     pub(crate) fn write_span_event<D, S>(

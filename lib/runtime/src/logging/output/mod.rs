@@ -13,6 +13,6 @@ mod queue;
 mod sink;
 
 pub use file::{FileOutput, RotatingFile};
-pub(crate) use outputs::Outputs;
+pub(crate) use outputs::{with_buffer, Outputs};
 pub use queue::{Overflow, QueueConfig, QueuedSink};
 pub use sink::{LineSink, MemorySink, StdStream};

@@ -49,13 +49,22 @@ impl Outputs {
     }
 }
 
+impl Outputs {
+    /// Hands `line`, already rendered (without colour), to every sink.
+    pub(crate) fn write(&self, line: &[u8]) {
+        for output in &self.0 {
+            output.sink.write_line(line);
+        }
+    }
+}
+
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's line buffer; a fresh one if a `Debug` impl logs while a line is
 /// being written on the same thread.
-fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
     BUFFER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
