@@ -729,4 +729,75 @@ sampler_arg = 0.5
         assert_eq!(c.format, Format::Readable);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn request_scoped_logging_from_file_and_environment() {
+        use crate::logging::{CaptureConfig, ScopeConfig};
+        use tracing::Level;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/");
+        let sample = format!("{root}request-scoped.toml");
+        let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", &sample)]).unwrap();
+        assert_eq!(
+            c.scope,
+            ScopeConfig {
+                request_level: Some(Level::DEBUG),
+                capture: Some(CaptureConfig::at(Level::DEBUG)),
+                rate_limit: Some(200),
+            }
+        );
+        let c = from_vars(&[
+            ("DYN_LOGGING_CONFIG_PATH", &sample),
+            ("DYN_LOG_REQUEST_LEVEL", "TRACE"),
+            ("DYN_LOG_CAPTURE", "info"),
+            ("DYN_LOG_RATE_LIMIT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.scope,
+            ScopeConfig {
+                request_level: Some(Level::TRACE),
+                capture: Some(CaptureConfig::at(Level::INFO)),
+                rate_limit: None,
+            },
+            "the environment wins key by key; the file's limits stay"
+        );
+        let c = from_vars(&[
+            ("DYN_LOGGING_CONFIG_PATH", &sample),
+            ("DYN_LOG_CAPTURE", "off"),
+        ])
+        .unwrap();
+        assert_eq!(c.scope.capture, None);
+        assert_eq!(
+            from_vars(&[]).unwrap().scope,
+            ScopeConfig::default(),
+            "all off by default"
+        );
+        for (var, value, want) in [
+            (
+                "DYN_LOG_REQUEST_LEVEL",
+                "verbose",
+                "DYN_LOG_REQUEST_LEVEL: \"verbose\": expected one of error, warn, info, debug, trace, off",
+            ),
+            (
+                "DYN_LOG_CAPTURE",
+                "1",
+                "DYN_LOG_CAPTURE: \"1\": expected one of error, warn, info, debug, trace, off",
+            ),
+            (
+                "DYN_LOG_RATE_LIMIT",
+                "-5",
+                "DYN_LOG_RATE_LIMIT: \"-5\": expected lines a second from 1 to 1000000000 (0 for no limit)",
+            ),
+        ] {
+            assert_eq!(from_vars(&[(var, value)]).unwrap_err(), want);
+        }
+        let bad = format!("{root}invalid-capture.toml");
+        let err = from_vars(&[("DYN_LOGGING_CONFIG_PATH", &bad)]).unwrap_err();
+        assert!(
+            err.ends_with("invalid-capture.toml:4: \"0\": [capture] max_lines: expected a number from 1 to 1048576"),
+            "{err}"
+        );
+        let err = from_toml("[capture]\nmax_lines = 3\n").unwrap_err();
+        assert!(err.contains("missing field `level`"), "{err}");
+    }
 }

@@ -159,9 +159,11 @@ impl LoggingConfig {
         }
         let Built { layer, guard } = self.layer()?;
         let max_event_level = layer.max_event_level();
-        let handle = layer
-            .filter_handle()
-            .with_output(self.format == super::Format::Jsonl, self.span_events);
+        let handle = layer.filter_handle().with_output(
+            self.format == super::Format::Jsonl,
+            self.span_events,
+            self.scope,
+        );
         // The `log` bridge first: it fails if another `log` logger is set, and then nothing is
         // installed yet. The subscriber after it can only fail if another thread installed one
         // since the check above. The bridge itself passes every level (the filter may change at

@@ -368,7 +368,10 @@ where
             .filter
             .with(|f| f.env.max_level_hint())
             .unwrap_or(LevelFilter::TRACE);
-        let scoped = self.scoping.as_ref().map_or(LevelFilter::OFF, Scoping::ceiling);
+        let scoped = self
+            .scoping
+            .as_ref()
+            .map_or(LevelFilter::OFF, Scoping::ceiling);
         Some(
             filter
                 .max(scoped)

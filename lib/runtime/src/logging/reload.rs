@@ -17,7 +17,10 @@ use std::sync::{
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
-use super::directives::{parse_directives, Directive, FilterConfig};
+use super::{
+    directives::{parse_directives, Directive, FilterConfig},
+    scope::ScopeConfig,
+};
 use crate::settings::{env, ConfigError, Origin};
 
 /// Distinguishes filters in per-thread caches: a new filter gets a new id, so what a thread
@@ -120,6 +123,8 @@ pub struct FilterHandle {
     directives: Arc<Mutex<Directives>>,
     /// Whether lines are JSONL, and span events on (for `GET /logging`).
     output: (bool, bool),
+    /// Request-scoped logging's settings (for `GET /logging`).
+    scope: ScopeConfig,
 }
 
 impl std::fmt::Debug for FilterHandle {
@@ -146,12 +151,24 @@ impl FilterHandle {
             shared,
             directives: Arc::new(Mutex::new(Directives { startup, put: None })),
             output: (false, false),
+            scope: ScopeConfig::default(),
         }
     }
 
-    pub(crate) fn with_output(mut self, jsonl: bool, span_events: bool) -> Self {
+    pub(crate) fn with_output(
+        mut self,
+        jsonl: bool,
+        span_events: bool,
+        scope: ScopeConfig,
+    ) -> Self {
         self.output = (jsonl, span_events);
+        self.scope = scope;
         self
+    }
+
+    /// Request-scoped logging's settings (fixed at startup).
+    pub fn scope(&self) -> ScopeConfig {
+        self.scope
     }
 
     /// Whether lines are JSONL, and whether span events are written.

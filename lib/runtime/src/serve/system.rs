@@ -189,12 +189,20 @@ async fn logging() -> Response {
         return no_logging();
     };
     let (jsonl, span_events) = handle.output();
+    let scope = handle.scope();
+    let level = |l: tracing::Level| l.as_str().to_ascii_lowercase();
     Json(json!({
         "filter": handle.current(),
         "jsonl": jsonl,
         "span_events": span_events,
-        "request_level": null,
-        "capture": null,
+        "request_level": scope.request_level.map(level),
+        "capture": scope.capture.map(|c| json!({
+            "level": level(c.level),
+            "max_lines": c.max_lines,
+            "max_bytes": c.max_bytes,
+            "total_bytes": c.total_bytes,
+        })),
+        "rate_limit": scope.rate_limit,
     }))
     .into_response()
 }

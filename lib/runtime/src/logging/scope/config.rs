@@ -93,7 +93,12 @@ impl ScopePartial {
             self.capture_level = Some(level(c.level.get_ref(), &source.at(c.level.span().start))?);
             for (value, slot, key, max) in [
                 (&c.max_lines, &mut self.max_lines, "max_lines", 1 << 20),
-                (&c.max_bytes, &mut self.max_bytes, "max_bytes", MAX_CAPTURE_BYTES),
+                (
+                    &c.max_bytes,
+                    &mut self.max_bytes,
+                    "max_bytes",
+                    MAX_CAPTURE_BYTES,
+                ),
                 (
                     &c.total_bytes,
                     &mut self.total_bytes,

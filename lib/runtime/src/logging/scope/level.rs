@@ -53,7 +53,12 @@ mod tests {
                 Some(L::INFO),
                 "a less verbose level is honoured as asked (it never hides what the filter shows)",
             ),
-            (Some("tracewire.log=DEBUG"), debug, debug, "level names in any case"),
+            (
+                Some("tracewire.log=DEBUG"),
+                debug,
+                debug,
+                "level names in any case",
+            ),
             (
                 Some("user=ann,tracewire.log = debug;ttl=3"),
                 debug,
@@ -67,7 +72,12 @@ mod tests {
                 "the first member of the name",
             ),
             (Some("tracewire.log=verbose"), debug, None, "not a level"),
-            (Some("tracewire.log=off"), debug, None, "off asks for nothing"),
+            (
+                Some("tracewire.log=off"),
+                debug,
+                None,
+                "off asks for nothing",
+            ),
             (Some("tracewire.log="), debug, None, "an empty value"),
             (
                 Some("tracewire.log=%64ebug"),

@@ -198,7 +198,9 @@ impl Scoping {
     pub(crate) fn wants(&self, scope: &RequestScope, meta: &Metadata<'_>) -> bool {
         let level = meta.level();
         scope.raises(level)
-            || (meta.is_event() && scope.captures() && self.capture_level().is_some_and(|c| *level <= c))
+            || (meta.is_event()
+                && scope.captures()
+                && self.capture_level().is_some_and(|c| *level <= c))
     }
 
     /// Whether `scope` holds an event at `level` that the filter hides.

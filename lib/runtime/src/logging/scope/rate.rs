@@ -119,7 +119,10 @@ impl RateLimiter {
     }
 
     fn callsite(&self, meta: &'static Metadata<'static>) -> Arc<CallsiteRate> {
-        let mut map = self.callsites.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .callsites
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.entry(meta as *const _ as usize)
             .or_insert_with(|| {
                 Arc::new(CallsiteRate {
@@ -138,7 +141,9 @@ impl RateLimiter {
             .name("tracewire-rate-report".into())
             .spawn(move || loop {
                 std::thread::sleep(until_next_second());
-                let Some(limiter) = weak.upgrade() else { return };
+                let Some(limiter) = weak.upgrade() else {
+                    return;
+                };
                 limiter.report();
             });
         if started.is_err() {
@@ -152,7 +157,10 @@ impl RateLimiter {
     /// report, and counts them in `tracewire_log_lines_suppressed_total`.
     pub(crate) fn report(&self) {
         let suppressed: Vec<(String, u64)> = {
-            let map = self.callsites.lock().unwrap_or_else(PoisonError::into_inner);
+            let map = self
+                .callsites
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             map.values()
                 .filter_map(|rate| {
                     let n = rate.suppressed.swap(0, Ordering::Relaxed);

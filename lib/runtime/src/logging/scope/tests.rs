@@ -29,14 +29,15 @@ fn request(id: &str, baggage: Option<&str>) -> Span {
         baggage: baggage.map(Into::into),
         ..RemoteContext::default()
     };
-    info_span!("http-request", remote_parent = remote.field(), status = tracing::field::Empty)
+    info_span!(
+        "http-request",
+        remote_parent = remote.field(),
+        status = tracing::field::Empty
+    )
 }
 
 fn scoped(scope: ScopeConfig) -> LoggingConfig {
-    LoggingConfig {
-        scope,
-        ..jsonl()
-    }
+    LoggingConfig { scope, ..jsonl() }
 }
 
 fn of<'a>(out: &'a [Line], id: &str) -> Vec<&'a Line> {
@@ -76,8 +77,16 @@ fn a_request_level_applies_to_that_request_only() {
     assert_eq!(
         messages(&asking),
         [
-            "SPAN_CREATED", "detail", "SPAN_CREATED", "SPAN_CLOSED", "step", "detail",
-            "SPAN_CREATED", "SPAN_CLOSED", "step", "SPAN_CLOSED"
+            "SPAN_CREATED",
+            "detail",
+            "SPAN_CREATED",
+            "SPAN_CLOSED",
+            "step",
+            "detail",
+            "SPAN_CREATED",
+            "SPAN_CLOSED",
+            "step",
+            "SPAN_CLOSED"
         ],
         "DEBUG lines and DEBUG spans, nothing at TRACE (above the allowed level)"
     );
@@ -188,7 +197,10 @@ fn a_failed_request_writes_what_it_held_before_its_error() {
         "their own times, 2 ms apart: {times:?}"
     );
     let error = failing.iter().find(|l| l.level == "ERROR").unwrap();
-    assert!(times[2] < error.time.as_str(), "held before the error happened");
+    assert!(
+        times[2] < error.time.as_str(),
+        "held before the error happened"
+    );
     assert!(!error.has("captured"));
 }
 
@@ -207,7 +219,10 @@ fn a_5xx_status_fails_the_request_and_the_limit_drops_the_oldest() {
     let held: Vec<_> = lines.iter().filter(|l| l.has("captured")).collect();
     let kept: Vec<u64> = held.iter().map(|l| l["i"].as_u64().unwrap()).collect();
     assert_eq!(kept, [6, 7, 8, 9], "the newest 4");
-    assert_eq!(held[0]["captured_dropped"], 6, "the count on the first line");
+    assert_eq!(
+        held[0]["captured_dropped"], 6,
+        "the count on the first line"
+    );
     assert!(!held[1].has("captured_dropped"));
     assert_eq!(lines.last().unwrap().message, "SPAN_CLOSED", "before it");
 }
@@ -226,7 +241,11 @@ fn held_lines_in_the_readable_format_are_marked_too() {
         })
     });
     assert_eq!(out.len(), 2, "{out:#?}");
-    assert!(out[0].contains("held") && out[0].ends_with(" captured=true"), "{}", out[0]);
+    assert!(
+        out[0].contains("held") && out[0].ends_with(" captured=true"),
+        "{}",
+        out[0]
+    );
     assert!(out[1].contains("failed") && !out[1].contains("captured"));
 }
 
@@ -264,7 +283,10 @@ fn a_callsite_writes_at_most_its_rate_and_the_rest_is_reported() {
         full.iter().all(|n| *n <= PER_S + 1),
         "at most {PER_S} a second (one may land in the next second's stamp): {full:?}"
     );
-    assert!(full[1..full.len() - 1].iter().all(|n| *n >= PER_S - 1), "{full:?}");
+    assert!(
+        full[1..full.len() - 1].iter().all(|n| *n >= PER_S - 1),
+        "{full:?}"
+    );
     let reports: Vec<_> = out
         .iter()
         .filter(|l| l.message == "lines suppressed")
