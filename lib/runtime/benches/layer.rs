@@ -13,10 +13,12 @@ use std::{
 };
 
 use tracewire_runtime::{
-    logging::{directives, Format, LineSink, LoggingConfig, TracewireLayer},
+    logging::{
+        directives, CaptureConfig, Format, LineSink, LoggingConfig, ScopeConfig, TracewireLayer,
+    },
     settings::Origin,
 };
-use tracing::{debug, info, info_span, Dispatch};
+use tracing::{debug, info, info_span, trace, Dispatch, Level};
 use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};
 
 thread_local! {
@@ -99,9 +101,19 @@ fn rounds() -> usize {
     }
 }
 
-/// ns per iteration of `f` over one round of `iters` under `dispatch`; with `in_spans`, inside
-/// two nested spans with fields, created before the timed loop.
-fn round(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32), in_spans: bool) -> f64 {
+/// Where the timed loop runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Spans {
+    /// Outside any span.
+    Off,
+    /// Inside two nested spans with fields, created before the timed loop.
+    Nested,
+    /// The same, the outer span a request (it has an `x_request_id`).
+    Request,
+}
+
+/// ns per iteration of `f` over one round of `iters` under `dispatch`, run where `spans` says.
+fn round(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32), spans: Spans) -> f64 {
     tracing::dispatcher::with_default(dispatch, || {
         let timed = || {
             let start = Instant::now();
@@ -110,14 +122,20 @@ fn round(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32), in_spans: bool) -> f6
             }
             start.elapsed().as_nanos() as f64 / f64::from(iters)
         };
-        if !in_spans {
-            return timed();
-        }
-        let outer = info_span!(
-            "http-request",
-            method = "POST",
-            uri = "/v1/chat/completions"
-        );
+        let outer = match spans {
+            Spans::Off => return timed(),
+            Spans::Nested => info_span!(
+                "http-request",
+                method = "POST",
+                uri = "/v1/chat/completions"
+            ),
+            Spans::Request => info_span!(
+                "http-request",
+                method = "POST",
+                uri = "/v1/chat/completions",
+                x_request_id = "8372eac7-5f43-4d76-beca-0a94cfb311d0"
+            ),
+        };
         let _o = outer.enter();
         let inner = info_span!("generate", model = "Qwen/Qwen3-0.6B", tokens = 7_u64);
         let _i = inner.enter();
@@ -134,7 +152,7 @@ type Case<'a> = (&'a Dispatch, &'a dyn Fn(u32));
 
 /// Rounds of tracewire and of the baseline alternate, so that the machine's drift (shared,
 /// noisy) hits both alike; gives the median ns of each and the median of the per-round ratios.
-fn compare(ours: Case<'_>, theirs: Case<'_>, iters: u32, in_spans: bool) -> (f64, f64, f64) {
+fn compare(ours: Case<'_>, theirs: Case<'_>, iters: u32, in_spans: Spans) -> (f64, f64, f64) {
     round(ours.0, iters / 10, ours.1, in_spans);
     round(theirs.0, iters / 10, theirs.1, in_spans);
     let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
@@ -150,10 +168,10 @@ fn compare(ours: Case<'_>, theirs: Case<'_>, iters: u32, in_spans: bool) -> (f64
 
 /// Median ns per iteration of `f` alone (for a profiler or a breakdown).
 fn measure(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32)) -> f64 {
-    round(dispatch, iters / 10, f, false);
+    round(dispatch, iters / 10, f, Spans::Off);
     median(
         (0..rounds())
-            .map(|_| round(dispatch, iters, f, false))
+            .map(|_| round(dispatch, iters, f, Spans::Off))
             .collect(),
     )
 }
@@ -251,19 +269,19 @@ fn main() {
     let none = Dispatch::none();
     row(
         "JSONL event, message + 3 fields",
-        compare((&jsonl, &event), (&json, &event), n, false),
+        compare((&jsonl, &event), (&json, &event), n, Spans::Off),
         "fmt().json()",
         "<= 0.15",
     );
     row(
         "JSONL event vs hand-written line + clock",
-        compare((&jsonl, &event), (&none, &bare), n, false),
+        compare((&jsonl, &event), (&none, &bare), n, Spans::Off),
         "bare serializer",
         "<= 1.5",
     );
     row(
         "JSONL event inside 2 nested spans",
-        compare((&jsonl, &event), (&json, &event), n, true),
+        compare((&jsonl, &event), (&json, &event), n, Spans::Nested),
         "fmt().json()",
         "<= 0.10",
     );
@@ -273,7 +291,7 @@ fn main() {
             (&jsonl, &lifecycle),
             (&fmt_json(FmtSpan::NEW | FmtSpan::CLOSE), &lifecycle),
             n,
-            false,
+            Spans::Off,
         ),
         "fmt().json() NEW|CLOSE",
         "<= 0.12",
@@ -285,7 +303,7 @@ fn main() {
             (&tracewire(Format::Jsonl, five), &disabled),
             (&none, &disabled),
             n * 10,
-            false,
+            Spans::Off,
         ),
         "no subscriber",
         "<= 1.2",
@@ -296,7 +314,7 @@ fn main() {
             (&tracewire(Format::Readable, "info"), &event),
             (&fmt_text(), &event),
             n,
-            false,
+            Spans::Off,
         ),
         "fmt() text",
         "<= 0.25",
@@ -311,10 +329,117 @@ fn main() {
         .expect("valid directives");
     row(
         "disabled event after a runtime filter change",
-        compare((&changed, &disabled), (&none, &disabled), n * 10, false),
+        compare(
+            (&changed, &disabled),
+            (&none, &disabled),
+            n * 10,
+            Spans::Off,
+        ),
         "no subscriber",
         "<= 1.2",
     );
+    request_scoped(n);
+}
+
+/// Request-scoped logging configured (a request level, capture at DEBUG, a rate limit no line
+/// reaches) but not triggered, and capture's own cost. Last: its `sometimes` interest for DEBUG
+/// callsites, once registered, is the process's (tracing combines the interest of every
+/// subscriber), and would slow the disabled cases above.
+fn request_scoped(n: u32) {
+    let mut scoped = config(Format::Jsonl, "info");
+    scoped.scope = ScopeConfig {
+        request_level: Some(Level::DEBUG),
+        capture: Some(CaptureConfig::at(Level::DEBUG)),
+        rate_limit: Some(1_000_000_000),
+    };
+    let scoped =
+        Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&scoped, Memory)));
+    let none = Dispatch::none();
+    row(
+        "scoped: JSONL event",
+        compare(
+            (&scoped, &event),
+            (&fmt_json(FmtSpan::NONE), &event),
+            n,
+            Spans::Off,
+        ),
+        "fmt().json()",
+        "<= 0.15",
+    );
+    row(
+        "scoped: JSONL event inside a request",
+        compare(
+            (&scoped, &event),
+            (&fmt_json(FmtSpan::NONE), &event),
+            n,
+            Spans::Request,
+        ),
+        "fmt().json()",
+        "<= 0.10",
+    );
+    row(
+        "scoped: disabled TRACE event",
+        compare((&scoped, &finest), (&none, &finest), n * 10, Spans::Off),
+        "no subscriber",
+        "<= 1.2",
+    );
+    row(
+        "scoped: DEBUG event outside requests",
+        compare((&scoped, &disabled), (&none, &disabled), n * 10, Spans::Off),
+        "no subscriber",
+        "(reported)",
+    );
+    row(
+        "scoped: DEBUG event in spans, not a request",
+        compare(
+            (&scoped, &disabled),
+            (&none, &disabled),
+            n * 10,
+            Spans::Nested,
+        ),
+        "no subscriber",
+        "(reported)",
+    );
+    let mut shown = config(Format::Jsonl, "debug");
+    shown.span_events = true;
+    let shown =
+        Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&shown, Memory)));
+    row(
+        "captured-then-discarded DEBUG event",
+        compare(
+            (&scoped, &debug_event),
+            (&shown, &debug_event),
+            n,
+            Spans::Request,
+        ),
+        "enabled JSONL event",
+        "<= 2.0",
+    );
+}
+
+/// JSONL with a request level, capture at DEBUG and a rate limit no line reaches.
+fn scoped() -> LoggingConfig {
+    let mut scoped = config(Format::Jsonl, "info");
+    scoped.scope = ScopeConfig {
+        request_level: Some(Level::DEBUG),
+        capture: Some(CaptureConfig::at(Level::DEBUG)),
+        rate_limit: Some(1_000_000_000),
+    };
+    scoped
+}
+
+/// [`event`] at DEBUG.
+fn debug_event(i: u32) {
+    debug!(
+        request = i,
+        user = "alice",
+        ratio = 0.25,
+        "request received"
+    );
+}
+
+fn finest(i: u32) {
+    trace!(request = i, "not written");
 }
 
 fn raw_clock() -> &'static quanta::Clock {
@@ -392,11 +517,25 @@ fn profile(case: &str) {
                 false,
             )
         }
+        "scoped-event" => (
+            Dispatch::new(
+                tracing_subscriber::registry().with(TracewireLayer::new(&scoped(), Memory)),
+            ),
+            event,
+            false,
+        ),
         _ => (tracewire(Format::Readable, "info"), event, false),
     };
     let ns = median(
         (0..rounds())
-            .map(|_| round(&dispatch, n, &f, in_spans))
+            .map(|_| {
+                round(
+                    &dispatch,
+                    n,
+                    &f,
+                    if in_spans { Spans::Nested } else { Spans::Off },
+                )
+            })
             .collect(),
     );
     println!("{case}: {ns:.1} ns");

@@ -39,7 +39,8 @@ use super::{
     format::{Formatter, SpanEvent, Style, Timings},
     line::{
         callsite::{self, Slots},
-        timestamp::{self, Instant},
+        keys::LOG_TARGET,
+        timestamp::{self, Instant, UnixMicros},
     },
     output::{with_buffer, LineSink, Outputs},
     reload::{FilterHandle, SharedFilter},
@@ -194,7 +195,9 @@ impl TracewireLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        match event.normalized_metadata() {
+        // Only the `log` bridge's callsites (target "log") can normalize; the check is cheaper.
+        let bridged = event.metadata().target() == LOG_TARGET;
+        match bridged.then(|| event.normalized_metadata()).flatten() {
             Some(meta) => self.filter.with(|f| f.env.enabled(&meta, ctx.clone())),
             None => self.shows(event.metadata(), ctx),
         }
@@ -229,46 +232,55 @@ impl TracewireLayer {
         event: &Event<'_>,
         ctx: &Context<'_, S>,
         span: Option<&SpanRef<'_, S>>,
+        time: UnixMicros,
     ) -> bool
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let meta = event.metadata();
         let level = meta.level();
-        let request = span.and_then(|s| s.extensions().get::<SpanData>()?.request.clone());
-        if *level == Level::ERROR {
-            if let Some(failed) = request.as_ref().and_then(|r| r.fail()) {
-                self.write_held(failed);
-            }
-        }
-        if !self.filter_shows_event(event, ctx) {
-            let Some(request) = request else {
-                return false;
-            };
-            if !request.raises(level) {
-                if scoping.holds(&request, level) {
-                    self.hold(&request, event, span);
+        let shown = self.filter_shows_event(event, ctx);
+        // The usual case, a line the filter shows and no failure: no need of its request.
+        if !shown || *level == Level::ERROR {
+            let request = span.and_then(|s| s.extensions().get::<SpanData>()?.request.clone());
+            if *level == Level::ERROR {
+                if let Some(failed) = request.as_ref().and_then(|r| r.fail()) {
+                    self.write_held(failed);
                 }
-                return false;
+            }
+            if !shown {
+                let Some(request) = request else {
+                    return false;
+                };
+                if !request.raises(level) {
+                    if scoping.holds(&request, level) {
+                        self.hold(&request, event, span, time);
+                    }
+                    return false;
+                }
             }
         }
         let Some(rate) = &scoping.rate else {
             return true;
         };
-        let second = self.format.style.now().0.max(0) as u64 / 1_000_000;
-        rate.admit(meta, second)
+        rate.admit(meta, time.0.max(0) as u64 / 1_000_000)
     }
 
     /// Renders `event` into its request's held lines (written at once, marked, if the request
     /// has already failed).
-    fn hold<S>(&self, request: &RequestScope, event: &Event<'_>, span: Option<&SpanRef<'_, S>>)
-    where
+    fn hold<S>(
+        &self,
+        request: &RequestScope,
+        event: &Event<'_>,
+        span: Option<&SpanRef<'_, S>>,
+        time: UnixMicros,
+    ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let level = *event.metadata().level();
         with_buffer(|buf| {
             self.format
-                .write_event::<SpanData, S>(buf, false, event, span);
+                .write_event::<SpanData, S>(buf, false, event, span, time);
             if let Hold::WriteNow = request.hold(buf, level) {
                 let mut marked = Vec::with_capacity(buf.len() + 20);
                 self.format.write_captured(&mut marked, buf, 0);
@@ -572,20 +584,25 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let span = ctx.event_span(event);
+        // One clock read for the line, the rate limit and the exported record.
+        let time = self.format.style.now();
         if let Some(scoping) = &self.scoping {
-            if !self.scope_event(scoping, event, &ctx, span.as_ref()) {
+            if !self.scope_event(scoping, event, &ctx, span.as_ref(), time) {
                 return;
             }
         }
         if let Some(export) = &self.log_export {
             let extensions = span.as_ref().map(|s| s.extensions());
             let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
-            let time = self.format.style.now().to_system_time();
-            export.emit(event, data.map(|d| (&d.context, &d.fields)), time);
+            export.emit(
+                event,
+                data.map(|d| (&d.context, &d.fields)),
+                time.to_system_time(),
+            );
         }
         self.outputs.emit(|buf, ansi| {
             self.format
-                .write_event::<SpanData, S>(buf, ansi, event, span.as_ref())
+                .write_event::<SpanData, S>(buf, ansi, event, span.as_ref(), time)
         });
         self.metrics.line(event.metadata().level());
     }

@@ -9,6 +9,7 @@ use super::{
     jsonl, readable,
     style::{SpanEvent, Style},
 };
+use crate::logging::line::timestamp::UnixMicros;
 use crate::trace::{SpanContext, SpanFields};
 
 /// Which format lines are written in.
@@ -126,13 +127,15 @@ impl Formatter {
         }
     }
 
-    /// Writes an event line; `span` is the event's span.
+    /// Writes an event line that happened at `time` (read once by the layer for everything
+    /// the event needs); `span` is the event's span.
     pub(crate) fn write_event<D, S>(
         &self,
         buf: &mut Vec<u8>,
         ansi: bool,
         event: &Event<'_>,
         span: Option<&SpanRef<'_, S>>,
+        time: UnixMicros,
     ) where
         D: SpanView,
         S: for<'a> LookupSpan<'a>,
@@ -144,9 +147,11 @@ impl Formatter {
                     Some(SpanLines::Jsonl(json)) => Some(json),
                     _ => None,
                 };
-                jsonl::write_event(buf, &self.style, event, json);
+                jsonl::write_event(buf, &self.style, event, json, time);
             }
-            Format::Readable => readable::write_event::<D, S>(buf, &self.style, ansi, event, span),
+            Format::Readable => {
+                readable::write_event::<D, S>(buf, &self.style, ansi, event, span, time)
+            }
         }
     }
 

@@ -17,19 +17,21 @@ use crate::{
     logging::{
         format::style::Style,
         line::keys::{LOG_MODULE_PATH, LOG_TARGET, MESSAGE},
+        line::timestamp::UnixMicros,
     },
     trace::{Redactions, ValueLimit},
 };
 
-/// Writes one event line; `span` is the JSON of the event's span.
+/// Writes one event line that happened at `time`; `span` is the JSON of the event's span.
 pub(crate) fn write_event(
     buf: &mut Vec<u8>,
     style: &Style,
     event: &Event<'_>,
     span: Option<&SpanJson>,
+    time: UnixMicros,
 ) {
     with_callsite(event.metadata(), |callsite| {
-        write_event_with(buf, style, event, span, callsite)
+        write_event_with(buf, style, event, span, callsite, time)
     });
 }
 
@@ -39,8 +41,9 @@ fn write_event_with(
     event: &Event<'_>,
     span: Option<&SpanJson>,
     callsite: &Callsite,
+    time: UnixMicros,
 ) {
-    write_head(buf, style.now(), style, callsite);
+    write_head(buf, time, style, callsite);
     if !callsite.fields.message_first {
         // The message comes first in a line but not in this callsite: a pass for it alone.
         event.record(&mut MessageVisitor {

@@ -43,18 +43,18 @@ fn level_colour(level: &Level) -> &'static str {
     }
 }
 
-/// Writes one event line; `span` is the event's span.
+/// Writes one event line that happened at `time`; `span` is the event's span.
 pub(crate) fn write_event<D, S>(
     buf: &mut Vec<u8>,
     style: &Style,
     ansi: bool,
     event: &Event<'_>,
     span: Option<&SpanRef<'_, S>>,
+    time: UnixMicros,
 ) where
     D: ReadableSpan,
     S: for<'a> LookupSpan<'a>,
 {
-    let time = style.now();
     // Only the `log` bridge's callsites (target "log") can normalize; the check is cheaper.
     let normalized = (event.metadata().target() == LOG_TARGET)
         .then(|| event.normalized_metadata())
