@@ -7,13 +7,15 @@
 #
 # usage: [BENCH_DELAY_MS=N] [BENCH_TOGETHER=1] [BENCH_EMBEDDED=1] scripts/bench-e2e.sh [SECONDS] [MODE...]
 #   BENCH_TOGETHER=1 runs all the modes at once, each its own processes and load generator.
-#   modes: jsonl (no export), off (DYN_LOG=off), otlp-live, otlp-down, otlp-hung
+#   modes: jsonl (no export), off (DYN_LOG=off), scoped (jsonl with request-scoped logging
+#   configured but not triggered: a request level, capture at DEBUG, a rate limit of 10^6/s),
+#   otlp-live, otlp-down, otlp-hung
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}; shift || true
-modes=("$@"); [ ${#modes[@]} -gt 0 ] || modes=(jsonl off otlp-live otlp-down otlp-hung)
+modes=("$@"); [ ${#modes[@]} -gt 0 ] || modes=(jsonl off scoped otlp-live otlp-down otlp-hung)
 target=${CARGO_TARGET_DIR:-target}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build -q --release -p tracewire-frontend -p tracewire-worker
@@ -41,6 +43,7 @@ start() {
   case $mode in
     jsonl) ;;
     off) env+=(DYN_LOG=off) ;;
+    scoped) env+=(DYN_LOG_REQUEST_LEVEL=debug DYN_LOG_CAPTURE=debug DYN_LOG_RATE_LIMIT=1000000) ;;
     otlp-live|otlp-hung)
       local flag=""; [ "$mode" = otlp-hung ] && flag=--hang
       python3 tests/tools/otlp_receiver.py --out "$work/$i.spans" $flag > "$work/$i.ready" &

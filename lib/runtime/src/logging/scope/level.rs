@@ -28,7 +28,9 @@ mod tests {
     fn the_member_asks_up_to_the_allowed_level() {
         use Level as L;
         let debug = Some(L::DEBUG);
-        let cases: &[(Option<&str>, Option<Level>, Option<Level>, &str)] = &[
+        // (baggage, allowed, honoured, why)
+        type Case<'a> = (Option<&'a str>, Option<Level>, Option<Level>, &'a str);
+        let cases: &[Case<'_>] = &[
             (
                 Some("tracewire.log=debug"),
                 debug,
