@@ -83,6 +83,20 @@ fn the_configmap_holds_a_valid_logging_file() {
         LoggingConfig::from_toml("configmap:logging.toml", text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.format, Format::Jsonl);
     assert!(config.span_events && config.otlp.enabled);
+    let scope = config.scope;
+    assert_eq!(
+        (
+            scope.request_level,
+            scope.capture.map(|c| c.level),
+            scope.rate_limit
+        ),
+        (
+            Some(tracing::Level::DEBUG),
+            Some(tracing::Level::DEBUG),
+            Some(1000)
+        ),
+        "request-scoped logging on in the sample deployment"
+    );
     assert_eq!(
         config.otlp.traces_url(),
         "http://otel-collector.observability:4317"
