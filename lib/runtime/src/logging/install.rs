@@ -10,6 +10,7 @@ use super::{
     config::{ColorMode, LoggingConfig, Stream},
     layer::TracewireLayer,
     output::{LineSink, QueuedSink, RotatingFile, StdStream},
+    scope::RateLimiter,
 };
 use crate::{
     otlp::{LogExport, SpanExport, StartError},
@@ -63,6 +64,8 @@ impl From<StartError> for InitError {
 pub struct LoggingGuard {
     sinks: Vec<Arc<dyn LineSink>>,
     exporters: Vec<Exporter>,
+    /// The rate limit, whose last suppressed counts are reported at the end.
+    rate: Option<Arc<RateLimiter>>,
 }
 
 /// An exporter to shut down with the guard.
@@ -85,6 +88,10 @@ impl LoggingGuard {
 
 impl Drop for LoggingGuard {
     fn drop(&mut self) {
+        // What the rate limit suppressed since its last report, before the lines go out.
+        if let Some(rate) = &self.rate {
+            rate.report();
+        }
         // Exporters first: their shutdown may report losses, and those lines must be flushed too.
         for exporter in self.exporters.drain(..) {
             match exporter {
@@ -146,6 +153,7 @@ impl LoggingConfig {
         let guard = LoggingGuard {
             sinks: layer.sinks(),
             exporters,
+            rate: layer.rate_limiter(),
         };
         Ok(Built { layer, guard })
     }

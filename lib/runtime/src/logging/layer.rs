@@ -44,7 +44,7 @@ use super::{
     },
     output::{with_buffer, LineSink, Outputs},
     reload::{FilterHandle, SharedFilter},
-    scope::{Failed, Hold, RequestScope, Scoping},
+    scope::{Failed, Hold, RateLimiter, RequestScope, Scoping},
     span_data::SpanData,
     timing::{self, Timing},
 };
@@ -166,6 +166,11 @@ impl TracewireLayer {
     /// The sinks, for flushing at shutdown.
     pub(crate) fn sinks(&self) -> Vec<Arc<dyn LineSink>> {
         self.outputs.sinks()
+    }
+
+    /// The rate limit, if any, for its last report at shutdown.
+    pub(crate) fn rate_limiter(&self) -> Option<Arc<RateLimiter>> {
+        self.scoping.as_ref()?.rate.clone()
     }
 
     /// Whether the filter enables a span or event of this callsite. With static directives
