@@ -5,7 +5,10 @@ use std::{process::ExitCode, sync::Arc};
 use clap::Parser;
 use tokio::sync::oneshot;
 use tracewire_runtime::{
-    plane::PlaneClient,
+    plane::{
+        distributed::{DistributedConfig, EndpointName},
+        etcd, nats, PlaneClient,
+    },
     serve::{self, ServeOptions},
 };
 use tracewire_worker::{BoundWorker, EngineArgs, WorkerConfig};
@@ -25,6 +28,15 @@ struct Args {
     /// The embedded worker's engine (ignored with --worker).
     #[command(flatten)]
     engine: EngineArgs,
+    /// With ETCD_ENDPOINTS and NATS_SERVER: the `namespace` of the workers to discover.
+    #[arg(long, default_value = "dynamo")]
+    namespace: String,
+    /// With ETCD_ENDPOINTS and NATS_SERVER: their `component`.
+    #[arg(long, default_value = "backend")]
+    component: String,
+    /// With ETCD_ENDPOINTS and NATS_SERVER: their endpoint.
+    #[arg(long, default_value = "generate")]
+    endpoint: String,
 }
 
 fn main() -> ExitCode {
@@ -36,20 +48,55 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = match ServeOptions::from_env() {
-        Ok(options) => options,
-        Err(e) => {
+    let (options, distributed) = match (ServeOptions::from_env(), DistributedConfig::from_env()) {
+        (Ok(options), Ok(distributed)) => (options, distributed),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("tracewire: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
-    tracewire_runtime::serve::run_main("frontend", || run(args, plane, options))
+    if distributed.is_some() && !args.workers.is_empty() {
+        eprintln!("tracewire-frontend: --worker cannot be used with ETCD_ENDPOINTS and NATS_SERVER: workers are discovered in etcd");
+        return ExitCode::from(2);
+    }
+    tracewire_runtime::serve::run_main("frontend", || run(args, plane, options, distributed))
 }
 
-async fn run(args: Args, mut plane: PlaneClient, options: ServeOptions) -> std::io::Result<()> {
+async fn run(
+    args: Args,
+    mut plane: PlaneClient,
+    options: ServeOptions,
+    distributed: Option<DistributedConfig>,
+) -> std::io::Result<()> {
     let listener = serve::bind(args.listen).await?;
     let mut embedded = None;
-    if args.workers.is_empty() {
+    if let Some(config) = &distributed {
+        let name = EndpointName {
+            namespace: args.namespace.clone(),
+            component: args.component.clone(),
+            endpoint: args.endpoint.clone(),
+        };
+        let client = etcd::connect(config).await.map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot connect to etcd at {:?}: {e}",
+                config.etcd_endpoints
+            ))
+        })?;
+        let discovery = etcd::Discovery::start(client, name.clone())
+            .await
+            .map_err(|e| {
+                std::io::Error::other(format!("cannot list the instances in etcd: {e}"))
+            })?;
+        let client = nats::connect(&config.nats_server, "tracewire-frontend")
+            .await
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "cannot connect to NATS at {}: {e}",
+                    config.nats_server
+                ))
+            })?;
+        plane = PlaneClient::distributed(client, discovery, name);
+    } else if args.workers.is_empty() {
         let config = WorkerConfig::default().with_engine(&args.engine);
         let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into()).await?;
         let addr = worker.local_addr()?;
@@ -65,7 +112,7 @@ async fn run(args: Args, mut plane: PlaneClient, options: ServeOptions) -> std::
         embedded = Some((stop, task));
     }
     let plane = Arc::new(plane);
-    info!(addr = %listener.local_addr()?, workers = ?plane.worker_urls().collect::<Vec<_>>(), "frontend listening");
+    info!(addr = %listener.local_addr()?, workers = ?plane.worker_urls(), "frontend listening");
     let served = serve::serve(
         listener,
         tracewire_frontend::app(plane),

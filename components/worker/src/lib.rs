@@ -18,12 +18,12 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::mpsc};
 use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody},
     metrics::metrics,
-    plane::{GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage, INFO_PATH},
-    propagation::continue_trace,
+    plane::{nats, GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage, INFO_PATH},
+    propagation::{continue_trace, Extractor},
     serve::Shutdown,
     wire,
 };
@@ -45,6 +45,8 @@ pub struct WorkerConfig {
     pub model: String,
     /// Pause between tokens.
     pub token_delay: Duration,
+    /// The instance id (its etcd lease, on the NATS plane); random if `None`.
+    pub instance_id: Option<i64>,
 }
 
 impl Default for WorkerConfig {
@@ -55,6 +57,7 @@ impl Default for WorkerConfig {
             endpoint: "generate".into(),
             model: "Qwen/Qwen3-0.6B".into(),
             token_delay: Duration::from_millis(10),
+            instance_id: None,
         }
     }
 }
@@ -86,16 +89,24 @@ struct Worker {
     info: WorkerInfo,
 }
 
-/// The worker's routes; `instance_id` is random and stable for the process.
-pub fn app(config: WorkerConfig) -> Router {
+fn worker(config: WorkerConfig) -> Arc<Worker> {
     let info = WorkerInfo {
         model: config.model.clone(),
         namespace: config.namespace.clone(),
         component: config.component.clone(),
         endpoint: config.endpoint.clone(),
-        instance_id: fastrand::u64(..).to_string(),
+        instance_id: config
+            .instance_id
+            .map_or_else(|| fastrand::u64(..).to_string(), |id| id.to_string()),
     };
-    let path = format!("/{}", config.endpoint);
+    Arc::new(Worker { config, info })
+}
+
+/// The worker's routes; `instance_id` is the configured one, else random and stable for the
+/// process.
+pub fn app(config: WorkerConfig) -> Router {
+    let worker = worker(config);
+    let path = format!("/{}", worker.config.endpoint);
     Router::new()
         .route(
             INFO_PATH,
@@ -113,7 +124,7 @@ pub fn app(config: WorkerConfig) -> Router {
                 "no such route on the worker",
             )
         })
-        .with_state(Arc::new(Worker { config, info }))
+        .with_state(worker)
 }
 
 /// A bound worker, ready to serve.
@@ -156,20 +167,7 @@ async fn generate(
 ) -> Response {
     let start = Instant::now();
     let info = &worker.info;
-    let (span, _) = continue_trace(&headers, |remote| {
-        info_span!(
-            "handle_payload",
-            remote_parent = remote,
-            component = info.component.as_str(),
-            endpoint = info.endpoint.as_str(),
-            namespace = info.namespace.as_str(),
-            instance_id = info.instance_id.as_str(),
-            outcome = Empty,
-            ttft_us = Empty,
-            itl_us = Empty,
-            otel.kind = "server",
-        )
-    });
+    let span = handle_payload_span(info, &headers);
     let request = async {
         debug!(target: wire::REQUEST, headers = %wire::Headers(&headers), "received generate call");
         let bytes = read_body(body, MAX_BODY).await.map_err(|e| {
@@ -198,6 +196,43 @@ async fn generate(
         }
     };
     let (tx, body) = ChannelBody::new(16);
+    spawn_generation(worker, request, &shutdown, span, start, tx);
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::new(body),
+    )
+        .into_response()
+}
+
+/// The `handle_payload` span of one call, continuing the trace its `carrier` brings.
+fn handle_payload_span(info: &WorkerInfo, carrier: &(impl Extractor + ?Sized)) -> Span {
+    continue_trace(carrier, |remote| {
+        info_span!(
+            "handle_payload",
+            remote_parent = remote,
+            component = info.component.as_str(),
+            endpoint = info.endpoint.as_str(),
+            namespace = info.namespace.as_str(),
+            instance_id = info.instance_id.as_str(),
+            outcome = Empty,
+            ttft_us = Empty,
+            itl_us = Empty,
+            otel.kind = "server",
+        )
+    })
+    .0
+}
+
+/// Generates `request`'s tokens in `span`, on `shutdown`'s tracker (the server waits for it),
+/// sending each protocol line to `tx`; the call started at `start`.
+fn spawn_generation(
+    worker: Arc<Worker>,
+    request: GenerateRequest,
+    shutdown: &Shutdown,
+    span: Span,
+    start: Instant,
+    tx: mpsc::Sender<Bytes>,
+) {
     let delay = worker.config.token_delay;
     // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
     let stopping = shutdown.clone();
@@ -275,11 +310,86 @@ async fn generate(
         }
         .instrument(span),
     );
-    (
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::new(body),
-    )
-        .into_response()
+}
+
+/// Serves `config`'s endpoint on the NATS plane: a message on the subject of `instance` is a
+/// call, continued in a `handle_payload` span from its headers and answered on its reply
+/// subject, one protocol line per message. Until `shutdown`; then, as the HTTP server does,
+/// lets the calls in flight finish for 10 s and ends the rest, each closing its span.
+pub async fn serve_nats(
+    config: WorkerConfig,
+    client: async_nats::Client,
+    instance: tokio::sync::watch::Receiver<tracewire_runtime::plane::etcd::Instance>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let worker = worker(WorkerConfig {
+        instance_id: Some(instance.borrow().instance_id),
+        ..config
+    });
+    let handle = Shutdown::new();
+    let calls = (client.clone(), handle.clone());
+    nats::serve(client, instance, shutdown, move |message| {
+        let (client, handle) = calls.clone();
+        let call = nats_call(Arc::clone(&worker), client, handle.clone(), message);
+        handle.spawn(call);
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    if tokio::time::timeout(DRAIN, handle.tasks_done())
+        .await
+        .is_err()
+    {
+        handle.pass_deadline();
+        let _ = tokio::time::timeout(Duration::from_secs(5), handle.tasks_done()).await;
+    }
+    Ok(())
+}
+
+/// How long calls in flight may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// One call over NATS.
+async fn nats_call(
+    worker: Arc<Worker>,
+    client: async_nats::Client,
+    shutdown: Shutdown,
+    message: async_nats::Message,
+) {
+    let start = Instant::now();
+    let Some(reply) = message.reply.clone() else {
+        warn!(subject = %message.subject, "a generate call without a reply subject; dropped");
+        return;
+    };
+    let none = async_nats::HeaderMap::new();
+    let span = handle_payload_span(&worker.info, message.headers.as_ref().unwrap_or(&none));
+    let parsed = span.in_scope(|| {
+        debug!(target: wire::REQUEST, subject = %message.subject, headers = %nats::Headers(message.headers.as_ref()), "received generate call");
+        trace!(target: wire::REQUEST, body = %message.payload.escape_ascii(), "generate call body");
+        parse(&worker, &message.payload)
+    });
+    let request = match parsed {
+        Ok(request) => request,
+        Err(e) => {
+            span.record("outcome", "client_error");
+            count_call(&worker.info, "client_error", start);
+            let refused = WorkerMessage::Error { message: e.message };
+            let _ = client.publish(reply, refused.to_line()).await;
+            return;
+        }
+    };
+    let (tx, mut lines) = mpsc::channel(16);
+    spawn_generation(worker, request, &shutdown, span.clone(), start, tx);
+    async move {
+        while let Some(line) = lines.recv().await {
+            if let Err(e) = client.publish(reply.clone(), line).await {
+                debug!(target: wire::TRANSPORT, error = %e, "cannot answer on NATS");
+                break;
+            }
+        }
+        let _ = client.flush().await;
+    }
+    .instrument(span)
+    .await;
 }
 
 /// Counts a finished call, with its endpoint's labels, in `tracewire_worker_requests_total` and

@@ -1,11 +1,13 @@
 //! The frontend's side of the request plane: HTTP/1.1 calls to workers, balanced round-robin,
-//! a worker that refuses connections skipped for a while, the caller's trace propagated, and
-//! everything that crosses logged under the [`wire`](crate::wire) targets.
+//! a worker that refuses connections skipped for a while; or, with the distributed runtime,
+//! NATS calls to the instances etcd lists, round-robin over the live ones. Either way the
+//! caller's trace is propagated and everything that crosses is logged under the
+//! [`wire`](crate::wire) targets.
 
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Mutex, PoisonError,
+        Arc, Mutex, PoisonError,
     },
     time::{Duration, Instant},
 };
@@ -20,8 +22,19 @@ use hyper_util::{
 };
 use tracing::{debug, enabled, trace, Level};
 
-use super::protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};
-use crate::{propagation::inject_current, wire};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use super::{
+    distributed::EndpointName,
+    etcd::Discovery,
+    nats,
+    protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH},
+};
+use crate::{
+    propagation::{inject_current, inject_into},
+    wire,
+};
 
 /// How long a worker that refused a connection is passed over.
 const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -82,11 +95,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A client for a fixed set of workers.
+/// A client for a fixed set of workers over HTTP, or for the instances etcd lists over NATS.
 pub struct PlaneClient {
     http: Client<HttpConnector, Full<Bytes>>,
     workers: Vec<Worker>,
     next: AtomicUsize,
+    distributed: Option<Distributed>,
+}
+
+/// The NATS plane: the connection, the instances, and the endpoint they serve.
+struct Distributed {
+    nats: async_nats::Client,
+    discovery: Arc<Discovery>,
+    name: EndpointName,
 }
 
 impl PlaneClient {
@@ -111,16 +132,54 @@ impl PlaneClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             workers,
             next: AtomicUsize::new(0),
+            distributed: None,
         })
     }
 
-    /// The workers' URLs.
-    pub fn worker_urls(&self) -> impl Iterator<Item = &str> {
-        self.workers.iter().map(|w| w.base.as_str())
+    /// A client for the instances of `name` that `discovery` lists, called over `nats`.
+    pub fn distributed(
+        nats: async_nats::Client,
+        discovery: Arc<Discovery>,
+        name: EndpointName,
+    ) -> Self {
+        let mut client = PlaneClient::new([]).expect("no URL to check");
+        client.distributed = Some(Distributed {
+            nats,
+            discovery,
+            name,
+        });
+        client
+    }
+
+    /// The workers' URLs (their NATS subjects on the NATS plane).
+    pub fn worker_urls(&self) -> Vec<String> {
+        match &self.distributed {
+            Some(d) => d
+                .discovery
+                .instances()
+                .into_iter()
+                .map(|r| r.subject)
+                .collect(),
+            None => self.workers.iter().map(|w| w.base.clone()).collect(),
+        }
     }
 
     /// What each reachable worker says of itself.
     pub async fn infos(&self) -> Vec<WorkerInfo> {
+        if let Some(d) = &self.distributed {
+            return d
+                .discovery
+                .instances()
+                .into_iter()
+                .map(|r| WorkerInfo {
+                    model: r.model,
+                    namespace: d.name.namespace.clone(),
+                    component: d.name.component.clone(),
+                    endpoint: d.name.endpoint.clone(),
+                    instance_id: r.instance_id.to_string(),
+                })
+                .collect();
+        }
         let mut infos = Vec::new();
         for worker in &self.workers {
             if let Ok(info) = self.info(worker).await {
@@ -151,6 +210,9 @@ impl PlaneClient {
     /// Starts a generation on the next reachable worker serving the model and returns its
     /// token stream. Must be called inside the span whose trace the call continues.
     pub async fn generate(&self, request: &GenerateRequest) -> Result<TokenStream, PlaneError> {
+        if let Some(d) = &self.distributed {
+            return d.generate(request).await;
+        }
         let n = self.workers.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         // Workers marked down are tried last, so a restarted one is found again.
@@ -184,7 +246,7 @@ impl PlaneClient {
             }
             return Ok(TokenStream {
                 worker: worker.base.clone(),
-                body: response.into_body(),
+                source: Source::Http(response.into_body()),
                 buffer: Vec::new(),
                 finished: false,
             });
@@ -293,12 +355,93 @@ fn check_worker_url(url: &str) -> Result<(), InvalidWorkerUrl> {
     }
 }
 
+impl Distributed {
+    /// One call to the next live instance serving the model: its subject gets the request with
+    /// the trace headers, the answer comes on a new inbox; the first message within
+    /// [`nats::FIRST_MESSAGE`], the rest until the instance's key disappears.
+    async fn generate(&self, request: &GenerateRequest) -> Result<TokenStream, PlaneError> {
+        let Some(picked) = self.discovery.pick(&request.model) else {
+            return Err(if self.discovery.instances().is_empty() {
+                PlaneError::NoWorker(0)
+            } else {
+                PlaneError::UnknownModel(request.model.clone())
+            });
+        };
+        let subject = picked.registration.subject;
+        let unavailable = |reason: String| {
+            debug!(target: wire::TRANSPORT, subject, reason, "NATS call failed");
+            PlaneError::NoWorker(1)
+        };
+        if !nats::connected(&self.nats) {
+            return Err(unavailable("not connected to NATS".into()));
+        }
+        let inbox = self.nats.new_inbox();
+        let mut messages = self
+            .nats
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let mut headers = async_nats::HeaderMap::new();
+        inject_into(&mut headers);
+        debug!(target: wire::REQUEST, subject, headers = %nats::Headers(Some(&headers)), "sending request");
+        let body = Bytes::from(serde_json::to_vec(request).unwrap_or_default());
+        trace!(target: wire::REQUEST, body = %body.escape_ascii(), "request body");
+        self.nats
+            .publish_with_reply_and_headers(subject.clone(), inbox, headers, body)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let mut gone = picked.gone;
+        let first = tokio::select! {
+            first = tokio::time::timeout(nats::FIRST_MESSAGE, messages.next()) => first,
+            _ = gone.wait_for(|gone| *gone) => return Err(unavailable("the instance left etcd".into())),
+        };
+        let first = match first {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err(unavailable("the subscription closed".into())),
+            Err(_) => {
+                return Err(PlaneError::Broken {
+                    worker: subject,
+                    reason: format!("no answer within {} s", nats::FIRST_MESSAGE.as_secs()),
+                })
+            }
+        };
+        if first.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            return Err(unavailable("no responders on the subject".into()));
+        }
+        debug!(target: wire::RESPONSE, subject, headers = %nats::Headers(first.headers.as_ref()), "received response");
+        Ok(TokenStream {
+            worker: subject,
+            source: Source::Nats {
+                messages,
+                first: Some(first.payload),
+                gone,
+            },
+            buffer: Vec::new(),
+            finished: false,
+        })
+    }
+}
+
 /// The tokens of one generation, as the worker streams them.
 pub struct TokenStream {
     worker: String,
-    body: Incoming,
+    source: Source,
     buffer: Vec<u8>,
     finished: bool,
+}
+
+/// Where a stream's lines come from.
+enum Source {
+    /// An HTTP response body.
+    Http(Incoming),
+    /// NATS messages on the call's inbox, one line each.
+    Nats {
+        messages: async_nats::Subscriber,
+        /// The first message, already read.
+        first: Option<Bytes>,
+        /// Turns `true` when the instance's key disappears (it died or left).
+        gone: watch::Receiver<bool>,
+    },
 }
 
 impl TokenStream {
@@ -333,21 +476,35 @@ impl TokenStream {
             if self.buffer.len() > MAX_LINE {
                 return Some(self.fail(format!("a line longer than {MAX_LINE} bytes")));
             }
-            match self.body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        trace!(target: wire::RESPONSE, worker = self.worker, frame = %data.escape_ascii(), "response frame");
-                        self.buffer.extend_from_slice(&data);
-                    }
-                }
-                Some(Err(e)) => {
-                    return Some(self.fail(format!("the stream broke: {}", error_chain(&e))))
-                }
-                None => {
-                    return Some(
-                        self.fail("the stream ended before the generation finished".to_owned()),
-                    )
-                }
+            let more: Result<Option<Bytes>, String> = match &mut self.source {
+                Source::Http(body) => match body.frame().await {
+                    Some(Ok(frame)) => Ok(frame.into_data().ok()),
+                    Some(Err(e)) => Err(format!("the stream broke: {}", error_chain(&e))),
+                    None => Err("the stream ended before the generation finished".to_owned()),
+                },
+                Source::Nats {
+                    messages,
+                    first,
+                    gone,
+                } => match first.take() {
+                    Some(payload) => Ok(Some(payload)),
+                    None => tokio::select! {
+                        message = messages.next() => message
+                            .map(|m| Some(m.payload))
+                            .ok_or_else(|| "the NATS subscription closed".to_owned()),
+                        _ = gone.wait_for(|gone| *gone) => Err(
+                            "the worker's key disappeared from etcd (it died or left)".to_owned()
+                        ),
+                    },
+                },
+            };
+            let more = match more {
+                Ok(more) => more,
+                Err(reason) => return Some(self.fail(reason)),
+            };
+            if let Some(data) = more {
+                trace!(target: wire::RESPONSE, worker = self.worker, frame = %data.escape_ascii(), "response frame");
+                self.buffer.extend_from_slice(&data);
             }
         }
     }

@@ -5,6 +5,9 @@
 //! [`PlaneClient`] learns each worker's endpoint and model from the former.
 
 mod client;
+pub mod distributed;
+pub mod etcd;
+pub mod nats;
 mod protocol;
 mod timing;
 

@@ -19,7 +19,10 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    pub(crate) fn new() -> Self {
+    /// A handle for a server of one's own (a request plane other than HTTP): spawn its
+    /// tasks with [`spawn`](Self::spawn), then [`pass_deadline`](Self::pass_deadline) and
+    /// [`tasks_done`](Self::tasks_done) to drain.
+    pub fn new() -> Self {
         Shutdown {
             tasks: TaskTracker::new(),
             deadline: CancellationToken::new(),
@@ -52,12 +55,13 @@ impl Shutdown {
         self.deadline.is_cancelled()
     }
 
-    pub(crate) fn pass_deadline(&self) {
+    /// Tells the tasks that the drain deadline has passed.
+    pub fn pass_deadline(&self) {
         self.deadline.cancel();
     }
 
     /// Waits for the spawned tasks to end.
-    pub(crate) async fn tasks_done(&self) {
+    pub async fn tasks_done(&self) {
         self.tasks.close();
         self.tasks.wait().await;
     }

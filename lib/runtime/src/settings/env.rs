@@ -31,6 +31,13 @@ pub const DYN_LOG_CAPTURE: &str = "DYN_LOG_CAPTURE";
 /// The most lines a second from one callsite (0: no limit).
 pub const DYN_LOG_RATE_LIMIT: &str = "DYN_LOG_RATE_LIMIT";
 
+/// etcd endpoints, comma-separated URLs: with `NATS_SERVER`, the distributed runtime.
+pub const ETCD_ENDPOINTS: &str = "ETCD_ENDPOINTS";
+/// The NATS server (`nats://host:port`): with `ETCD_ENDPOINTS`, the distributed runtime.
+pub const NATS_SERVER: &str = "NATS_SERVER";
+/// Seconds of a worker's etcd lease.
+pub const DYN_LEASE_TTL_S: &str = "DYN_LEASE_TTL_S";
+
 /// How many HTTP connections a server serves at once.
 pub const DYN_HTTP_MAX_CONNECTIONS: &str = "DYN_HTTP_MAX_CONNECTIONS";
 
