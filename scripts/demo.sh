@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 port=${PORT:-8080}
 target=${CARGO_TARGET_DIR:-target}
 command -v curl >/dev/null || { echo "demo.sh needs curl" >&2; exit 1; }
+bash scripts/build-deps.sh
 echo "== building the frontend and worker (the first build on a new machine takes a few minutes)"
 cargo build -q -p tracewire-frontend -p tracewire-worker
 log=$(mktemp --suffix=.jsonl)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need on a fresh machine (python3, curl and the
-# Prometheus server from the system's packages if missing; the OTLP receiver's Python packages,
+# The test command: installs what the tests need on a fresh machine (protoc for the build;
+# python3, curl, and the real servers the tests start: Prometheus, nats-server and etcd, from
+# the system's packages if missing; the OTLP receiver's Python packages,
 # opentelemetry-proto, grpcio and cryptography, into a virtual environment at target/test-venv,
 # never into the system's Python), then
 # runs every test of the workspace with that environment first on PATH and prints one closing
@@ -13,6 +14,10 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 # A real Prometheus scrapes the system servers in tests/tests/system_server.rs.
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+# Real NATS and etcd servers for the distributed runtime's tests (tests/tests/distributed.rs).
+command -v nats-server >/dev/null || need_apt+=(nats-server)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi

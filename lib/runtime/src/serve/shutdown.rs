@@ -67,6 +67,12 @@ impl Shutdown {
     }
 }
 
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Shutdown {
     type Rejection = Infallible;
 
