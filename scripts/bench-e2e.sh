@@ -9,7 +9,8 @@
 #   BENCH_TOGETHER=1 runs all the modes at once, each its own processes and load generator.
 #   modes: jsonl (no export), off (DYN_LOG=off), scoped (jsonl with request-scoped logging
 #   configured but not triggered: a request level, capture at DEBUG, a rate limit of 10^6/s),
-#   otlp-live, otlp-down, otlp-hung
+#   otlp-live, otlp-down, otlp-hung; nats and nats-off: jsonl and off on the NATS plane (the
+#   worker found through etcd, called over NATS; needs nats-server and etcd, started here)
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
 set -euo pipefail
@@ -36,13 +37,32 @@ printf "%-10s %10s %10s %10s %16s %16s\n" mode "req/s" "p50" "p99" "frontend_us/
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 per_request() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}'; }
 declare -a pids wpids receivers outs ticks wticks
+# The NATS plane's servers, started once for every nats mode (each mode its own namespace).
+cluster_env=()
+if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
+  for tool in nats-server etcd; do command -v $tool >/dev/null || { echo "needs $tool (apt-get install nats-server etcd-server)" >&2; exit 1; }; done
+  nats-server -a 127.0.0.1 -p 18570 > "$work/nats.log" 2>&1 &
+  nats_pid=$!
+  etcd --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:18571 --advertise-client-urls http://127.0.0.1:18571 \
+    --listen-peer-urls http://127.0.0.1:18572 --initial-advertise-peer-urls http://127.0.0.1:18572 \
+    --initial-cluster default=http://127.0.0.1:18572 > "$work/etcd.log" 2>&1 &
+  etcd_pid=$!
+  trap 'kill $nats_pid $etcd_pid 2>/dev/null || true' EXIT
+  for port in 18570 18571; do
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+  done
+  sleep 1
+  cluster_env=(ETCD_ENDPOINTS=http://127.0.0.1:18571 NATS_SERVER=nats://127.0.0.1:18570)
+fi
 # Starts mode number $1 (its receiver, worker and frontend) on its own ports.
 start() {
   local i=$1 mode=${modes[$1]} port=$((18590 + 2 * $1)) receiver="" wpid=""
-  local env=(DYN_LOGGING_JSONL=true)
+  local env=(DYN_LOGGING_JSONL=true) plane=()
   case $mode in
     jsonl) ;;
     off) env+=(DYN_LOG=off) ;;
+    nats) env+=("${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
+    nats-off) env+=(DYN_LOG=off "${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     scoped) env+=(DYN_LOG_REQUEST_LEVEL=debug DYN_LOG_CAPTURE=debug DYN_LOG_RATE_LIMIT=1000000) ;;
     otlp-live|otlp-hung)
       local flag=""; [ "$mode" = otlp-hung ] && flag=--hang
@@ -57,14 +77,20 @@ start() {
   local log=/dev/null wlog=/dev/null worker_flags=()
   [ "${BENCH_LOG:-}" = file ] && { log="$work/$i.log"; wlog="$work/$i.worker.log"; }
   if [ -z "${BENCH_EMBEDDED:-}" ]; then
-    env "${env[@]}" "$target/release/tracewire-worker" --listen "127.0.0.1:$((port + 1))" --token-delay-ms 0 2>"$wlog" &
+    env "${env[@]}" "$target/release/tracewire-worker" --listen "127.0.0.1:$((port + 1))" --token-delay-ms 0 "${plane[@]}" 2>"$wlog" &
     wpid=$!
     worker_flags=(--worker "http://127.0.0.1:$((port + 1))")
+    [ ${#plane[@]} -gt 0 ] && worker_flags=("${plane[@]}")
     for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null && break; sleep 0.05; done
   fi
   env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 "${worker_flags[@]}" 2>"$log" &
   pids[i]=$!; wpids[i]=$wpid; receivers[i]=$receiver
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+  # On the NATS plane, until the frontend has found the worker in etcd.
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "hi"}]}' "http://127.0.0.1:$port/v1/chat/completions" && break
+    sleep 0.1
+  done
 }
 snapshot() {
   ticks[$1]=$(cpu_ticks "${pids[$1]}"); wticks[$1]=0

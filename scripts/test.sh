@@ -17,6 +17,7 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 # Real NATS and etcd servers for the distributed runtime's tests (tests/tests/distributed.rs).
 command -v nats-server >/dev/null || need_apt+=(nats-server)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

@@ -133,7 +133,7 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
     let tag = image_tag();
     let mut services = Vec::new();
     let mut deployments = Vec::new();
-    for file in ["k8s/worker.yaml", "k8s/frontend.yaml"] {
+    for file in ["k8s/worker.yaml", "k8s/frontend.yaml", "k8s/nats-etcd.yaml"] {
         for doc in yaml(file) {
             match s(&doc["kind"]) {
                 "Service" => services.push(doc),
@@ -142,8 +142,31 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             }
         }
     }
-    assert_eq!(deployments.len(), 2);
-    for d in &deployments {
+    assert_eq!(deployments.len(), 4);
+    // The distributed runtime's servers, and their Services by the names the env points at.
+    for (name, port) in [("nats", 4222), ("etcd", 2379)] {
+        let svc = services
+            .iter()
+            .find(|svc| s(&svc["metadata"]["name"]) == name)
+            .unwrap_or_else(|| panic!("a {name} Service"));
+        assert_eq!(svc["spec"]["ports"][0]["port"].as_u64(), Some(port));
+        assert!(
+            deployments
+                .iter()
+                .any(|d| d["spec"]["selector"]["matchLabels"] == svc["spec"]["selector"]),
+            "{name}: a Deployment behind the Service"
+        );
+    }
+    assert!(
+        !services
+            .iter()
+            .any(|svc| s(&svc["metadata"]["name"]) == "tracewire-worker"),
+        "workers are found in etcd: no worker Service"
+    );
+    for d in deployments
+        .iter()
+        .filter(|d| s(&d["metadata"]["name"]).starts_with("tracewire-"))
+    {
         let pod = &d["spec"]["template"];
         assert_eq!(
             d["spec"]["selector"]["matchLabels"],
@@ -219,27 +242,21 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
         assert_eq!(s(&annotations["prometheus.io/scrape"]), "true");
         assert_eq!(s(&annotations["prometheus.io/port"]), system_port);
         assert_eq!(s(&annotations["prometheus.io/path"]), "/metrics");
-        let service = services
-            .iter()
-            .find(|svc| svc["spec"]["selector"] == d["spec"]["selector"]["matchLabels"])
-            .unwrap();
-        assert_eq!(
-            s(&service["spec"]["ports"][0]["targetPort"]),
-            s(&ports[0]["name"]),
-            "the Service targets the named port"
+        assert!(env.contains(&("ETCD_ENDPOINTS", "http://etcd:2379")));
+        assert!(env.contains(&("NATS_SERVER", "nats://nats:4222")));
+        assert!(
+            !args.contains(&"--worker"),
+            "no --worker with etcd and NATS"
         );
         if bin == "tracewire-frontend" {
-            let worker = args[args.iter().position(|a| *a == "--worker").unwrap() + 1];
-            let worker_svc = services
+            let service = services
                 .iter()
-                .find(|svc| s(&svc["metadata"]["name"]) == "tracewire-worker")
+                .find(|svc| svc["spec"]["selector"] == d["spec"]["selector"]["matchLabels"])
                 .unwrap();
             assert_eq!(
-                worker,
-                format!(
-                    "http://tracewire-worker:{}",
-                    worker_svc["spec"]["ports"][0]["port"].as_u64().unwrap()
-                )
+                s(&service["spec"]["ports"][0]["targetPort"]),
+                s(&ports[0]["name"]),
+                "the Service targets the named port"
             );
         }
     }
@@ -375,6 +392,17 @@ fn compose_wires_the_services_together() {
         if s(name).starts_with("frontend") || s(name).starts_with("worker") {
             assert_eq!(s(&svc["image"]), tag);
             let env = svc["environment"].as_mapping().unwrap();
+            for (var, scheme) in [("ETCD_ENDPOINTS", "http://"), ("NATS_SERVER", "nats://")] {
+                let host = s(&env[var])
+                    .trim_start_matches(scheme)
+                    .split(':')
+                    .next()
+                    .unwrap();
+                assert!(
+                    services.contains_key(host),
+                    "{name:?}: {var} names {host}, not a service"
+                );
+            }
             let endpoint = s(&env["OTEL_EXPORTER_OTLP_ENDPOINT"]);
             let host = endpoint
                 .trim_start_matches("http://")

@@ -91,10 +91,28 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
     let (mut w2, _) = start_worker(&dir, "worker2", &fast, &env);
     let (mut w3, _) = start_worker(&dir, "worker3", &["--token-delay-ms", "200"], &env);
     let leases = [lease(&mut w1), lease(&mut w2), lease(&mut w3)];
+    // Something under the prefix that is not an instance: skipped with a WARN, never a crash.
+    let bad = "v1/instances/dynamo/backend/generate/bad";
+    let put = std::process::Command::new("etcdctl")
+        .args(["--endpoints", &cluster.etcd.url(), "put", bad, "not json"])
+        .env("ETCDCTL_API", "3")
+        .output()
+        .expect("etcdctl runs");
+    assert!(put.status.success(), "{put:?}");
     let (f, addr) = start_frontend(&dir, &[], &[], &env);
     wait_until(20, "the frontend lists three instances", || {
         count(&f, "instance added") == 3
     });
+    let skipped = lines_of(&f);
+    let skipped: Vec<_> = skipped
+        .iter()
+        .filter(|l| l.message == "malformed instance in etcd; skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(
+        (skipped[0].level.as_str(), &skipped[0]["key"]),
+        ("WARN", &Value::from(bad))
+    );
 
     let ids: Vec<String> = (0..12).map(|i| format!("r-{i}")).collect();
     for id in &ids {
