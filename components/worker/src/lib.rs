@@ -322,15 +322,30 @@ pub async fn serve_nats(
     instance: tokio::sync::watch::Receiver<tracewire_runtime::plane::etcd::Instance>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let worker = worker(WorkerConfig {
-        instance_id: Some(instance.borrow().instance_id),
-        ..config
-    });
+    // The instance it is now: a new lease (etcd lost the old one) is a new instance id.
+    let current = instance.clone();
+    let serving = std::sync::Mutex::new(worker(WorkerConfig {
+        instance_id: Some(current.borrow().instance_id),
+        ..config.clone()
+    }));
     let handle = Shutdown::new();
     let calls = (client.clone(), handle.clone());
     nats::serve(client, instance, shutdown, move |message| {
+        let worker = {
+            let mut serving = serving
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let id = current.borrow().instance_id;
+            if serving.config.instance_id != Some(id) {
+                *serving = worker(WorkerConfig {
+                    instance_id: Some(id),
+                    ..config.clone()
+                });
+            }
+            Arc::clone(&serving)
+        };
         let (client, handle) = calls.clone();
-        let call = nats_call(Arc::clone(&worker), client, handle.clone(), message);
+        let call = nats_call(worker, client, handle.clone(), message);
         handle.spawn(call);
     })
     .await
