@@ -330,5 +330,39 @@ fn an_etcd_restart_keeps_the_known_instances_and_the_registrations() {
     });
     assert_eq!(chat(&addr2, "after-restart"), 200);
     assert_eq!(chat(&addr, "after-restart-old"), 200);
-    drop((f.stop(), f2.stop(), w.stop()));
+
+    // etcd comes back without its data: the lease is gone, the worker registers under a new
+    // one (a new instance id and subject), and both frontends follow.
+    cluster.etcd.stop();
+    std::fs::remove_dir_all(dir.join("etcd")).unwrap();
+    cluster.etcd.start_again();
+    wait_until(30, "the worker registers under a new lease", || {
+        count(&w, "the etcd lease expired; registered again under a new lease") == 1
+    });
+    wait_until(20, "both frontends list the new instance", || {
+        count(&f, "instance added") >= 2 && count(&f2, "instance added") >= 2
+    });
+    assert_eq!(chat(&addr, "new-lease-old-frontend"), 200);
+    assert_eq!(chat(&addr2, "new-lease-new-frontend"), 200);
+    let (fl, wl) = (f.stop(), w.stop());
+    drop(f2.stop());
+    let again = wl
+        .iter()
+        .find(|l| l.message == "the etcd lease expired; registered again under a new lease")
+        .unwrap();
+    let handle = wl
+        .iter()
+        .find(|l| {
+            l.span() == "handle_payload"
+                && l.x_request_id.as_deref() == Some("new-lease-old-frontend")
+        })
+        .unwrap();
+    assert_eq!(
+        handle["instance_id"].as_str(),
+        Some(again["instance_id"].to_string().as_str()),
+        "the calls carry the new lease as instance_id"
+    );
+    assert!(fl
+        .iter()
+        .any(|l| l.message == "etcd watch lost; keeping the last known instances"));
 }
