@@ -1,12 +1,13 @@
 //! The distributed runtime (SPEC §10) on real servers: workers registered in etcd and called
-//! over NATS, traces unbroken across them, workers that die or join, a NATS server restarted.
+//! over NATS, traces unbroken across them, workers that die or join, NATS and etcd restarted,
+//! half a configuration refused.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, check_jsonl_allow_open, http, json_lines, start_frontend, start_worker, temp_dir,
-    try_http, wait_until, HttpCall, Line, Process, Server,
+    binary, check_jsonl, check_jsonl_allow_open, http, json_lines, run, start_frontend,
+    start_worker, temp_dir, try_http, wait_until, HttpCall, Line, Process, Server,
 };
 
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -250,6 +251,55 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
 }
 
 #[test]
+fn half_a_distributed_configuration_or_one_with_worker_is_refused() {
+    let both = [
+        ("ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
+        ("NATS_SERVER", "nats://127.0.0.1:4222"),
+    ];
+    let frontend = binary("tracewire-frontend");
+    let worker = binary("tracewire-worker");
+    // (program, flags, environment, the one line it must print)
+    type Case<'a> = (
+        &'a std::path::Path,
+        Vec<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+    );
+    let cases: [Case<'_>; 4] = [
+        (
+            &frontend,
+            vec!["--worker", "http://127.0.0.1:9090"],
+            both.to_vec(),
+            "tracewire-frontend: --worker cannot be used with ETCD_ENDPOINTS and NATS_SERVER",
+        ),
+        (
+            &frontend,
+            vec![],
+            vec![both[0]],
+            "tracewire: configuration error: ETCD_ENDPOINTS: \"http://127.0.0.1:2379\": NATS_SERVER must be set too",
+        ),
+        (
+            &worker,
+            vec![],
+            vec![both[1]],
+            "tracewire: configuration error: NATS_SERVER: \"nats://127.0.0.1:4222\": ETCD_ENDPOINTS must be set too",
+        ),
+        (
+            &worker,
+            vec![],
+            vec![both[0], both[1], ("DYN_LEASE_TTL_S", "ten")],
+            "tracewire: configuration error: DYN_LEASE_TTL_S: \"ten\": expected seconds from 1 to 3600",
+        ),
+    ];
+    for (program, args, env, want) in cases {
+        let out = run(program.to_str().unwrap(), &args, &env);
+        assert_eq!(out.code, Some(2), "{want}: {out:?}");
+        assert!(out.stderr.starts_with(want), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+    }
+}
+
+#[test]
 fn a_nats_restart_fails_requests_with_503_then_service_resumes() {
     let dir = temp_dir("nats-restart");
     let mut cluster = Cluster::start(&dir);
@@ -337,7 +387,10 @@ fn an_etcd_restart_keeps_the_known_instances_and_the_registrations() {
     std::fs::remove_dir_all(dir.join("etcd")).unwrap();
     cluster.etcd.start_again();
     wait_until(30, "the worker registers under a new lease", || {
-        count(&w, "the etcd lease expired; registered again under a new lease") == 1
+        count(
+            &w,
+            "the etcd lease expired; registered again under a new lease",
+        ) == 1
     });
     wait_until(20, "both frontends list the new instance", || {
         count(&f, "instance added") >= 2 && count(&f2, "instance added") >= 2
