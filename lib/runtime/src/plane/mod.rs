@@ -3,6 +3,12 @@
 //!
 //! A worker serves [`INFO_PATH`] (its [`WorkerInfo`]) and `POST /<endpoint>`; the frontend's
 //! [`PlaneClient`] learns each worker's endpoint and model from the former.
+//!
+//! With the distributed runtime (SPEC §10, `ETCD_ENDPOINTS` and `NATS_SERVER`) the same
+//! protocol lines travel over NATS instead: [`distributed`] has the settings and names,
+//! [`etcd`] the worker's registration under a lease and the frontend's discovery, [`nats`] the
+//! transport (the propagation carriers for NATS headers, a worker's subscription);
+//! [`PlaneClient::distributed`] calls the instances etcd lists.
 
 mod client;
 pub mod distributed;
