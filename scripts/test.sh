@@ -18,7 +18,7 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v nats-server >/dev/null || need_apt+=(nats-server)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
-command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+bash scripts/build-deps.sh
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi

@@ -313,29 +313,67 @@ fn a_nats_restart_fails_requests_with_503_then_service_resumes() {
     for i in 0..3 {
         assert_eq!(chat(&addr, &format!("before-{i}")), 200);
     }
+    // Two clients keep calling while nats-server is stopped and started again.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..2)
+        .map(|c| {
+            let (stop, addr) = (stop.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let mut results = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let id = format!("x-request-id: load-{c}-{n}");
+                    let started = Instant::now();
+                    let r = try_http(&addr, "POST", "/v1/chat/completions", &[&id], CHAT);
+                    results.push((started, r.map(|r| r.status), started.elapsed()));
+                    n += 1;
+                }
+                results
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
     cluster.nats.stop();
-    let mut statuses = Vec::new();
-    for i in 0..5 {
-        let started = Instant::now();
-        let r = try_http(
-            &addr,
-            "POST",
-            "/v1/chat/completions",
-            &[&format!("x-request-id: during-{i}")],
-            CHAT,
-        )
-        .expect("an answer, not a hang or a reset");
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no request hangs"
-        );
-        statuses.push(r.status);
-    }
-    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let stopped = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
     cluster.nats.start_again();
+    let restarted = Instant::now();
     wait_until(20, "a request succeeds after NATS is back", || {
         chat(&addr, "probe") == 200
     });
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let results: Vec<_> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let (mut during, mut resumed) = (0, 0);
+    for (started, status, took) in &results {
+        let status = status
+            .as_ref()
+            .unwrap_or_else(|e| panic!("every request is answered: {e}"));
+        assert!(
+            *took < Duration::from_secs(10),
+            "no request hangs: {took:?}"
+        );
+        assert!([200, 503].contains(status), "failures are 503s: {status}");
+        if *status == 503 && *started > stopped && *started < restarted {
+            during += 1;
+        }
+        if *status == 200 && *started > restarted {
+            resumed += 1;
+        }
+    }
+    assert!(
+        during > 0,
+        "503s while NATS is away ({} calls)",
+        results.len()
+    );
+    assert!(
+        resumed > 0,
+        "200s again after the restart ({} calls)",
+        results.len()
+    );
     for i in 0..3 {
         assert_eq!(chat(&addr, &format!("after-{i}")), 200);
     }

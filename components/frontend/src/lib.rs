@@ -132,7 +132,7 @@ async fn models(State(plane): State<Arc<PlaneClient>>) -> Response {
 
 fn plane_error(e: &PlaneError) -> Response {
     match e {
-        PlaneError::NoWorker(_) => error(
+        PlaneError::NoWorker(_) | PlaneError::Unavailable(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
             &e.to_string(),
@@ -294,7 +294,7 @@ async fn collect(
                     &format!("the worker failed: {message}"),
                 )
             }
-            Err(e) => return error(StatusCode::BAD_GATEWAY, "server_error", &e.to_string()),
+            Err(e) => return plane_error(&e),
         }
     }
     error(

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         };
         let client = nats::connect(&distributed.nats_server, "tracewire-worker")
             .await
+            .map(|connection| connection.client)
             .map_err(|e| {
                 std::io::Error::other(format!(
                     "cannot connect to NATS at {}: {e}",

@@ -54,6 +54,10 @@ pub enum PlaneError {
     /// No reachable worker serves the model.
     #[error("no worker serves model {0:?}")]
     UnknownModel(String),
+    /// The request plane itself cannot carry the call now (NATS away, its connection lost
+    /// during the call, no instance answering on the subject).
+    #[error("the request plane is unavailable: {0}")]
+    Unavailable(String),
     /// A worker answered with an error status.
     #[error("worker {worker} answered {status}: {body}")]
     Status {
@@ -106,6 +110,7 @@ pub struct PlaneClient {
 /// The NATS plane: the connection, the instances, and the endpoint they serve.
 struct Distributed {
     nats: async_nats::Client,
+    losses: watch::Receiver<u64>,
     discovery: Arc<Discovery>,
     name: EndpointName,
 }
@@ -138,13 +143,14 @@ impl PlaneClient {
 
     /// A client for the instances of `name` that `discovery` lists, called over `nats`.
     pub fn distributed(
-        nats: async_nats::Client,
+        nats: nats::Connection,
         discovery: Arc<Discovery>,
         name: EndpointName,
     ) -> Self {
         let mut client = PlaneClient::new([]).expect("no URL to check");
         client.distributed = Some(Distributed {
-            nats,
+            nats: nats.client,
+            losses: nats.losses,
             discovery,
             name,
         });
@@ -370,8 +376,10 @@ impl Distributed {
         let subject = picked.registration.subject;
         let unavailable = |reason: String| {
             debug!(target: wire::TRANSPORT, subject, reason, "NATS call failed");
-            PlaneError::NoWorker(1)
+            PlaneError::Unavailable(reason)
         };
+        let mut lost = self.losses.clone();
+        lost.mark_unchanged();
         if !nats::connected(&self.nats) {
             return Err(unavailable("not connected to NATS".into()));
         }
@@ -394,6 +402,7 @@ impl Distributed {
         let first = tokio::select! {
             first = tokio::time::timeout(nats::FIRST_MESSAGE, messages.next()) => first,
             _ = gone.wait_for(|gone| *gone) => return Err(unavailable("the instance left etcd".into())),
+            _ = lost.changed() => return Err(unavailable("the NATS connection was lost".into())),
         };
         let first = match first {
             Ok(Some(message)) => message,
@@ -415,6 +424,7 @@ impl Distributed {
                 messages,
                 first: Some(first.payload),
                 gone,
+                lost,
             },
             buffer: Vec::new(),
             finished: false,
@@ -441,6 +451,8 @@ enum Source {
         first: Option<Bytes>,
         /// Turns `true` when the instance's key disappears (it died or left).
         gone: watch::Receiver<bool>,
+        /// Changes when the NATS connection is lost (the rest of the answer may never come).
+        lost: watch::Receiver<u64>,
     },
 }
 
@@ -486,6 +498,7 @@ impl TokenStream {
                     messages,
                     first,
                     gone,
+                    lost,
                 } => match first.take() {
                     Some(payload) => Ok(Some(payload)),
                     None => tokio::select! {
@@ -495,6 +508,13 @@ impl TokenStream {
                         _ = gone.wait_for(|gone| *gone) => Err(
                             "the worker's key disappeared from etcd (it died or left)".to_owned()
                         ),
+                        _ = lost.changed() => {
+                            debug!(target: wire::TRANSPORT, worker = self.worker, "the NATS connection was lost mid-answer");
+                            self.finished = true;
+                            return Some(Err(PlaneError::Unavailable(
+                                "the NATS connection was lost during the call".to_owned(),
+                            )));
+                        }
                     },
                 },
             };

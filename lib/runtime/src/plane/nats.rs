@@ -51,20 +51,37 @@ impl std::fmt::Display for Headers<'_> {
     }
 }
 
-/// Connects to the NATS server as `name`; disconnections and reconnections are logged (the
-/// client reconnects by itself, and restores its subscriptions).
-pub async fn connect(url: &str, name: &str) -> Result<Client, async_nats::ConnectError> {
+/// A NATS connection and how many times it was lost so far: a call in flight when it is lost
+/// may never get the rest of its answer, so it ends at once instead of waiting.
+#[derive(Clone)]
+pub struct Connection {
+    /// The client (it reconnects by itself, and restores its subscriptions).
+    pub client: Client,
+    /// Incremented at each disconnection.
+    pub losses: watch::Receiver<u64>,
+}
+
+/// Connects to the NATS server as `name`; disconnections and reconnections are logged and
+/// counted.
+pub async fn connect(url: &str, name: &str) -> Result<Connection, async_nats::ConnectError> {
+    let (lost, losses) = watch::channel(0_u64);
     let options = ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
-        .event_callback(|event| async move {
-            match event {
-                Event::Disconnected => warn!("NATS connection lost; reconnecting"),
-                Event::Connected => info!("NATS connection (re)established"),
-                other => debug!(target: wire::TRANSPORT, event = %other, "NATS event"),
+        .event_callback(move |event| {
+            if let Event::Disconnected = event {
+                lost.send_modify(|n| *n += 1);
+            }
+            async move {
+                match event {
+                    Event::Disconnected => warn!("NATS connection lost; reconnecting"),
+                    Event::Connected => info!("NATS connection (re)established"),
+                    other => debug!(target: wire::TRANSPORT, event = %other, "NATS event"),
+                }
             }
         });
-    async_nats::connect_with_options(url, options).await
+    let client = async_nats::connect_with_options(url, options).await?;
+    Ok(Connection { client, losses })
 }
 
 /// Serves the subject of `instance` (and of the instance it becomes, if it registers again)
