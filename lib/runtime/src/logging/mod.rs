@@ -73,6 +73,7 @@
 
 mod config;
 pub mod directives;
+pub mod foreign;
 mod format;
 mod install;
 mod layer;

@@ -8,10 +8,11 @@ use tracing::{field::Field, Metadata};
 use super::value::{write_field_key, write_key, write_string};
 use crate::{
     logging::{
+        foreign,
         format::style::Style,
         line::{
             callsite::{self, FieldKeys, Rendered, Slots},
-            keys::{level_name, FILE, LEVEL, LINE, MESSAGE, TARGET},
+            keys::{level_name, FILE, LEVEL, LINE, LOG_TARGET, MESSAGE, TARGET},
             timestamp::{self, UnixMicros},
         },
     },
@@ -50,7 +51,13 @@ impl Rendered for Callsite {
             head.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
         }
         write_key(&mut head, TARGET);
-        write_string(&mut head, meta.target());
+        // A foreign record's target is its logger, which the line gives as `log.target`.
+        let target = if foreign::is_record(meta) {
+            LOG_TARGET
+        } else {
+            meta.target()
+        };
+        write_string(&mut head, target);
         write_key(&mut head, MESSAGE);
         // The message's opening quote: the event writes the message next.
         head.push(b'"');

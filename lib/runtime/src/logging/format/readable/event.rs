@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     logging::{
+        foreign,
         format::style::{SpanEvent, Style},
         line::{
             callsite::{with_cached, FieldKeys, Rendered, Slots},
@@ -29,6 +30,8 @@ use crate::{
     trace::{Redactions, SpanContext, ValueLimit},
 };
 
+/// What marks a foreign (Python) record's line, after its level.
+const FOREIGN_ORIGIN: &[u8] = b"[P] ";
 const DIM: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
@@ -65,13 +68,14 @@ pub(crate) fn write_event<D, S>(
             Some(meta) => {
                 let target = Target::Bridged(meta.target());
                 write_head(buf, time, style, ansi, meta.level(), chain, target);
-                write_fields(buf, style, event, None);
+                write_fields(buf, style, event, None, false);
             }
             None => with_cached(&CALLSITES, event.metadata(), |callsite| {
                 let level = event.metadata().level();
                 let target = Target::Cached(callsite);
                 write_head(buf, time, style, ansi, level, chain, target);
-                write_fields(buf, style, event, Some(&callsite.fields));
+                let foreign = !callsite.origin.is_empty();
+                write_fields(buf, style, event, Some(&callsite.fields), foreign);
             }),
         }
     });
@@ -84,8 +88,15 @@ pub(crate) fn write_event<D, S>(
 }
 
 /// The message, then ` name=value` for every other field. `keys` is `None` for a `log` record,
-/// whose `log.*` fields are already in its normalized metadata.
-fn write_fields(buf: &mut Vec<u8>, style: &Style, event: &Event<'_>, keys: Option<&FieldKeys>) {
+/// whose `log.*` fields are already in its normalized metadata; a foreign record's `log.*`
+/// fields are left out (`skip_log`): its target is the logger, its file and line are noise.
+fn write_fields(
+    buf: &mut Vec<u8>,
+    style: &Style,
+    event: &Event<'_>,
+    keys: Option<&FieldKeys>,
+    skip_log: bool,
+) {
     let passes: &[Pass] = match keys {
         Some(keys) if keys.message_first => &[Pass::All],
         _ => &[Pass::Message, Pass::Others],
@@ -97,6 +108,7 @@ fn write_fields(buf: &mut Vec<u8>, style: &Style, event: &Event<'_>, keys: Optio
             limit: style.limit,
             keys,
             pass,
+            skip_log,
         });
     }
 }
@@ -146,6 +158,8 @@ pub(crate) fn write_span_event<D, S>(
 
 /// What every line of a callsite repeats: the target and each field's ` name=`.
 struct Callsite {
+    /// `[P] ` for a foreign (Python) record, else nothing: written after the level.
+    origin: &'static [u8],
     /// The escaped target and `: `.
     target: Vec<u8>,
     /// ` LEVEL target: `, the head of an uncoloured line outside spans after its time.
@@ -158,12 +172,19 @@ impl Rendered for Callsite {
         let mut target = Vec::with_capacity(meta.target().len() + 2);
         escape_into(&mut target, meta.target());
         target.extend_from_slice(b": ");
-        let mut plain_head = Vec::with_capacity(target.len() + 7);
+        let origin: &[u8] = if foreign::is_record(meta) {
+            FOREIGN_ORIGIN
+        } else {
+            b""
+        };
+        let mut plain_head = Vec::with_capacity(target.len() + 11);
         plain_head.push(b' ');
         plain_head.extend_from_slice(padded_level(meta.level()).as_bytes());
         plain_head.push(b' ');
+        plain_head.extend_from_slice(origin);
         plain_head.extend_from_slice(&target);
         Callsite {
+            origin,
             target,
             plain_head,
             fields: FieldKeys::new(meta, |buf, name| {
@@ -218,6 +239,9 @@ fn write_head(
         buf.extend_from_slice(RESET.as_bytes());
     }
     buf.push(b' ');
+    if let Target::Cached(callsite) = &target {
+        buf.extend_from_slice(callsite.origin);
+    }
     if !chain.is_empty() {
         if ansi {
             buf.extend_from_slice(BOLD.as_bytes());
@@ -280,6 +304,8 @@ struct Fields<'a> {
     /// skipped.
     keys: Option<&'a FieldKeys>,
     pass: Pass,
+    /// Leave out `log.*` fields (a foreign record's).
+    skip_log: bool,
 }
 
 /// What to do with a field's value.
@@ -302,7 +328,7 @@ impl Fields<'_> {
             Pass::Others => !is_message,
             Pass::All => true,
         };
-        if !wanted {
+        if !wanted || self.skip_log && foreign::is_record_field(field.name()) {
             return Slot::Skip;
         }
         if is_message {
