@@ -18,6 +18,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
+use futures_util::StreamExt;
 use tokio::{net::TcpListener, sync::mpsc};
 use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody},
@@ -27,7 +28,13 @@ use tracewire_runtime::{
     serve::Shutdown,
     wire,
 };
-use tracing::{debug, field::Empty, info, info_span, trace, warn, Instrument, Span};
+use tracing::{debug, error, field::Empty, info, info_span, trace, warn, Instrument, Span};
+
+mod engine;
+mod run;
+
+pub use engine::{Engine, EngineError, MockEngine, Step, Steps};
+pub use run::run;
 
 /// The largest generate request accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -87,9 +94,10 @@ impl WorkerConfig {
 struct Worker {
     config: WorkerConfig,
     info: WorkerInfo,
+    engine: Arc<dyn Engine>,
 }
 
-fn worker(config: WorkerConfig) -> Arc<Worker> {
+fn worker(config: WorkerConfig, engine: Arc<dyn Engine>) -> Arc<Worker> {
     let info = WorkerInfo {
         model: config.model.clone(),
         namespace: config.namespace.clone(),
@@ -99,13 +107,23 @@ fn worker(config: WorkerConfig) -> Arc<Worker> {
             .instance_id
             .map_or_else(|| fastrand::u64(..).to_string(), |id| id.to_string()),
     };
-    Arc::new(Worker { config, info })
+    Arc::new(Worker {
+        config,
+        info,
+        engine,
+    })
 }
 
-/// The worker's routes; `instance_id` is the configured one, else random and stable for the
-/// process.
+/// The worker's routes, generating with the mock engine; `instance_id` is the configured one,
+/// else random and stable for the process.
 pub fn app(config: WorkerConfig) -> Router {
-    let worker = worker(config);
+    let engine = Arc::new(MockEngine::new(&config));
+    app_with(config, engine)
+}
+
+/// The worker's routes, generating with `engine`.
+pub fn app_with(config: WorkerConfig, engine: Arc<dyn Engine>) -> Router {
+    let worker = worker(config, engine);
     let path = format!("/{}", worker.config.endpoint);
     Router::new()
         .route(
@@ -134,12 +152,23 @@ pub struct BoundWorker {
 }
 
 impl BoundWorker {
-    /// Binds `listen` (port 0 picks a free port); the error names the address.
+    /// Binds `listen` (port 0 picks a free port) for the mock engine; the error names the
+    /// address.
     pub async fn bind(config: WorkerConfig, listen: SocketAddr) -> std::io::Result<Self> {
+        let engine = Arc::new(MockEngine::new(&config));
+        Self::bind_with(config, engine, listen).await
+    }
+
+    /// Binds `listen` for `engine`.
+    pub async fn bind_with(
+        config: WorkerConfig,
+        engine: Arc<dyn Engine>,
+        listen: SocketAddr,
+    ) -> std::io::Result<Self> {
         let listener = tracewire_runtime::serve::bind(listen).await?;
         Ok(BoundWorker {
             listener,
-            app: app(config),
+            app: app_with(config, engine),
         })
     }
 
@@ -223,8 +252,11 @@ fn handle_payload_span(info: &WorkerInfo, carrier: &(impl Extractor + ?Sized)) -
     .0
 }
 
-/// Generates `request`'s tokens in `span`, on `shutdown`'s tracker (the server waits for it),
-/// sending each protocol line to `tx`; the call started at `start`.
+/// Generates `request`'s tokens with the worker's engine in `span`, on `shutdown`'s tracker
+/// (the server waits for it), sending each protocol line to `tx`; the call started at `start`.
+/// The protocol is here, the same for every engine: a token line per token, then `done`, or
+/// `error` (with an ERROR line) if the engine fails; the caller leaving, or the drain deadline,
+/// stops the engine at once (its stream is dropped).
 fn spawn_generation(
     worker: Arc<Worker>,
     request: GenerateRequest,
@@ -233,68 +265,62 @@ fn spawn_generation(
     start: Instant,
     tx: mpsc::Sender<Bytes>,
 ) {
-    let delay = worker.config.token_delay;
     // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
     let stopping = shutdown.clone();
     let counted = Arc::clone(&worker);
     let generation = async move {
-        let words: Vec<&str> = request.prompt.split_whitespace().collect();
-        let limit = request
-            .max_tokens
-            .map_or(words.len(), |m| (m as usize).min(words.len()));
-        info!(
-            prompt_tokens = words.len(),
-            max_tokens = request.max_tokens,
-            "generating"
-        );
+        let prompt_tokens = request.prompt.split_whitespace().count() as u32;
+        let mut steps = worker.engine.generate(request);
         let mut times = TokenTimes::new(start);
-        for (i, word) in words[..limit].iter().enumerate() {
-            let pause = tokio::time::sleep(if i > 0 { delay } else { Duration::ZERO });
-            tokio::select! {
-                () = pause => {}
+        let mut sent = 0_u32;
+        let finish_reason = loop {
+            let step = tokio::select! {
+                step = steps.next() => step,
                 // The caller left: seen at once, not at the next token.
                 () = tx.closed() => {
-                    info!(sent = i, "caller went away; generation stopped");
+                    info!(sent, "caller went away; generation stopped");
                     return "cancelled";
                 }
                 () = stopping.deadline() => {
-                    warn!(sent = i, "the worker is shutting down; generation stopped");
+                    warn!(sent, "the worker is shutting down; generation stopped");
                     let stopped = WorkerMessage::Error {
                         message: "the worker is shutting down".into(),
                     };
                     let _ = tx.send(stopped.to_line()).await;
                     return "cancelled";
                 }
-            }
-            let text = if i + 1 < limit {
-                format!("{word} ")
-            } else {
-                (*word).to_owned()
+            };
+            let text = match step {
+                Some(Ok(Step::Token(text))) => text,
+                Some(Ok(Step::Done { finish_reason })) => break finish_reason,
+                None => break "stop".to_owned(),
+                Some(Err(e)) => {
+                    error!(sent, error = %e.message, exception = e.detail, "generation failed");
+                    let failed = WorkerMessage::Error { message: e.message };
+                    let _ = tx.send(failed.to_line()).await;
+                    return "error";
+                }
             };
             if tx
                 .send(WorkerMessage::Token { text }.to_line())
                 .await
                 .is_err()
             {
-                info!(sent = i, "caller went away; generation stopped");
+                info!(sent, "caller went away; generation stopped");
                 return "cancelled";
             }
+            sent += 1;
             times.token(&Span::current());
-        }
-        times.finish(&Span::current());
-        let finish_reason = if limit < words.len() {
-            "length"
-        } else {
-            "stop"
         };
+        times.finish(&Span::current());
         let done = WorkerMessage::Done {
-            finish_reason: finish_reason.into(),
-            prompt_tokens: words.len() as u32,
-            completion_tokens: limit as u32,
+            finish_reason: finish_reason.clone(),
+            prompt_tokens,
+            completion_tokens: sent,
         };
         if tx.send(done.to_line()).await.is_ok() {
             info!(
-                completion_tokens = limit,
+                completion_tokens = sent,
                 finish_reason, "generation finished"
             );
             "ok"
@@ -318,16 +344,20 @@ fn spawn_generation(
 /// lets the calls in flight finish for 10 s and ends the rest, each closing its span.
 pub async fn serve_nats(
     config: WorkerConfig,
+    engine: Arc<dyn Engine>,
     client: async_nats::Client,
     instance: tokio::sync::watch::Receiver<tracewire_runtime::plane::etcd::Instance>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     // The instance it is now: a new lease (etcd lost the old one) is a new instance id.
     let current = instance.clone();
-    let serving = std::sync::Mutex::new(worker(WorkerConfig {
-        instance_id: Some(current.borrow().instance_id),
-        ..config.clone()
-    }));
+    let serving = std::sync::Mutex::new(worker(
+        WorkerConfig {
+            instance_id: Some(current.borrow().instance_id),
+            ..config.clone()
+        },
+        Arc::clone(&engine),
+    ));
     let handle = Shutdown::new();
     let calls = (client.clone(), handle.clone());
     nats::serve(client, instance, shutdown, move |message| {
@@ -337,10 +367,13 @@ pub async fn serve_nats(
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let id = current.borrow().instance_id;
             if serving.config.instance_id != Some(id) {
-                *serving = worker(WorkerConfig {
-                    instance_id: Some(id),
-                    ..config.clone()
-                });
+                *serving = worker(
+                    WorkerConfig {
+                        instance_id: Some(id),
+                        ..config.clone()
+                    },
+                    Arc::clone(&engine),
+                );
             }
             Arc::clone(&serving)
         };
@@ -475,6 +508,20 @@ mod tests {
     const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn call(method: Method, uri: &str, body: String) -> (StatusCode, String, Vec<Line>) {
+        let config = WorkerConfig {
+            token_delay: Duration::ZERO,
+            ..WorkerConfig::default()
+        };
+        let engine = Arc::new(MockEngine::new(&config));
+        call_engine(method, uri, body, engine)
+    }
+
+    fn call_engine(
+        method: Method,
+        uri: &str,
+        body: String,
+        engine: Arc<dyn Engine>,
+    ) -> (StatusCode, String, Vec<Line>) {
         let ((status, body), lines) = json_async(&jsonl(), async {
             let request = Request::builder()
                 .method(method)
@@ -483,11 +530,10 @@ mod tests {
                 .header("x-request-id", "w-1")
                 .body(Body::from(body))
                 .unwrap();
-            let config = WorkerConfig {
-                token_delay: Duration::ZERO,
-                ..WorkerConfig::default()
-            };
-            let response = app(config).oneshot(request).await.unwrap();
+            let response = app_with(WorkerConfig::default(), engine)
+                .oneshot(request)
+                .await
+                .unwrap();
             let status = response.status();
             let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
@@ -577,5 +623,57 @@ mod tests {
             closed.trace_id.as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
+    }
+
+    /// Fails after one token, as a Python engine raising mid-stream does.
+    struct Failing;
+
+    impl Engine for Failing {
+        fn generate(&self, _: GenerateRequest) -> Steps {
+            Box::pin(futures_util::stream::iter([
+                Ok(Step::Token("one ".into())),
+                Err(EngineError {
+                    message: "ValueError: bad prompt".into(),
+                    detail: Some(
+                        "Traceback (most recent call last):\nValueError: bad prompt".into(),
+                    ),
+                }),
+            ]))
+        }
+    }
+
+    #[test]
+    fn an_engine_failure_is_the_protocols_error_and_an_error_line_with_its_detail() {
+        let (status, body, lines) = call_engine(
+            Method::POST,
+            "/generate",
+            r#"{"model": "Qwen/Qwen3-0.6B", "prompt": "a b", "max_tokens": null}"#.to_owned(),
+            Arc::new(Failing),
+        );
+        assert_eq!(status, StatusCode::OK);
+        let messages: Vec<WorkerMessage> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                WorkerMessage::Token {
+                    text: "one ".into()
+                },
+                WorkerMessage::Error {
+                    message: "ValueError: bad prompt".into()
+                }
+            ]
+        );
+        let failed = lines.iter().find(|l| l.level == "ERROR").unwrap();
+        assert_eq!(failed.message, "generation failed");
+        assert!(failed["exception"]
+            .as_str()
+            .unwrap()
+            .starts_with("Traceback"));
+        assert_eq!(failed.span(), "handle_payload");
+        let closed = lines.iter().find(|l| l.message == "SPAN_CLOSED").unwrap();
+        assert_eq!(closed["outcome"], "error");
     }
 }

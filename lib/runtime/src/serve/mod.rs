@@ -15,7 +15,7 @@ mod shutdown;
 mod system;
 
 pub use listen::{bind, parse_listen};
-pub use run::run_main;
+pub use run::{run_main, run_service};
 pub use server::{serve, ServeOptions, DEFAULT_DRAIN, DEFAULT_MAX_CONNECTIONS, HEAD_TIMEOUT};
 pub use shutdown::{shutdown_signal, Shutdown};
 pub use system::{reload_on_sighup, start_system_server, SystemOptions};

@@ -39,6 +39,27 @@ where
         eprintln!("tracewire: configuration error: {e}");
         std::process::exit(2)
     });
+    let code = match runtime.block_on(run_service(name, system, service)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    };
+    drop(guard);
+    drop(entered);
+    code
+}
+
+/// What [`run_main`] runs once logging is set up, for a host that owns the runtime and the
+/// logging itself (the Python package): re-reads the filters on SIGHUP, starts the system
+/// server with `system`, runs `service`, and logs "`<name>` stopped" or "`<name>` failed".
+pub async fn run_service<F, Fut>(
+    name: &str,
+    system: Option<super::SystemOptions>,
+    service: F,
+) -> std::io::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
     let run = async {
         super::reload_on_sighup();
         if let Some(options) = system {
@@ -46,17 +67,10 @@ where
         }
         service().await
     };
-    let code = match runtime.block_on(run) {
-        Ok(()) => {
-            info!("{name} stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            error!(error = %e, "{name} failed");
-            ExitCode::FAILURE
-        }
-    };
-    drop(guard);
-    drop(entered);
-    code
+    let result = run.await;
+    match &result {
+        Ok(()) => info!("{name} stopped"),
+        Err(e) => error!(error = %e, "{name} failed"),
+    }
+    result
 }
