@@ -94,6 +94,6 @@ pub use line::TimeZone;
 pub use output::{
     FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
 };
-pub use reload::{filter_handle, FilterHandle};
+pub use reload::{filter_handle, on_level_change, FilterHandle};
 pub use scope::{CaptureConfig, ScopeConfig, LOG_MEMBER};
 pub use span_data::{current_context, span_context};

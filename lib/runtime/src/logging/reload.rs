@@ -103,7 +103,29 @@ impl SharedFilter {
         tracing_core::callsite::rebuild_interest_cache();
         let level = self.max_event_level();
         tracing_log::log::set_max_level(tracing_log::AsLog::as_log(&level));
+        let listeners = LEVEL_LISTENERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener(LevelFilter::current());
+        }
     }
+}
+
+/// Called with the most verbose level anything may be logged at, after each filter change.
+type LevelListener = Box<dyn Fn(LevelFilter) + Send + Sync>;
+
+static LEVEL_LISTENERS: std::sync::Mutex<Vec<LevelListener>> = std::sync::Mutex::new(Vec::new());
+
+/// Calls `listener` after every change of the filter with the most verbose level any line may
+/// now be written at (the filter's, or a request's own level or capture, whichever is more):
+/// for another language's logger, which checks its own level before handing records over (the
+/// Python package keeps the root logger's level there; the `log` crate's is kept by the layer).
+pub fn on_level_change(listener: impl Fn(LevelFilter) + Send + Sync + 'static) {
+    LEVEL_LISTENERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Box::new(listener));
 }
 
 /// What the handle changes the filter from.

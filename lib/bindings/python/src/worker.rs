@@ -1,0 +1,245 @@
+//! `serve_worker`'s Rust half: the worker endpoint of `tracewire-worker` (the same code: HTTP,
+//! or etcd and NATS when configured), whose engine is a Python async generator run on the
+//! caller's asyncio loop. Tokens come back through a bounded channel; the GIL is taken only to
+//! start a generation, to wake a generator waiting for room, and to cancel one whose caller
+//! left.
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use futures_util::{stream, StreamExt};
+use pyo3::{exceptions::PyValueError, prelude::*, types::PyDict};
+use tokio::sync::{mpsc, watch};
+use tracewire_runtime::{
+    plane::{distributed::DistributedConfig, GenerateRequest},
+    serve::{parse_listen, run_service, ServeOptions, SystemOptions},
+};
+use tracewire_worker::{Engine, EngineError, Step, Steps, WorkerConfig};
+
+use crate::{host::runtime, spans::Span};
+
+/// How many tokens may wait between the generator and the connection.
+const TOKENS_IN_FLIGHT: usize = 16;
+
+/// Starts serving; `driver(request, sink, span)` returns the coroutine that runs one
+/// generation on `event_loop`, `wake(future)` resolves a future a generator waits on for room,
+/// and `done(error)` is called once when the endpoint has stopped (`None`, or the error's text).
+#[pyfunction]
+#[pyo3(signature = (driver, event_loop, wake, done, *, model, namespace, component, endpoint, listen))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_worker(
+    driver: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    wake: Py<PyAny>,
+    done: Py<PyAny>,
+    model: String,
+    namespace: String,
+    component: String,
+    endpoint: String,
+    listen: &str,
+) -> PyResult<WorkerHandle> {
+    let listen = parse_listen(listen).map_err(|e| PyValueError::new_err(format!("listen: {e}")))?;
+    let configuration = |e: tracewire_runtime::settings::ConfigError| {
+        PyValueError::new_err(format!("tracewire: configuration error: {e}"))
+    };
+    let options = ServeOptions::from_env().map_err(configuration)?;
+    let distributed = DistributedConfig::from_env().map_err(configuration)?;
+    let system = SystemOptions::from_env().map_err(configuration)?;
+    let config = WorkerConfig {
+        namespace,
+        component,
+        endpoint,
+        model,
+        token_delay: Duration::ZERO,
+        instance_id: None,
+    };
+    let engine = Arc::new(PythonEngine {
+        driver,
+        event_loop: Arc::new(event_loop),
+        wake: Arc::new(wake),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let shutdown = async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    runtime()?.spawn(async move {
+        let served = run_service("worker", system, || {
+            tracewire_worker::run(config, engine, listen, options, distributed, shutdown)
+        })
+        .await;
+        let error = served.err().map(|e| e.to_string());
+        Python::attach(|py| {
+            if let Err(e) = done.call1(py, (error,)) {
+                e.print(py);
+            }
+        });
+    });
+    Ok(WorkerHandle { stop })
+}
+
+/// A running worker endpoint.
+#[pyclass(module = "tracewire", frozen)]
+pub(crate) struct WorkerHandle {
+    stop: watch::Sender<bool>,
+}
+
+#[pymethods]
+impl WorkerHandle {
+    /// Stops it as SIGTERM stops `tracewire-worker`: deregistered, then calls in flight drain.
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The engine whose generations are Python async generators.
+struct PythonEngine {
+    driver: Py<PyAny>,
+    event_loop: Arc<Py<PyAny>>,
+    wake: Arc<Py<PyAny>>,
+}
+
+impl Engine for PythonEngine {
+    fn generate(&self, request: GenerateRequest) -> Steps {
+        let (tx, rx) = mpsc::channel(TOKENS_IN_FLIGHT);
+        let failure = Arc::new(Mutex::new(None));
+        let sink = TokenSink {
+            tx: Mutex::new(Some(tx)),
+            failure: Arc::clone(&failure),
+            event_loop: Arc::clone(&self.event_loop),
+            wake: Arc::clone(&self.wake),
+        };
+        // Called in the handle_payload span: the generator's context gets it as its current
+        // span.
+        let span = Span::new(tracing::Span::current());
+        let started = Python::attach(|py| -> PyResult<Py<PyAny>> {
+            let body = PyDict::new(py);
+            body.set_item("model", &request.model)?;
+            body.set_item("prompt", &request.prompt)?;
+            body.set_item("max_tokens", request.max_tokens)?;
+            let coroutine = self.driver.call1(py, (body, sink, span))?;
+            let asyncio = py.import("asyncio")?;
+            let future = asyncio.call_method1(
+                "run_coroutine_threadsafe",
+                (coroutine, self.event_loop.bind(py)),
+            )?;
+            Ok(future.unbind())
+        });
+        let running = match started {
+            Ok(future) => Running(Some(future)),
+            Err(e) => {
+                let error = Python::attach(|py| engine_error(py, &e));
+                return Box::pin(stream::iter([Err(error)]));
+            }
+        };
+        let tokens = stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|text| (Ok(Step::Token(text)), rx))
+        });
+        // After the last token: the generator's exception, if it raised.
+        let end = stream::once(async move {
+            failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        })
+        .filter_map(|failed| async move { failed.map(Err) });
+        // The generation is cancelled when the stream is dropped (the caller left, or the
+        // drain deadline passed).
+        Box::pin(tokens.chain(end).map(move |step| {
+            let _ = &running;
+            step
+        }))
+    }
+}
+
+/// A generation's asyncio future, cancelled when dropped (a finished one ignores it).
+struct Running(Option<Py<PyAny>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(future) = self.0.take() {
+            Python::attach(|py| {
+                let _ = future.call_method0(py, "cancel");
+            });
+        }
+    }
+}
+
+/// The caller's side of a Python exception that escaped the engine: `Type: message` to the
+/// caller, the traceback to the ERROR line.
+fn engine_error(py: Python<'_>, e: &PyErr) -> EngineError {
+    let message = e.to_string();
+    let detail = e
+        .traceback(py)
+        .and_then(|tb| tb.format().ok())
+        .map(|tb| format!("{tb}{message}"));
+    EngineError { message, detail }
+}
+
+/// Where a generation's tokens go (`send`), and how it ends (`finish`, `fail`).
+#[pyclass(module = "tracewire", frozen)]
+pub(crate) struct TokenSink {
+    tx: Mutex<Option<mpsc::Sender<String>>>,
+    failure: Arc<Mutex<Option<EngineError>>>,
+    event_loop: Arc<Py<PyAny>>,
+    wake: Arc<Py<PyAny>>,
+}
+
+#[pymethods]
+impl TokenSink {
+    /// Sends a token: `True` when sent, `False` when the caller is gone (stop generating), or
+    /// an asyncio future to await when the tokens in flight are at their bound (then send again).
+    fn send(&self, py: Python<'_>, text: String) -> PyResult<Py<PyAny>> {
+        let guard = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(tx) = guard.as_ref() else {
+            return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
+        };
+        match tx.try_send(text) {
+            Ok(()) => Ok(true.into_pyobject(py)?.to_owned().into_any().unbind()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Ok(false.into_pyobject(py)?.to_owned().into_any().unbind())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let future = self.event_loop.call_method0(py, "create_future")?;
+                let (tx, event_loop, wake) = (
+                    tx.clone(),
+                    Arc::clone(&self.event_loop),
+                    Arc::clone(&self.wake),
+                );
+                let waiting = future.clone_ref(py);
+                runtime()?.spawn(async move {
+                    // Room again, or the caller gone: either way the generator looks again.
+                    let _ = tx.reserve().await;
+                    Python::attach(|py| {
+                        let _ = event_loop.call_method1(
+                            py,
+                            "call_soon_threadsafe",
+                            (wake.clone_ref(py), waiting),
+                        );
+                    });
+                });
+                Ok(future)
+            }
+        }
+    }
+
+    /// The generator ended: the call ends with `done`.
+    fn finish(&self) {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// The generator raised: the call ends with the protocol's error message (`message`) and an
+    /// ERROR line with `traceback`.
+    fn fail(&self, message: String, traceback: String) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(EngineError {
+            message,
+            detail: Some(traceback),
+        });
+        self.finish();
+    }
+}
