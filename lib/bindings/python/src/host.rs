@@ -76,7 +76,8 @@ pub(crate) fn on_level_change(callback: Py<PyAny>) {
         // Not on the thread that changed the filter, which holds the listeners' lock: the GIL
         // is taken where no lock is held.
         std::thread::spawn(move || {
-            Python::attach(|py| {
+            // Not at all once the interpreter is shutting down.
+            Python::try_attach(|py| {
                 if let Err(e) = callback.call1(py, (level,)) {
                     e.print(py);
                 }

@@ -28,6 +28,14 @@ impl Span {
         }
     }
 
+    /// Lets go of the span: it closes once no other handle holds it.
+    pub(crate) fn release(&self) -> Option<tracing::Span> {
+        self.span
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// The span, unless closed.
     pub(crate) fn get(&self) -> Option<tracing::Span> {
         self.span

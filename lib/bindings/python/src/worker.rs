@@ -71,7 +71,8 @@ pub(crate) fn start_worker(
         })
         .await;
         let error = served.err().map(|e| e.to_string());
-        Python::attach(|py| {
+        // Tokio's threads never attach to an interpreter that is shutting down.
+        Python::try_attach(|py| {
             if let Err(e) = done.call1(py, (error,)) {
                 e.print(py);
             }
@@ -113,24 +114,41 @@ impl Engine for PythonEngine {
         };
         // Called in the handle_payload span: the generator's context gets it as its current
         // span.
-        let span = Span::new(tracing::Span::current());
-        let started = Python::attach(|py| -> PyResult<Py<PyAny>> {
+        let started = Python::try_attach(|py| -> PyResult<Running> {
+            // The generation's handle on its span, released when the generation ends: a
+            // Python object the task's context keeps alive must not keep the span open.
+            let span = Py::new(py, Span::new(tracing::Span::current()))?;
             let body = PyDict::new(py);
             body.set_item("model", &request.model)?;
             body.set_item("prompt", &request.prompt)?;
             body.set_item("max_tokens", request.max_tokens)?;
+            let mut running = Running {
+                future: None,
+                span: span.clone_ref(py),
+            };
             let coroutine = self.driver.call1(py, (body, sink, span))?;
             let asyncio = py.import("asyncio")?;
             let future = asyncio.call_method1(
                 "run_coroutine_threadsafe",
                 (coroutine, self.event_loop.bind(py)),
             )?;
-            Ok(future.unbind())
+            running.future = Some(future.unbind());
+            Ok(running)
         });
         let running = match started {
-            Ok(future) => Running(Some(future)),
-            Err(e) => {
-                let error = Python::attach(|py| engine_error(py, &e));
+            Some(Ok(running)) => running,
+            Some(Err(e)) => {
+                let error = Python::try_attach(|py| engine_error(py, &e)).unwrap_or(EngineError {
+                    message: e.to_string(),
+                    detail: None,
+                });
+                return Box::pin(stream::iter([Err(error)]));
+            }
+            None => {
+                let error = EngineError {
+                    message: "the Python interpreter is shutting down".into(),
+                    detail: None,
+                };
                 return Box::pin(stream::iter([Err(error)]));
             }
         };
@@ -154,15 +172,24 @@ impl Engine for PythonEngine {
     }
 }
 
-/// A generation's asyncio future, cancelled when dropped (a finished one ignores it).
-struct Running(Option<Py<PyAny>>);
+/// A generation's asyncio future, cancelled when dropped (a finished one ignores it), and its
+/// span's Python handle: the task releases it when it ends (`_drive`'s `finally`, after a
+/// cancelled generator's own cleanup), or this does if the task never started.
+struct Running {
+    future: Option<Py<PyAny>>,
+    span: Py<Span>,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(future) = self.0.take() {
-            Python::attach(|py| {
-                let _ = future.call_method0(py, "cancel");
-            });
+        match self.future.take() {
+            Some(future) => {
+                Python::try_attach(|py| {
+                    let _ = future.call_method0(py, "cancel");
+                });
+            }
+            // Never started: nothing else will release it.
+            None => drop(self.span.get().release()),
         }
     }
 }
@@ -212,7 +239,7 @@ impl TokenSink {
                 runtime()?.spawn(async move {
                     // Room again, or the caller gone: either way the generator looks again.
                     let _ = tx.reserve().await;
-                    Python::attach(|py| {
+                    Python::try_attach(|py| {
                         let _ = event_loop.call_method1(
                             py,
                             "call_soon_threadsafe",

@@ -119,7 +119,7 @@ class span:
 
     __slots__ = ("_name", "_fields", "_target", "_span", "_token")
 
-    def __init__(self, name: str, **fields: Any) -> None:
+    def __init__(self, name: str, /, **fields: Any) -> None:
         self._name = name
         self._fields = fields
         self._target = sys._getframe(1).f_globals.get("__name__", "python")
@@ -203,6 +203,9 @@ async def _drive(generate: Generate, request: Dict[str, Any], sink: Any, current
         )
     finally:
         sink.finish()
+        # The span's Python handle goes now: the task's context may outlive it (a span is
+        # closed when no handle is left).
+        current.close()
 
 
 def _wake(future: "asyncio.Future[None]") -> None:
