@@ -2,9 +2,11 @@
 # The test command: installs what the tests need on a fresh machine (protoc for the build;
 # python3, curl, and the real servers the tests start: Prometheus, nats-server and etcd, from
 # the system's packages if missing; the OTLP receiver's Python packages,
-# opentelemetry-proto, grpcio and cryptography, into a virtual environment at target/test-venv,
-# never into the system's Python), then
-# runs every test of the workspace with that environment first on PATH and prints one closing
+# opentelemetry-proto, grpcio and cryptography, and maturin and pytest, into a virtual
+# environment at target/test-venv, never into the system's Python; the tracewire Python
+# package, built into it), then
+# runs every test of the workspace and the Python package's pytest suite with that environment
+# first on PATH, and prints one closing
 # line summing them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,16 +27,27 @@ fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv
 case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
+if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest" 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
     apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
   }
-  echo "installing opentelemetry-proto and grpcio into $venv"
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography
+  echo "installing opentelemetry-proto, grpcio, maturin and pytest into $venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest
 fi
 export PATH="$venv/bin:$PATH"
 
+# The Python package (lib/bindings/python), built with maturin into the same environment, in
+# the workspace's target directory: the Rust end-to-end tests run its worker (through
+# TRACEWIRE_PYTHON), pytest its own tests.
+(cd lib/bindings/python && VIRTUAL_ENV="$venv" maturin develop -q)
+export TRACEWIRE_PYTHON="$venv/bin/python3"
+
 log=$(mktemp)
-cargo test --workspace 2>&1 | tee "$log"
+status=0
+cargo test --workspace 2>&1 | tee "$log" || status=$?
+# pytest's summary (`12 passed in 2.1s`) as a line the sum below reads.
+python3 -m pytest -q lib/bindings/python/tests 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "tests: %d passed, %d failed\n", p, f; if (p == 0) exit 1 }' "$log"
+     /^[0-9]+ (passed|failed)/ && / in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed,?$/) p += $(i-1); if ($i ~ /^failed,?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f; if (p == 0 || f > 0) exit 1 }' "$log"
+exit "$status"

@@ -166,6 +166,28 @@ pub fn binary(name: &str) -> PathBuf {
     profile_dir().join(name)
 }
 
+/// The Python interpreter with the `tracewire` package installed: `$TRACEWIRE_PYTHON`, else
+/// the test environment `scripts/test.sh` builds the package into (`target/test-venv`).
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("TRACEWIRE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python3"));
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let ok = Command::new(&python)
+            .args(["-c", "import tracewire"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "{} cannot import tracewire: run scripts/test.sh, which builds the package into \
+             target/test-venv (or set TRACEWIRE_PYTHON)",
+            python.display()
+        );
+    });
+    python
+}
+
 /// `target/<profile>`, from this test executable's place in `target/<profile>/deps/`.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -194,6 +216,22 @@ impl Process {
         let mut command = Command::new(binary(name));
         command.args(args);
         Process::spawn(command, name, label, dir, env)
+    }
+
+    /// Starts the Python worker (`components/python-worker/worker.py`) with `args` under the
+    /// interpreter that has the `tracewire` package ([`python`]), as [`start`](Self::start)
+    /// starts a binary.
+    pub fn start_python_worker(
+        label: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
+        let mut command = Command::new(python());
+        command
+            .arg(repo_root().join("components/python-worker/worker.py"))
+            .args(args);
+        Process::spawn(command, "the Python worker", label, dir, env)
     }
 
     /// As [`start`](Self::start), from a shell that first runs `limits` (`ulimit -Hn 512`).
@@ -335,6 +373,9 @@ impl Process {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+                    eprintln!("process {} ended by signal {signal}", self.child.id());
+                }
                 return status.code();
             }
             assert!(

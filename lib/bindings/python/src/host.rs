@@ -10,18 +10,23 @@ use pyo3::{
 use tracewire_runtime::logging::{self, InitError, LoggingGuard};
 use tracing::{level_filters::LevelFilter, Level};
 
-/// The runtime the worker endpoint (and OTLP export) runs on.
-pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(runtime) = RUNTIME.get() {
-        return Ok(runtime);
+/// The runtime the worker endpoint (and OTLP export) runs on, until the interpreter exits.
+static RUNTIME: Mutex<Option<tokio::runtime::Runtime>> = Mutex::new(None);
+
+/// A handle on the runtime, started on first use.
+pub(crate) fn runtime() -> PyResult<tokio::runtime::Handle> {
+    let mut runtime = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(runtime) = runtime.as_ref() {
+        return Ok(runtime.handle().clone());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let started = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tracewire")
         .build()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the async runtime: {e}")))?;
-    Ok(RUNTIME.get_or_init(|| runtime))
+    let handle = started.handle().clone();
+    *runtime = Some(started);
+    Ok(handle)
 }
 
 /// The installed logging's guard: dropped by `shutdown_logging` (at interpreter exit), which
@@ -52,11 +57,23 @@ pub(crate) fn init_logging(py: Python<'_>) -> PyResult<u32> {
     Ok(python_level(LevelFilter::current()))
 }
 
-/// Writes out every queued line and span; nothing is logged after it.
+/// At interpreter exit: writes out every queued line and span (nothing is logged after it),
+/// then stops the runtime's tasks, for at most a second. The runtime is shut down here, before
+/// the interpreter finalizes, so that no thread of it is left running while the process exits.
 #[pyfunction]
 pub(crate) fn shutdown_logging(py: Python<'_>) {
+    let runtime = RUNTIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     let guard = GUARD.lock().unwrap_or_else(PoisonError::into_inner).take();
-    py.detach(|| drop(guard));
+    py.detach(|| {
+        // The guard first, while export can still run on the runtime (as `run_main` does).
+        drop(guard);
+        if let Some(runtime) = runtime {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        }
+    });
 }
 
 /// The Python level of the most verbose line anything may write now.
