@@ -285,6 +285,18 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The JSON lines of the log so far (a line still being written is left out).
+    pub fn lines(&self) -> Vec<Line> {
+        json_lines(
+            &self
+                .output()
+                .lines()
+                .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
     /// Waits (up to 20 s) for a JSONL line with this message, and returns it.
     pub fn wait_for_line(&mut self, message: &str) -> Line {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

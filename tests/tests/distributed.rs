@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracewire_tests::{
-    binary, check_jsonl, check_jsonl_allow_open, http, json_lines, run, start_frontend,
-    start_worker, temp_dir, try_http, wait_until, HttpCall, Line, Process, Server,
+    binary, check_jsonl, check_jsonl_allow_open, http, run, start_frontend, start_worker, temp_dir,
+    try_http, wait_until, HttpCall, Line, Process, Server,
 };
 
 const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -42,18 +42,8 @@ fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-fn lines_of(p: &Process) -> Vec<Line> {
-    json_lines(
-        &p.output()
-            .lines()
-            .filter(|l| serde_json::from_str::<Value>(l).is_ok())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-}
-
 fn count(p: &Process, message: &str) -> usize {
-    lines_of(p).iter().filter(|l| l.message == message).count()
+    p.lines().iter().filter(|l| l.message == message).count()
 }
 
 /// The lease id a worker registered under.
@@ -104,7 +94,7 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
     wait_until(20, "the frontend lists three instances", || {
         count(&f, "instance added") == 3
     });
-    let skipped = lines_of(&f);
+    let skipped = f.lines();
     let skipped: Vec<_> = skipped
         .iter()
         .filter(|l| l.message == "malformed instance in etcd; skipped")
@@ -120,7 +110,7 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
         assert_eq!(chat(&addr, id), 200, "{id}");
     }
     for (w, name) in [(&w1, "worker1"), (&w2, "worker2"), (&w3, "worker3")] {
-        let lines = lines_of(w);
+        let lines = w.lines();
         assert!(
             ids.iter().any(|id| served(&lines, id)),
             "round-robin reaches {name}"
@@ -141,9 +131,9 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
         call.read_until("data: ");
         // Lines reach the log through a queue: wait for the worker that took it to show it.
         wait_until(10, "a worker logs the stream's span", || {
-            [&w1, &w2, &w3].iter().any(|w| served(&lines_of(w), &id))
+            [&w1, &w2, &w3].iter().any(|w| served(&w.lines(), &id))
         });
-        if served(&lines_of(&w3), &id) {
+        if served(&w3.lines(), &id) {
             doomed = Some((id, call));
             break;
         }
@@ -180,11 +170,11 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
     for id in &joined {
         assert_eq!(chat(&addr, id), 200);
     }
-    assert!(joined.iter().any(|id| served(&lines_of(&w4), id)));
+    assert!(joined.iter().any(|id| served(&w4.lines(), id)));
 
     let fl = f.stop();
     let (l1, l2, l4) = (w1.stop(), w2.stop(), w4.stop());
-    let l3 = lines_of(&w3);
+    let l3 = w3.lines();
     for l in [&l1, &l2, &l4] {
         assert_eq!(
             l.iter()

@@ -5,22 +5,11 @@
 
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, http, json_lines, start_frontend, temp_dir, wait_until, HttpCall, Line, Process,
-    Server,
+    check_jsonl, http, start_frontend, temp_dir, wait_until, HttpCall, Line, Process, Server,
 };
 
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "max_tokens": 4, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const CALLER: &str = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn lines_of(p: &Process) -> Vec<Line> {
-    json_lines(
-        &p.output()
-            .lines()
-            .filter(|l| serde_json::from_str::<Value>(l).is_ok())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-}
 
 /// Sends a streamed chat as request `id` from an upstream caller; returns the SSE body.
 fn stream(addr: &str, id: &str) -> String {
@@ -159,7 +148,8 @@ fn the_python_worker_serves_the_nats_plane_found_through_etcd() {
     let lease = worker.wait_for_line("registered in etcd")["instance_id"].to_string();
     let (frontend, addr) = start_frontend(&dir, &[], &[], &env);
     wait_until(20, "the frontend finds the Python worker", || {
-        lines_of(&frontend)
+        frontend
+            .lines()
             .iter()
             .any(|l| l.message == "instance added")
     });

@@ -606,10 +606,7 @@ mod tests {
                 .to_owned(),
         );
         assert_eq!(status, StatusCode::OK);
-        let messages: Vec<WorkerMessage> = body
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let messages = protocol(&body);
         assert_eq!(
             messages.last(),
             Some(&WorkerMessage::Done {
@@ -623,6 +620,13 @@ mod tests {
             closed.trace_id.as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
+    }
+
+    /// A call's answer, one protocol message per line.
+    fn protocol(body: &str) -> Vec<WorkerMessage> {
+        body.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// Fails after one token, as a Python engine raising mid-stream does.
@@ -651,10 +655,7 @@ mod tests {
             Arc::new(Failing),
         );
         assert_eq!(status, StatusCode::OK);
-        let messages: Vec<WorkerMessage> = body
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let messages = protocol(&body);
         assert_eq!(
             messages,
             [
