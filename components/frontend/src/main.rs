@@ -97,7 +97,7 @@ async fn run(
             })?;
         plane = PlaneClient::distributed(client, discovery, name);
     } else if args.workers.is_empty() {
-        let config = WorkerConfig::default().with_engine(&args.engine);
+        let config = args.engine.apply(WorkerConfig::default());
         let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into()).await?;
         let addr = worker.local_addr()?;
         info!(addr = %addr, "embedded worker listening");

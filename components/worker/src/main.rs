@@ -33,13 +33,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = WorkerConfig {
+    let config = args.engine.apply(WorkerConfig {
         namespace: args.namespace,
         component: args.component,
         endpoint: args.endpoint,
         ..WorkerConfig::default()
-    }
-    .with_engine(&args.engine);
+    });
     let (options, distributed) = match (ServeOptions::from_env(), DistributedConfig::from_env()) {
         (Ok(options), Ok(distributed)) => (options, distributed),
         (Err(e), _) | (_, Err(e)) => {

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod host;
 mod records;
 mod spans;
+mod values;
 mod worker;
 
 #[pymodule]

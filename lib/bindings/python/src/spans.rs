@@ -12,7 +12,7 @@ use tracewire_runtime::{
     propagation::{inject_context, Injector},
 };
 
-use crate::records::{owned_value, Owned};
+use crate::values::{owned_value, Owned};
 
 /// A tracewire span: `SPAN_CREATED` when made, `SPAN_CLOSED` when closed (or collected). The
 /// current one lives in a `contextvars.ContextVar` on the Python side.

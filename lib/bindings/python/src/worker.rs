@@ -13,10 +13,13 @@ use futures_util::{stream, StreamExt};
 use pyo3::{exceptions::PyValueError, prelude::*, types::PyDict};
 use tokio::sync::{mpsc, watch};
 use tracewire_runtime::{
-    plane::{distributed::DistributedConfig, GenerateRequest},
+    plane::{
+        distributed::DistributedConfig,
+        worker::{Engine, EngineError, Step, Steps, WorkerConfig},
+        GenerateRequest,
+    },
     serve::{parse_listen, run_service, ServeOptions, SystemOptions},
 };
-use tracewire_worker::{Engine, EngineError, Step, Steps, WorkerConfig};
 
 use crate::{host::runtime, spans::Span};
 
@@ -67,7 +70,14 @@ pub(crate) fn start_worker(
     };
     runtime()?.spawn(async move {
         let served = run_service("worker", system, || {
-            tracewire_worker::run(config, engine, listen, options, distributed, shutdown)
+            tracewire_runtime::plane::worker::run(
+                config,
+                engine,
+                listen,
+                options,
+                distributed,
+                shutdown,
+            )
         })
         .await;
         let error = served.err().map(|e| e.to_string());

@@ -8,7 +8,8 @@
 //! protocol lines travel over NATS instead: [`distributed`] has the settings and names,
 //! [`etcd`] the worker's registration under a lease and the frontend's discovery, [`nats`] the
 //! transport (the propagation carriers for NATS headers, a worker's subscription);
-//! [`PlaneClient::distributed`] calls the instances etcd lists.
+//! [`PlaneClient::distributed`] calls the instances etcd lists. [`worker`] is the other side:
+//! the worker's endpoint, for any [`worker::Engine`].
 
 mod client;
 pub mod distributed;
@@ -16,6 +17,7 @@ pub mod etcd;
 pub mod nats;
 mod protocol;
 mod timing;
+pub mod worker;
 
 pub use client::{InvalidWorkerUrl, PlaneClient, PlaneError, TokenStream};
 pub use protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};

@@ -4,16 +4,16 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use tokio::sync::watch;
-use tracewire_runtime::{
+use crate::{
     plane::{
         distributed::{DistributedConfig, EndpointName},
         etcd, nats,
     },
     serve::ServeOptions,
 };
+use tokio::sync::watch;
 
-use crate::{BoundWorker, Engine, WorkerConfig};
+use super::{BoundWorker, Engine, WorkerConfig};
 
 /// Serves `config`'s endpoint with `engine` until `shutdown` resolves: over HTTP on `listen`
 /// (logging `worker listening` with the bound address), and with `distributed`, registered in
@@ -80,7 +80,7 @@ pub async fn run(
         registered.deregister().await;
     };
     let (served, ()) = tokio::join!(
-        crate::serve_nats(config, engine, client, instance, signalled(stopping)),
+        super::serve_nats(config, engine, client, instance, signalled(stopping)),
         deregistered
     );
     let http = http.await.map_err(std::io::Error::other)?;

@@ -3,11 +3,11 @@
 
 use std::{pin::Pin, time::Duration};
 
+use crate::plane::GenerateRequest;
 use futures_util::{stream, Stream, StreamExt};
-use tracewire_runtime::plane::GenerateRequest;
 use tracing::info;
 
-use crate::WorkerConfig;
+use super::WorkerConfig;
 
 /// One step of a generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
