@@ -172,11 +172,11 @@ pub fn emit(record: &Record<'_>, parent: Option<&Span>) {
             overflow(Kind::EVENT, record.level, &names)
         }
     };
-    if !callsite.enabled() {
-        return;
-    }
+    // Asked inside the span: a request's own level and capture depend on the current span.
     let dispatch = |callsite: &'static ForeignCallsite| {
-        with_values(callsite, &values, |meta, set| Event::dispatch(meta, set));
+        if callsite.enabled() {
+            with_values(callsite, &values, |meta, set| Event::dispatch(meta, set));
+        }
     };
     match parent {
         Some(span) => span.in_scope(|| dispatch(callsite)),

@@ -315,3 +315,38 @@ fn a_callsite_writes_at_most_its_rate_and_the_rest_is_reported() {
         "span events are never suppressed"
     );
 }
+
+/// Python records (`logging::foreign`) are a request's lines too: its own level and capture
+/// apply to them as to Rust events.
+#[test]
+fn records_from_python_follow_their_requests_level_and_capture() {
+    use crate::logging::foreign::{emit, Record};
+    let record = |level, message| Record {
+        level,
+        logger: "engine.scoped",
+        file: "engine.py",
+        line: 1,
+        message,
+        exception: None,
+        fields: &[],
+    };
+    let config = scoped(ScopeConfig {
+        request_level: Some(Level::DEBUG),
+        capture: Some(CaptureConfig::at(Level::DEBUG)),
+        ..ScopeConfig::default()
+    });
+    let out = json(&config, || {
+        let asking = request("asking", Some("tracewire.log=debug"));
+        let plain = request("plain", None);
+        let failing = request("failing", None);
+        emit(&record(Level::DEBUG, "asked for"), Some(&asking));
+        emit(&record(Level::DEBUG, "not asked for"), Some(&plain));
+        emit(&record(Level::DEBUG, "held"), Some(&failing));
+        emit(&record(Level::ERROR, "failed"), Some(&failing));
+    });
+    assert!(messages(&of(&out, "asking")).contains(&"asked for".to_owned()));
+    assert!(!messages(&of(&out, "plain")).contains(&"not asked for".to_owned()));
+    let failing = of(&out, "failing");
+    let held = failing.iter().find(|l| l.message == "held").expect("held");
+    assert_eq!(held.fields["captured"], true);
+}
