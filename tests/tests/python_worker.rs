@@ -173,3 +173,48 @@ fn the_python_worker_serves_the_nats_plane_found_through_etcd() {
     let checked = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
     assert!(checked.contains("0 never closed"), "{checked}");
 }
+
+#[test]
+fn a_requests_own_level_reaches_the_python_engine() {
+    let dir = temp_dir("python-scoped");
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("DYN_LOG", "info"),
+        ("DYN_LOG_REQUEST_LEVEL", "debug"),
+    ];
+    let mut worker = Process::start_python_worker(
+        "worker",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
+        &env,
+    );
+    let waddr = worker.wait_for_addr("worker listening");
+    let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
+    for (id, baggage) in [
+        ("asking", "baggage: tracewire.log=debug"),
+        ("plain", "baggage: user=ann"),
+    ] {
+        let mut call = HttpCall::send(
+            &addr,
+            "POST",
+            "/v1/chat/completions",
+            &[&format!("x-request-id: {id}"), baggage],
+            STREAM.as_bytes(),
+        );
+        call.read_until("[DONE]");
+        assert_eq!(call.finish().status, 200);
+    }
+    let (_, w) = (frontend.stop(), worker.stop());
+    let tokens = |id: &str| {
+        w.iter()
+            .filter(|l| l.x_request_id.as_deref() == Some(id))
+            .filter(|l| l.level == "DEBUG" && l.message == "token")
+            .count()
+    };
+    assert_eq!(
+        tokens("asking"),
+        4,
+        "the Python engine's DEBUG lines of that request"
+    );
+    assert_eq!(tokens("plain"), 0, "and of no other");
+}
