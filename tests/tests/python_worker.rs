@@ -218,3 +218,50 @@ fn a_requests_own_level_reaches_the_python_engine() {
     );
     assert_eq!(tokens("plain"), 0, "and of no other");
 }
+
+#[test]
+fn a_filter_changed_at_runtime_reaches_python_loggers() {
+    let dir = temp_dir("python-filter");
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("DYN_LOG", "info"),
+        ("DYN_SYSTEM_PORT", "0"),
+    ];
+    let mut worker = Process::start_python_worker(
+        "worker",
+        &dir,
+        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
+        &env,
+    );
+    let waddr = worker.wait_for_addr("worker listening");
+    let system = worker.wait_for_addr("system server listening");
+    let generate = |id: &str| {
+        let r = http(
+            &waddr,
+            "POST",
+            "/generate",
+            &[&format!("x-request-id: {id}")],
+            r#"{"model": "Qwen/Qwen3-0.6B", "prompt": "a b c", "max_tokens": null}"#,
+        );
+        assert_eq!(r.status, 200);
+    };
+    generate("before");
+    let changed = http(&system, "PUT", "/logging/filter", &[], "info,engine=debug");
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    // The root logger's level follows on a thread of its own: give it a moment.
+    wait_until(10, "the Python engine's DEBUG lines", || {
+        generate("after");
+        worker
+            .lines()
+            .iter()
+            .any(|l| l.level == "DEBUG" && l.x_request_id.as_deref() == Some("after"))
+    });
+    let w = worker.stop();
+    let debug_of = |id: &str| {
+        w.iter()
+            .filter(|l| l.level == "DEBUG" && l.x_request_id.as_deref() == Some(id))
+            .count()
+    };
+    assert_eq!(debug_of("before"), 0);
+    assert!(debug_of("after") >= 3);
+}
