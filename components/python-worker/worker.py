@@ -49,6 +49,8 @@ def engine(token_delay_ms):
             text = word + " " if i + 1 < limit else word
             log.debug("token", extra={"index": i, "text": text})
             yield text
+        if limit < len(words):
+            yield tracewire.Finish("length")
 
     return generate
 

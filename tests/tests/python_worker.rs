@@ -92,6 +92,8 @@ fn the_python_engines_lines_join_the_frontends_trace_over_http() {
     let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
     let body = stream(&addr, "py-1");
     assert!(body.contains(r#""content":"What "#), "{body}");
+    // Cut at max_tokens: the Python mock ends as the Rust one does.
+    assert!(body.contains(r#""finish_reason":"length""#), "{body}");
     let json = http(
         &addr,
         "POST",

@@ -115,10 +115,10 @@ struct PythonEngine {
 impl Engine for PythonEngine {
     fn generate(&self, request: GenerateRequest) -> Steps {
         let (tx, rx) = mpsc::channel(TOKENS_IN_FLIGHT);
-        let failure = Arc::new(Mutex::new(None));
+        let end = Arc::new(Mutex::new(None));
         let sink = TokenSink {
             tx: Mutex::new(Some(tx)),
-            failure: Arc::clone(&failure),
+            end: Arc::clone(&end),
             event_loop: Arc::clone(&self.event_loop),
             wake: Arc::clone(&self.wake),
         };
@@ -165,14 +165,13 @@ impl Engine for PythonEngine {
         let tokens = stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|text| (Ok(Step::Token(text)), rx))
         });
-        // After the last token: the generator's exception, if it raised.
-        let end = stream::once(async move {
-            failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-        })
-        .filter_map(|failed| async move { failed.map(Err) });
+        // After the last token: the generator's exception if it raised, or its finish reason
+        // if it gave one (else the stream's end means `stop`).
+        let end =
+            stream::once(async move { end.lock().unwrap_or_else(PoisonError::into_inner).take() })
+                .filter_map(|end| async move {
+                    end.map(|end| end.map(|finish_reason| Step::Done { finish_reason }))
+                });
         // The generation is cancelled when the stream is dropped (the caller left, or the
         // drain deadline passed).
         Box::pin(tokens.chain(end).map(move |step| {
@@ -219,7 +218,8 @@ fn engine_error(py: Python<'_>, e: &PyErr) -> EngineError {
 #[pyclass(module = "tracewire", frozen)]
 pub(crate) struct TokenSink {
     tx: Mutex<Option<mpsc::Sender<String>>>,
-    failure: Arc<Mutex<Option<EngineError>>>,
+    /// How the generation ended, if not by just stopping: a finish reason, or a failure.
+    end: Arc<Mutex<Option<Result<String, EngineError>>>>,
     event_loop: Arc<Py<PyAny>>,
     wake: Arc<Py<PyAny>>,
 }
@@ -262,8 +262,16 @@ impl TokenSink {
         }
     }
 
-    /// The generator ended: the call ends with `done`.
-    fn finish(&self) {
+    /// The generator ended: the call ends with `done`, its `finish_reason` `reason` (`stop` if
+    /// `None`). The first end said is kept.
+    #[pyo3(signature = (reason=None))]
+    fn finish(&self, reason: Option<String>) {
+        if let Some(reason) = reason {
+            self.end
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(Ok(reason));
+        }
         self.tx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -273,10 +281,10 @@ impl TokenSink {
     /// The generator raised: the call ends with the protocol's error message (`message`) and an
     /// ERROR line with `traceback`.
     fn fail(&self, message: String, traceback: String) {
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(EngineError {
+        *self.end.lock().unwrap_or_else(PoisonError::into_inner) = Some(Err(EngineError {
             message,
             detail: Some(traceback),
-        });
-        self.finish();
+        }));
+        self.finish(None);
     }
 }

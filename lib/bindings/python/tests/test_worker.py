@@ -24,6 +24,10 @@ async def generate(request):
         raise ValueError("the engine broke")
     if prompt == "not text":
         yield 7
+    if prompt.startswith("cut"):
+        yield "cut"
+        yield tracewire.Finish("length")
+        yield "never sent"
     if prompt == "slow":
         try:
             for i in range(1000):
@@ -84,6 +88,10 @@ def test_tokens_failures_and_bad_yields_follow_the_protocol():
             {"type": "token", "text": "one "},
             {"type": "token", "text": "two "},
             {"type": "done", "finish_reason": "stop", "prompt_tokens": 2, "completion_tokens": 2},
+        ]
+        assert worker.call("cut short") == [
+            {"type": "token", "text": "cut"},
+            {"type": "done", "finish_reason": "length", "prompt_tokens": 2, "completion_tokens": 1},
         ]
         assert worker.call("fail") == [
             {"type": "token", "text": "partial "},

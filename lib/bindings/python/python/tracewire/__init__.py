@@ -33,6 +33,7 @@ from . import _tracewire
 from ._tracewire import Span
 
 __all__ = [
+    "Finish",
     "Handler",
     "Span",
     "current_context",
@@ -167,7 +168,21 @@ def inject(headers: Dict[str, str]) -> Dict[str, str]:
     return _tracewire.inject(headers, _current.get())
 
 
-Generate = Callable[[Dict[str, Any]], AsyncIterator[str]]
+class Finish:
+    """Yielded last by a ``generate`` generator to end the call with this ``finish_reason``
+    (``"length"`` when it stopped at ``max_tokens``); a generator that just returns ends with
+    ``"stop"``."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Finish({self.reason!r})"
+
+
+Generate = Callable[[Dict[str, Any]], AsyncIterator[Union[str, Finish]]]
 
 
 async def _drive(generate: Generate, request: Dict[str, Any], sink: Any, current: Span) -> None:
@@ -181,6 +196,9 @@ async def _drive(generate: Generate, request: Dict[str, Any], sink: Any, current
             )
         try:
             async for token in tokens:
+                if isinstance(token, Finish):
+                    sink.finish(token.reason)
+                    return
                 if not isinstance(token, str):
                     raise TypeError(f"generate must yield str, it yielded {type(token).__name__}")
                 while True:
@@ -275,10 +293,10 @@ def serve_worker(
 
     For each call it opens the ``handle_payload`` span (continuing the caller's trace) and runs
     ``generate(request)`` in it, an async generator function given ``{"model", "prompt",
-    "max_tokens"}`` that yields each token's text; the call ends with ``done`` (``finish_reason``
-    ``stop``) when it returns. An exception becomes the protocol's error message
-    (``"Type: message"``) and an ERROR line with the traceback. A caller that leaves cancels the
-    generator's task.
+    "max_tokens"}`` that yields each token's text; the call ends with ``done`` when it returns
+    (``finish_reason`` ``stop``), or with the reason of a :class:`Finish` it yields. An exception
+    becomes the protocol's error message (``"Type: message"``) and an ERROR line with the
+    traceback. A caller that leaves cancels the generator's task.
 
     Called from a coroutine, it returns an awaitable; called outside an event loop, it runs one
     (``asyncio.run``) until the worker stops. Calls :func:`init_logging` first.

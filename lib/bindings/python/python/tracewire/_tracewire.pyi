@@ -27,8 +27,8 @@ class TokenSink:
 
     def send(self, text: str) -> Union[bool, "asyncio.Future[None]"]:
         """True when sent, False when the caller is gone, or a future to await for room."""
-    def finish(self) -> None:
-        """The generator ended: the call ends with done."""
+    def finish(self, reason: Optional[str] = None) -> None:
+        """The generator ended: the call ends with done (finish_reason reason, or stop)."""
     def fail(self, message: str, traceback: str) -> None:
         """The generator raised: the call ends with an error message and an ERROR line."""
 
