@@ -11,6 +11,14 @@ use tracewire_tests::{
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "max_tokens": 4, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const CALLER: &str = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+/// Starts `worker.py` on a free port (token delay 1 ms) with `env`; returns it and its address.
+fn start_python_worker(dir: &std::path::Path, env: &[(&str, &str)]) -> (Process, String) {
+    let args = ["--listen", "127.0.0.1:0", "--token-delay-ms", "1"];
+    let mut worker = Process::start_python_worker("worker", dir, &args, env);
+    let addr = worker.wait_for_addr("worker listening");
+    (worker, addr)
+}
+
 /// Sends a streamed chat as request `id` from an upstream caller; returns the SSE body.
 fn stream(addr: &str, id: &str) -> String {
     let mut call = HttpCall::send(
@@ -82,13 +90,7 @@ fn the_python_engines_lines_join_the_frontends_trace_over_http() {
         ("DYN_LOGGING_JSONL", "true"),
         ("DYN_LOG", "info,engine=debug"),
     ];
-    let mut worker = Process::start_python_worker(
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
-        &env,
-    );
-    let waddr = worker.wait_for_addr("worker listening");
+    let (worker, waddr) = start_python_worker(&dir, &env);
     let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
     let body = stream(&addr, "py-1");
     assert!(body.contains(r#""content":"What "#), "{body}");
@@ -141,12 +143,7 @@ fn the_python_worker_serves_the_nats_plane_found_through_etcd() {
         ("NATS_SERVER", nats_url.as_str()),
         ("DYN_LEASE_TTL_S", "2"),
     ];
-    let mut worker = Process::start_python_worker(
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
-        &env,
-    );
+    let (mut worker, _) = start_python_worker(&dir, &env);
     let lease = worker.wait_for_line("registered in etcd")["instance_id"].to_string();
     let (frontend, addr) = start_frontend(&dir, &[], &[], &env);
     wait_until(20, "the frontend finds the Python worker", || {
@@ -184,13 +181,7 @@ fn a_requests_own_level_reaches_the_python_engine() {
         ("DYN_LOG", "info"),
         ("DYN_LOG_REQUEST_LEVEL", "debug"),
     ];
-    let mut worker = Process::start_python_worker(
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
-        &env,
-    );
-    let waddr = worker.wait_for_addr("worker listening");
+    let (worker, waddr) = start_python_worker(&dir, &env);
     let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
     for (id, baggage) in [
         ("asking", "baggage: tracewire.log=debug"),
@@ -229,13 +220,7 @@ fn a_filter_changed_at_runtime_reaches_python_loggers() {
         ("DYN_LOG", "info"),
         ("DYN_SYSTEM_PORT", "0"),
     ];
-    let mut worker = Process::start_python_worker(
-        "worker",
-        &dir,
-        &["--listen", "127.0.0.1:0", "--token-delay-ms", "1"],
-        &env,
-    );
-    let waddr = worker.wait_for_addr("worker listening");
+    let (mut worker, waddr) = start_python_worker(&dir, &env);
     let system = worker.wait_for_addr("system server listening");
     let generate = |id: &str| {
         let r = http(
