@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use pyo3::{
     prelude::*,
-    types::{PyBool, PyFloat, PyInt, PyString},
+    sync::PyOnceLock,
+    types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple},
 };
 use tracewire_runtime::logging::foreign::FieldValue;
 
@@ -29,7 +30,8 @@ impl Owned<'_> {
     }
 }
 
-/// `str`, `int`, `float` and `bool` keep their JSON types; anything else is its `repr()`.
+/// `str`, `int`, `float` and `bool` keep their JSON types; lists, tuples and dicts are their JSON
+/// text; anything else is its `repr()`.
 pub(crate) fn owned_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Owned<'py>> {
     // bool before int: `True` is an int too.
     if let Ok(b) = value.cast::<PyBool>() {
@@ -51,5 +53,28 @@ pub(crate) fn owned_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Owned<'py>
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Owned::Str(Cow::Owned(s.to_cow()?.into_owned())));
     }
+    // Lists, tuples and dicts: their JSON text (a string a log pipeline can parse again), as
+    // `json.dumps` writes it, anything inside it that is not JSON as its `repr()`.
+    if value.is_instance_of::<PyList>()
+        || value.is_instance_of::<PyTuple>()
+        || value.is_instance_of::<PyDict>()
+    {
+        if let Ok(text) = json_text(value) {
+            return Ok(Owned::Str(Cow::Owned(text)));
+        }
+    }
     Ok(Owned::Str(Cow::Owned(value.repr()?.to_cow()?.into_owned())))
+}
+
+/// `json.dumps(value, default=repr)`.
+fn json_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = value.py();
+    static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let dumps = DUMPS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("json")?.getattr("dumps")?.unbind())
+    })?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("default", py.import("builtins")?.getattr("repr")?)?;
+    let text = dumps.bind(py).call((value,), Some(&kwargs))?;
+    Ok(text.cast::<PyString>()?.to_cow()?.into_owned())
 }

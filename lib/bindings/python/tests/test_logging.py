@@ -82,6 +82,7 @@ def test_extra_fields_keep_their_json_types():
         logging.getLogger("engine").info("batch", extra={
             "tokens": 128, "ratio": 0.25, "warm": True, "model": "m",
             "huge": 2**64 + 1, "ids": [1, 2], "nothing": None, "level": "mine",
+            "sampling": {"temperature": 0.7, "stop": ["</s>"], "seed": None}, "when": object,
         })
         """
     )
@@ -91,6 +92,8 @@ def test_extra_fields_keep_their_json_types():
     assert line["model"] == "m"
     assert line["huge"] == str(2**64 + 1)
     assert line["ids"] == "[1, 2]" and line["nothing"] == "None"
+    assert json.loads(line["sampling"]) == {"temperature": 0.7, "stop": ["</s>"], "seed": None}
+    assert line["when"] == "<class 'object'>"
     assert line["fields.level"] == "mine" and line["level"] == "INFO"
 
 
