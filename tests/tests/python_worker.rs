@@ -19,19 +19,29 @@ fn start_python_worker(dir: &std::path::Path, env: &[(&str, &str)]) -> (Process,
     (worker, addr)
 }
 
-/// Sends a streamed chat as request `id` from an upstream caller; returns the SSE body.
-fn stream(addr: &str, id: &str) -> String {
+/// Sends a streamed chat as request `id` with `headers`; returns the SSE body (status 200).
+fn stream(addr: &str, id: &str, headers: &[&str]) -> String {
+    let request_id = format!("x-request-id: {id}");
+    let mut all = vec![request_id.as_str()];
+    all.extend_from_slice(headers);
     let mut call = HttpCall::send(
         addr,
         "POST",
         "/v1/chat/completions",
-        &[&format!("x-request-id: {id}"), CALLER],
+        &all,
         STREAM.as_bytes(),
     );
     call.read_until("[DONE]");
     let response = call.finish();
     assert_eq!(response.status, 200, "{}", response.body);
     response.body
+}
+
+/// check-jsonl over the frontend's and the worker's output in `dir` (it fails the test on any
+/// finding; the summary names what it read).
+fn check_both(dir: &std::path::Path) {
+    let checked = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
+    assert!(checked.contains("0 never closed"), "{checked}");
 }
 
 /// Request `id`'s trace through both processes: the frontend's span continues the caller's,
@@ -92,7 +102,7 @@ fn the_python_engines_lines_join_the_frontends_trace_over_http() {
     ];
     let (worker, waddr) = start_python_worker(&dir, &env);
     let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
-    let body = stream(&addr, "py-1");
+    let body = stream(&addr, "py-1", &[CALLER]);
     assert!(body.contains(r#""content":"What "#), "{body}");
     // Cut at max_tokens: the Python mock ends as the Rust one does.
     assert!(body.contains(r#""finish_reason":"length""#), "{body}");
@@ -125,9 +135,7 @@ fn the_python_engines_lines_join_the_frontends_trace_over_http() {
         w.iter().any(|l| l.message == "worker stopped"),
         "SIGTERM stops the Python worker as it stops tracewire-worker"
     );
-    // Fails the test on any finding; the summary names what it read.
-    let checked = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
-    assert!(checked.contains("0 never closed"), "{checked}");
+    check_both(&dir);
 }
 
 #[test]
@@ -152,7 +160,7 @@ fn the_python_worker_serves_the_nats_plane_found_through_etcd() {
             .iter()
             .any(|l| l.message == "instance added")
     });
-    stream(&addr, "py-nats-1");
+    stream(&addr, "py-nats-1", &[CALLER]);
     let (f, w) = (frontend.stop(), worker.stop());
     assert_linked(&f, &w, "py-nats-1", 4);
     let payload = w
@@ -168,9 +176,7 @@ fn the_python_worker_serves_the_nats_plane_found_through_etcd() {
         w.iter().any(|l| l.message == "deregistered from etcd"),
         "deregistered at SIGTERM"
     );
-    // Fails the test on any finding; the summary names what it read.
-    let checked = check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
-    assert!(checked.contains("0 never closed"), "{checked}");
+    check_both(&dir);
 }
 
 #[test]
@@ -187,15 +193,7 @@ fn a_requests_own_level_reaches_the_python_engine() {
         ("asking", "baggage: tracewire.log=debug"),
         ("plain", "baggage: user=ann"),
     ] {
-        let mut call = HttpCall::send(
-            &addr,
-            "POST",
-            "/v1/chat/completions",
-            &[&format!("x-request-id: {id}"), baggage],
-            STREAM.as_bytes(),
-        );
-        call.read_until("[DONE]");
-        assert_eq!(call.finish().status, 200);
+        stream(&addr, id, &[baggage]);
     }
     let (_, w) = (frontend.stop(), worker.stop());
     let tokens = |id: &str| {

@@ -10,7 +10,11 @@ use std::{
 };
 
 use futures_util::{stream, StreamExt};
-use pyo3::{exceptions::PyValueError, prelude::*, types::PyDict};
+use pyo3::{
+    exceptions::PyValueError,
+    prelude::*,
+    types::{PyBool, PyDict},
+};
 use tokio::sync::{mpsc, watch};
 use tracewire_runtime::{
     plane::{
@@ -121,6 +125,8 @@ impl Engine for PythonEngine {
             end: Arc::clone(&end),
             event_loop: Arc::clone(&self.event_loop),
             wake: Arc::clone(&self.wake),
+            // Called on the runtime: its waits for room are spawned there.
+            runtime: tokio::runtime::Handle::current(),
         };
         // Called in the handle_payload span: the generator's context gets it as its current
         // span.
@@ -222,6 +228,7 @@ pub(crate) struct TokenSink {
     end: Arc<Mutex<Option<Result<String, EngineError>>>>,
     event_loop: Arc<Py<PyAny>>,
     wake: Arc<Py<PyAny>>,
+    runtime: tokio::runtime::Handle,
 }
 
 #[pymethods]
@@ -230,15 +237,10 @@ impl TokenSink {
     /// an asyncio future to await when the tokens in flight are at their bound (then send again).
     fn send(&self, py: Python<'_>, text: String) -> PyResult<Py<PyAny>> {
         let guard = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(tx) = guard.as_ref() else {
-            return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
-        };
-        match tx.try_send(text) {
-            Ok(()) => Ok(true.into_pyobject(py)?.to_owned().into_any().unbind()),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Ok(false.into_pyobject(py)?.to_owned().into_any().unbind())
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let sent = match guard.as_ref().map(|tx| (tx, tx.try_send(text))) {
+            None | Some((_, Err(mpsc::error::TrySendError::Closed(_)))) => false,
+            Some((_, Ok(()))) => true,
+            Some((tx, Err(mpsc::error::TrySendError::Full(_)))) => {
                 let future = self.event_loop.call_method0(py, "create_future")?;
                 let (tx, event_loop, wake) = (
                     tx.clone(),
@@ -246,7 +248,7 @@ impl TokenSink {
                     Arc::clone(&self.wake),
                 );
                 let waiting = future.clone_ref(py);
-                runtime()?.spawn(async move {
+                self.runtime.spawn(async move {
                     // Room again, or the caller gone: either way the generator looks again.
                     let _ = tx.reserve().await;
                     Python::try_attach(|py| {
@@ -257,9 +259,10 @@ impl TokenSink {
                         );
                     });
                 });
-                Ok(future)
+                return Ok(future);
             }
-        }
+        };
+        Ok(PyBool::new(py, sent).to_owned().into_any().unbind())
     }
 
     /// The generator ended: the call ends with `done`, its `finish_reason` `reason` (`stop` if

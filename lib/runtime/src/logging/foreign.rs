@@ -147,19 +147,26 @@ pub fn emit(record: &Record<'_>, parent: Option<&Span>) {
     if LevelFilter::current() < record.level {
         return;
     }
-    let mut names: Vec<&str> = vec![MESSAGE, LOGGER, FILE, LINE];
+    // Past the bound: the fields as one text value (declared first: the values borrow it).
+    let text;
+    // On the stack up to the field bound: a record's names and values are gathered per call.
+    let mut names: Names<'_> = smallvec::smallvec![MESSAGE, LOGGER, FILE, LINE];
     if record.exception.is_some() {
         names.push(EXCEPTION);
     }
     names.extend(record.fields.iter().map(|(name, _)| *name));
     let line = u64::from(record.line);
     let message = display(record.message);
-    let mut values: Vec<&dyn Value> = vec![&message, &record.logger, &record.file, &line];
+    let mut values: Values<'_> = smallvec::smallvec![
+        &message as &dyn Value,
+        &record.logger as &dyn Value,
+        &record.file as &dyn Value,
+        &line as &dyn Value
+    ];
     if let Some(exception) = &record.exception {
         values.push(exception);
     }
     values.extend(record.fields.iter().map(|(_, v)| v.as_value()));
-    let text;
     let callsite = match callsite(Kind::EVENT, record.level, record.logger, "", &names) {
         Some(callsite) => callsite,
         None => {
@@ -192,14 +199,14 @@ pub fn span(
     fields: &[(&str, FieldValue<'_>)],
     parent: Option<&Span>,
 ) -> Span {
-    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-    let mut values: Vec<&dyn Value> = fields.iter().map(|(_, v)| v.as_value()).collect();
     let text;
+    let names: Names<'_> = fields.iter().map(|(name, _)| *name).collect();
+    let mut values: Values<'_> = fields.iter().map(|(_, v)| v.as_value()).collect();
     let callsite = match callsite(Kind::SPAN, Level::INFO, target, name, &names) {
         Some(callsite) => callsite,
         None => {
             text = format!("{name} {}", fields_text(fields));
-            values = vec![&text];
+            values = smallvec::smallvec![&text as &dyn Value];
             overflow(Kind::SPAN, Level::INFO, &[FIELDS_TEXT])
         }
     };
@@ -211,6 +218,10 @@ pub fn span(
         None => Span::new(meta, set),
     })
 }
+
+/// A record's or span's field names, and their values, in order.
+type Names<'a> = smallvec::SmallVec<[&'a str; MAX_FIELDS]>;
+type Values<'a> = smallvec::SmallVec<[&'a dyn Value; MAX_FIELDS]>;
 
 /// `{"name": value, ...}` for the overflow callsites.
 fn fields_text(fields: &[(&str, FieldValue<'_>)]) -> String {
@@ -337,7 +348,7 @@ fn callsite(
     name: &str,
     names: &[&str],
 ) -> Option<&'static ForeignCallsite> {
-    if names.len() > MAX_FIELDS || names.is_empty() && kind == Kind::EVENT {
+    if names.len() > MAX_FIELDS {
         return None;
     }
     let map = CALLSITES.get_or_init(Default::default);
@@ -345,11 +356,10 @@ fn callsite(
         let mut key = key.borrow_mut();
         key.clear();
         // Separated by a byte no name can hold unescaped in a line: `\u{1f}`.
-        let _ = write!(
-            key,
-            "{}\u{1f}{level}\u{1f}{target}\u{1f}{name}",
-            kind_tag(&kind)
-        );
+        for part in [kind_tag(&kind), level.as_str(), target, name] {
+            key.push_str(part);
+            key.push('\u{1f}');
+        }
         for n in names {
             key.push('\u{1f}');
             key.push_str(n);
