@@ -10,7 +10,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 fuzz_target!(|input: (&str, &str)| {
     let (message, value) = input;
-    let config = LoggingConfig { format: Format::Jsonl, span_events: true, ..Default::default() };
+    let config = LoggingConfig { format: Format::Jsonl, span_events: Some(true), ..Default::default() };
     let sink = MemorySink::default();
     let subscriber = tracing_subscriber::registry().with(TracewireLayer::new(&config, sink.clone()));
     tracing::subscriber::with_default(subscriber, || {

@@ -8,7 +8,7 @@ use std::{collections::HashSet, fs, path::PathBuf, process::Command};
 
 use serde::Deserialize;
 use serde_norway::Value;
-use tracewire_runtime::logging::{Format, LoggingConfig};
+use tracewire_runtime::logging::{Config, Format};
 use tracewire_tests::{binary, repo_root};
 
 fn deploy(path: &str) -> PathBuf {
@@ -79,11 +79,11 @@ fn every_yaml_and_toml_file_parses() {
 fn the_configmap_holds_a_valid_logging_file() {
     let doc = &yaml("k8s/configmap.yaml")[0];
     let text = s(&doc["data"]["logging.toml"]);
-    let config =
-        LoggingConfig::from_toml("configmap:logging.toml", text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.format, Format::Jsonl);
-    assert!(config.span_events && config.otlp.enabled);
-    let scope = config.scope;
+    let Config { logging, otlp, .. } =
+        Config::from_toml("configmap:logging.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logging.format, Format::Jsonl);
+    assert!(logging.span_events() && otlp.enabled);
+    let scope = logging.scope;
     assert_eq!(
         (
             scope.request_level,
@@ -98,7 +98,7 @@ fn the_configmap_holds_a_valid_logging_file() {
         "request-scoped logging on in the sample deployment"
     );
     assert_eq!(
-        config.otlp.traces_url(),
+        otlp.traces_url(),
         "http://otel-collector.observability:4317"
     );
     // ... and the collector manifest serves that name and port.

@@ -60,7 +60,7 @@ impl io::Write for MemoryWriter {
 fn config(format: Format, dyn_log: &str) -> LoggingConfig {
     let mut c = LoggingConfig {
         format,
-        span_events: format == Format::Jsonl,
+        span_events: Some(format == Format::Jsonl),
         ..Default::default()
     };
     let parsed = directives::parse_directives(dyn_log, &Origin::Env("DYN_LOG")).expect("valid");
@@ -404,7 +404,7 @@ fn request_scoped(n: u32) {
         "(reported)",
     );
     let mut shown = config(Format::Jsonl, "debug");
-    shown.span_events = true;
+    shown.span_events = Some(true);
     let shown =
         Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&shown, Memory)));
     row(
@@ -456,7 +456,7 @@ fn profile(case: &str) {
         let registry = Dispatch::new(tracing_subscriber::registry());
         let none = Dispatch::none();
         let mut quiet = config(Format::Jsonl, "info");
-        quiet.span_events = false;
+        quiet.span_events = Some(false);
         let quiet =
             Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&quiet, Memory)));
         let parts: [(&str, Case<'_>); 8] = [
@@ -512,7 +512,7 @@ fn profile(case: &str) {
         "lifecycle" => (tracewire(Format::Jsonl, "info"), lifecycle, false),
         "quiet-lifecycle" => {
             let mut quiet = config(Format::Jsonl, "info");
-            quiet.span_events = false;
+            quiet.span_events = Some(false);
             let layer = TracewireLayer::new(&quiet, Memory);
             (
                 Dispatch::new(tracing_subscriber::registry().with(layer)),

@@ -43,6 +43,7 @@ pub mod plane;
 pub mod propagation;
 pub mod serve;
 pub mod settings;
+pub mod subscriber;
 pub mod trace;
 pub mod wire;
 

@@ -122,6 +122,7 @@ fn parse(text: &str) -> Vec<Map<String, Value>> {
 fn tracewire_lines(c: &Case) -> Vec<Map<String, Value>> {
     let config = LoggingConfig {
         format: Format::Jsonl,
+        span_events: Some(false),
         ..Default::default()
     };
     let sink = MemorySink::default();

@@ -72,7 +72,7 @@ proptest! {
 
     #[test]
     fn toml_loading_never_panics_and_errors_name_the_file(text in prop_oneof![any_text(), "(jsonl|log_level|stream|\\[file\\]|\\[otlp\\]|path|sampler) ?= ?[\"a-z0-9 .]{0,20}\n{0,3}"]) {
-        if let Err(e) = LoggingConfig::from_toml("fuzz.toml", &text) {
+        if let Err(e) = tracewire_runtime::logging::Config::from_toml("fuzz.toml", &text) {
             let message = e.to_string();
             prop_assert!(message.starts_with("fuzz.toml:"), "{}", message);
             prop_assert!(!message.contains('\n'));
@@ -81,7 +81,7 @@ proptest! {
 
     #[test]
     fn any_message_and_value_come_back_out_of_a_jsonl_line(message in any_text(), value in any_text(), number in any::<i64>(), ratio in any::<f64>()) {
-        let config = LoggingConfig { format: tracewire_runtime::logging::Format::Jsonl, span_events: true, ..Default::default() };
+        let config = LoggingConfig { format: tracewire_runtime::logging::Format::Jsonl, span_events: Some(true), ..Default::default() };
         let sink = MemorySink::default();
         let subscriber = tracing_subscriber::registry().with(TracewireLayer::new(&config, sink.clone()));
         tracing::subscriber::with_default(subscriber, || {

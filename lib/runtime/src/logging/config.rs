@@ -1,126 +1,44 @@
-//! The resolved logging configuration and how it is read: built-in defaults, then the TOML file
-//! named by `DYN_LOGGING_CONFIG_PATH`, then the environment, key by key.
-//!
-//! | variable | TOML key | values | default |
-//! |---|---|---|---|
-//! | `DYN_LOG` | `log_level`, `[log_filters]` | directives, see [`directives`](super::directives) | `info` |
-//! | `DYN_LOGGING_JSONL` | `jsonl` | boolean | false |
-//! | `DYN_LOG_USE_LOCAL_TZ` | `local_tz` | boolean | false |
-//! | `DYN_LOGGING_SPAN_EVENTS` | `span_events` | boolean | true with JSONL, else false |
-//! | `DYN_LOG_STREAM` | `stream` | `stderr`, `stdout` | `stderr` |
-//! | `DYN_LOG_COLOR`, `NO_COLOR` | `color` | `auto`, `always`, `never` | `auto` |
-//! | | `redact` | field names | none |
-//! | `DYN_LOG_OVERFLOW` | `overflow` | `block` (lossless) or `drop` | `block` |
-//! | `DYN_LOG_BUFFER_BYTES` | `buffer_bytes` | output queue size, 64 KiB to 1 GiB | 4 MiB |
-//! | `DYN_LOG_MAX_VALUE_BYTES` | `max_value_bytes` | longest string value written, in bytes; 0 for no limit | 16384 |
-//! | | `[file]` `path`, `max_bytes`, `max_files` | a log file with size rotation | none |
-//! | `DYN_LOG_REQUEST_LEVEL` | `request_level` | the most verbose level a request's `tracewire.log` baggage member may ask for, or `off` | off |
-//! | `DYN_LOG_CAPTURE` | `[capture]` `level`, `max_lines`, `max_bytes`, `total_bytes` | lines held per request, written if it fails | off; 256 lines, 64 KiB, 16 MiB |
-//! | `DYN_LOG_RATE_LIMIT` | `[rate_limit]` `per_callsite_per_s` | lines a second per callsite, 0 for no limit | no limit |
-//! | `OTEL_*` | `[otlp]` | OTLP export, see [`crate::otlp`] | off |
+//! The whole configuration ([`Config`]: the layer's and OTLP's) and [`SETTINGS`], its one
+//! table: every variable and TOML key, with the setter that parses it into its field. Sources,
+//! lowest first: the fields' defaults, the TOML file named by `DYN_LOGGING_CONFIG_PATH`, the
+//! environment, key by key. `docs/configuration.md` lists the rows (a test holds it to them).
 //!
 //! Booleans accept `1 true yes on` and `0 false no off`, case-insensitive, trimmed; in the TOML
 //! file a TOML boolean or one of those strings.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
+    sync::LazyLock,
 };
 
-use serde::Deserialize;
-use toml::Spanned;
-
-use super::{
-    directives::{self, FilterConfig},
-    format::Format,
-    line::TimeZone,
-    output::{FileOutput, Overflow, QueueConfig},
-    scope::{
-        config::{CaptureSection, RateLimitSection, ScopePartial},
-        ScopeConfig,
-    },
-};
 use crate::{
-    otlp::{OtlpConfig, OtlpSection},
+    otlp::{FileSetting, OtlpConfig, Ratio, ResourceAttributes, Timeout, Transport},
     settings::{
-        env::{self, Lookup},
-        parse_bool, parse_keyword, read_config_file, ConfigError, Origin, TomlBool, TomlSource,
+        self,
+        env::{self, Lookup, OtlpVars},
+        read_config_file, ConfigError, Flag, Input, Setting, TomlSource,
+    },
+    subscriber::{
+        directives::{self, Directive},
+        CaptureConfig, ColorMode, FileOutput, LoggingConfig, Verbosity, MAX_CAPTURE_BYTES,
+        MAX_CAPTURE_LINES, MAX_RATE,
     },
     trace::ValueLimit,
 };
 
-/// The standard stream lines go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Stream {
-    /// Standard error.
-    #[default]
-    Stderr,
-    /// Standard output.
-    Stdout,
-}
-
-/// Whether readable lines carry ANSI colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColorMode {
-    /// Colour only when the stream is a terminal; never in a file or pipe.
-    #[default]
-    Auto,
-    /// Always colour the stream (never the `[file]` output).
-    Always,
-    /// Never colour.
-    Never,
-}
-
-/// Everything the logging layer needs, resolved from all sources.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggingConfig {
-    /// Line format.
-    pub format: Format,
-    /// Timestamp offset.
-    pub time_zone: TimeZone,
-    /// Whether `SPAN_CREATED` / `SPAN_CLOSED` lines are written.
-    pub span_events: bool,
-    /// The standard stream.
-    pub stream: Stream,
-    /// ANSI colour in readable mode.
-    pub color: ColorMode,
-    /// Filter directives, merged by precedence.
-    pub filter: FilterConfig,
-    /// Field names whose values are written as `"[REDACTED]"`.
-    pub redact: Vec<String>,
-    /// The optional log file.
-    pub file: Option<FileOutput>,
+/// Everything logging is configured with: the layer and its outputs, and OTLP export.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// The layer, its filter, formats and outputs.
+    pub logging: LoggingConfig,
     /// OTLP export.
     pub otlp: OtlpConfig,
-    /// The output queue in front of the stream and the file.
-    pub queue: QueueConfig,
-    /// The longest string value written in any output; longer ones are cut, marked
-    /// `…[+N bytes]`.
-    pub max_value_bytes: ValueLimit,
-    /// Request-scoped logging: a request's own level, capture on failure, the rate limit.
-    pub scope: ScopeConfig,
+    /// The file's `log_level` and `[log_filters]`: one source of directives, laid over the
+    /// built-in ones as a whole before the environment's.
+    file_filter: Vec<Directive>,
 }
 
-impl Default for LoggingConfig {
-    fn default() -> Self {
-        LoggingConfig {
-            format: Format::Readable,
-            time_zone: TimeZone::Utc,
-            span_events: false,
-            stream: Stream::Stderr,
-            color: ColorMode::Auto,
-            filter: FilterConfig::default(),
-            redact: Vec::new(),
-            file: None,
-            otlp: OtlpConfig::default(),
-            queue: QueueConfig::default(),
-            max_value_bytes: ValueLimit::DEFAULT,
-            scope: ScopeConfig::default(),
-        }
-    }
-}
-
-impl LoggingConfig {
+impl Config {
     /// Reads the process environment (and the file it names).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(&env::process_env)
@@ -129,325 +47,359 @@ impl LoggingConfig {
     /// Reads the variables through `lookup` (and the file `DYN_LOGGING_CONFIG_PATH` names).
     ///
     /// ```
-    /// use tracewire_runtime::logging::{LoggingConfig, Format};
+    /// use tracewire_runtime::logging::{Config, Format};
     /// let vars = |name: &str| (name == "DYN_LOGGING_JSONL").then(|| "yes".to_owned());
-    /// let config = LoggingConfig::from_lookup(&vars).unwrap();
-    /// assert_eq!(config.format, Format::Jsonl);
-    /// assert!(config.span_events, "on by default with JSONL");
+    /// let config = Config::from_lookup(&vars).unwrap();
+    /// assert_eq!(config.logging.format, Format::Jsonl);
+    /// assert!(config.logging.span_events(), "on by default with JSONL");
     /// ```
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        let mut partial = Partial::default();
+        let mut config = Config::default();
         if let Some(path) = lookup(env::DYN_LOGGING_CONFIG_PATH).filter(|p| !p.trim().is_empty()) {
             let path = PathBuf::from(path);
             let text = read_config_file(&path)?;
-            partial.apply_file(&path, &text)?;
+            config.apply_file(&path, &text)?;
         }
-        partial.apply_env(lookup)?;
-        Ok(partial.resolve())
+        settings::apply_env(&SETTINGS, &mut config, lookup)?;
+        Ok(config)
     }
 
     /// Parses TOML text as if it were the file at `path`, with no environment on top.
     pub fn from_toml(path: impl Into<PathBuf>, text: &str) -> Result<Self, ConfigError> {
-        let mut partial = Partial::default();
-        partial.apply_file(&path.into(), text)?;
-        Ok(partial.resolve())
-    }
-}
-
-/// Values seen so far; `None` means "not set by any source yet".
-#[derive(Default)]
-struct Partial {
-    jsonl: Option<bool>,
-    local_tz: Option<bool>,
-    span_events: Option<bool>,
-    stream: Option<Stream>,
-    color: Option<ColorMode>,
-    filter: FilterConfig,
-    redact: Vec<String>,
-    file: Option<FileOutput>,
-    otlp: OtlpConfig,
-    queue: QueueConfig,
-    max_value_bytes: Option<ValueLimit>,
-    scope: ScopePartial,
-}
-
-impl Partial {
-    fn resolve(self) -> LoggingConfig {
-        let defaults = LoggingConfig::default();
-        let format = if self.jsonl.unwrap_or(false) {
-            Format::Jsonl
-        } else {
-            Format::Readable
-        };
-        LoggingConfig {
-            format,
-            time_zone: if self.local_tz.unwrap_or(false) {
-                TimeZone::Local
-            } else {
-                TimeZone::Utc
-            },
-            span_events: self.span_events.unwrap_or(format == Format::Jsonl),
-            stream: self.stream.unwrap_or(defaults.stream),
-            color: self.color.unwrap_or(defaults.color),
-            filter: self.filter,
-            redact: self.redact,
-            file: self.file,
-            otlp: self.otlp,
-            queue: self.queue,
-            max_value_bytes: self.max_value_bytes.unwrap_or(defaults.max_value_bytes),
-            scope: self.scope.resolve(),
-        }
-    }
-
-    fn apply_env(&mut self, lookup: Lookup<'_>) -> Result<(), ConfigError> {
-        let boolean = |name: &'static str| -> Result<Option<bool>, ConfigError> {
-            lookup(name)
-                .map(|v| parse_bool(&v, &Origin::Env(name)))
-                .transpose()
-        };
-        if let Some(v) = boolean(env::DYN_LOGGING_JSONL)? {
-            self.jsonl = Some(v);
-        }
-        if let Some(v) = boolean(env::DYN_LOG_USE_LOCAL_TZ)? {
-            self.local_tz = Some(v);
-        }
-        if let Some(v) = boolean(env::DYN_LOGGING_SPAN_EVENTS)? {
-            self.span_events = Some(v);
-        }
-        if let Some(v) = lookup(env::DYN_LOG_OVERFLOW) {
-            self.queue.overflow = parse_overflow(&v, &Origin::Env(env::DYN_LOG_OVERFLOW))?;
-        }
-        if let Some(v) = lookup(env::DYN_LOG_BUFFER_BYTES) {
-            self.queue.capacity = parse_buffer_bytes(&v, &Origin::Env(env::DYN_LOG_BUFFER_BYTES))?;
-        }
-        if let Some(v) = lookup(env::DYN_LOG_MAX_VALUE_BYTES) {
-            let origin = Origin::Env(env::DYN_LOG_MAX_VALUE_BYTES);
-            self.max_value_bytes = Some(parse_max_value_bytes(&v, &origin)?);
-        }
-        if let Some(v) = lookup(env::DYN_LOG_STREAM) {
-            self.stream = Some(parse_stream(&v, &Origin::Env(env::DYN_LOG_STREAM))?);
-        }
-        if let Some(v) = lookup(env::DYN_LOG_COLOR) {
-            self.color = Some(parse_color(&v, &Origin::Env(env::DYN_LOG_COLOR))?);
-        } else if lookup(env::NO_COLOR).is_some_and(|v| !v.is_empty()) {
-            self.color = Some(ColorMode::Never);
-        }
-        if let Some(v) = lookup(env::DYN_LOG) {
-            let parsed = directives::parse_directives(&v, &Origin::Env(env::DYN_LOG))?;
-            self.filter = std::mem::take(&mut self.filter).overlay(parsed);
-        }
-        self.scope.apply_env(lookup)?;
-        self.otlp.apply_env(lookup)
+        let mut config = Config::default();
+        config.apply_file(&path.into(), text)?;
+        Ok(config)
     }
 
     fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let source_file = TomlSource::new(path, text);
-        let at = |offset: usize| source_file.at(offset);
-        let file: FileSettings = source_file.parse()?;
-
-        let mut source = Vec::new();
-        if let Some(level) = &file.log_level {
-            let origin = at(level.span().start);
-            let parsed = directives::parse_level(level.get_ref()).ok_or_else(|| {
-                ConfigError::invalid(
-                    origin,
-                    level.get_ref(),
-                    "log_level: expected one of error, warn, info, debug, trace, off",
-                )
-            })?;
-            source.push(directives::Directive::default_level(parsed));
-        }
-        for (target, level) in &file.log_filters {
-            let origin = at(level.span().start);
-            source.push(directives::parse_target_level(
-                target,
-                level.get_ref(),
-                &origin,
-            )?);
-        }
-        self.filter = std::mem::take(&mut self.filter).overlay(source);
-
-        for (value, slot) in [
-            (&file.jsonl, &mut self.jsonl),
-            (&file.local_tz, &mut self.local_tz),
-            (&file.span_events, &mut self.span_events),
-        ] {
-            if let Some(value) = value {
-                *slot = Some(source_file.boolean(value)?);
-            }
-        }
-        if let Some(v) = &file.stream {
-            self.stream = Some(parse_stream(v.get_ref(), &at(v.span().start))?);
-        }
-        if let Some(v) = &file.color {
-            self.color = Some(parse_color(v.get_ref(), &at(v.span().start))?);
-        }
-        self.redact = file.redact;
-        if let Some(v) = &file.overflow {
-            self.queue.overflow = parse_overflow(v.get_ref(), &at(v.span().start))?;
-        }
-        if let Some(v) = &file.buffer_bytes {
-            self.queue.capacity =
-                parse_buffer_bytes(&v.get_ref().to_string(), &at(v.span().start))?;
-        }
-        if let Some(v) = &file.max_value_bytes {
-            let origin = at(v.span().start);
-            self.max_value_bytes = Some(parse_max_value_bytes(&v.get_ref().to_string(), &origin)?);
-        }
-        if let Some(f) = file.file {
-            let origin = at(f.path.span().start);
-            if f.path.get_ref().trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    origin,
-                    f.path.get_ref(),
-                    "[file] path must not be empty",
-                ));
-            }
-            if f.max_bytes == 0 {
-                return Err(ConfigError::invalid(
-                    origin,
-                    "0",
-                    "[file] max_bytes must be at least 1",
-                ));
-            }
-            self.file = Some(FileOutput {
-                path: PathBuf::from(f.path.into_inner()),
-                max_bytes: f.max_bytes,
-                max_files: f.max_files,
-            });
-        }
-        self.scope.apply_file(
-            &source_file,
-            file.request_level.as_ref(),
-            file.capture.as_ref(),
-            file.rate_limit.as_ref(),
-        )?;
-        if let Some(otlp) = file.otlp {
-            self.otlp.apply_file(otlp, &source_file)?;
-        }
+        settings::apply_file(&SETTINGS, self, &TomlSource::new(path, text))?;
+        let file = std::mem::take(&mut self.file_filter);
+        self.logging.filter = std::mem::take(&mut self.logging.filter).overlay(file);
         Ok(())
     }
 }
 
-/// The TOML file as written. Unknown keys are errors.
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct FileSettings {
-    log_level: Option<Spanned<String>>,
-    jsonl: Option<Spanned<TomlBool>>,
-    local_tz: Option<Spanned<TomlBool>>,
-    span_events: Option<Spanned<TomlBool>>,
-    stream: Option<Spanned<String>>,
-    color: Option<Spanned<String>>,
-    redact: Vec<String>,
-    overflow: Option<Spanned<String>>,
-    buffer_bytes: Option<Spanned<i64>>,
-    max_value_bytes: Option<Spanned<i64>>,
-    log_filters: BTreeMap<String, Spanned<String>>,
-    file: Option<FileSection>,
-    otlp: Option<OtlpSection>,
-    request_level: Option<Spanned<String>>,
-    capture: Option<CaptureSection>,
-    rate_limit: Option<RateLimitSection>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSection {
-    path: Spanned<String>,
-    #[serde(default = "default_max_bytes")]
-    max_bytes: u64,
-    #[serde(default = "default_max_files")]
-    max_files: u32,
-}
-
-fn default_max_bytes() -> u64 {
-    FileOutput::DEFAULT_MAX_BYTES
-}
-
-fn default_max_files() -> u32 {
-    FileOutput::DEFAULT_MAX_FILES
-}
-
-fn parse_overflow(value: &str, origin: &Origin) -> Result<Overflow, ConfigError> {
-    let words = [("block", Overflow::Block), ("drop", Overflow::Drop)];
-    parse_keyword(value, origin, &words, "expected block or drop")
-}
-
-/// The output queue's size: at least 64 KiB (a line of a few KiB must fit with room to spare)
-/// and at most 1 GiB (the queue is held in memory, twice over while it is written out).
-fn parse_buffer_bytes(value: &str, origin: &Origin) -> Result<usize, ConfigError> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (64 << 10..=1 << 30).contains(&n) => Ok(n),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)",
-        )),
-    }
-}
-
-/// The longest string value: a number of bytes, 0 for no limit.
-fn parse_max_value_bytes(value: &str, origin: &Origin) -> Result<ValueLimit, ConfigError> {
-    value
-        .trim()
-        .parse::<usize>()
-        .map(ValueLimit::new)
-        .map_err(|_| {
-            ConfigError::invalid(
-                origin.clone(),
-                value,
-                "expected a number of bytes (0 for no limit)",
-            )
+/// Every setting of [`Config`], in the order they are applied within a source.
+pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
+    use env::*;
+    let mut rows = vec![
+        Setting::file("log_level", |c: &mut Config, v| {
+            let level = directives::parse_level(v.text()?).ok_or_else(|| {
+                let accepted = "log_level: expected one of error, warn, info, debug, trace, off";
+                settings::Rejected::new(v.text().unwrap_or_default(), accepted)
+                    .at(v.origin().clone())
+            })?;
+            c.file_filter.push(Directive::default_level(level));
+            Ok(())
+        }),
+        Setting::file("log_filters.*", |c: &mut Config, v| {
+            let directive = directives::parse_target_level(v.name(), v.text()?, v.origin())?;
+            c.file_filter.push(directive);
+            Ok(())
+        }),
+        Setting::env(DYN_LOG, |c: &mut Config, v| {
+            let parsed = directives::parse_directives(v.text()?, v.origin())?;
+            c.logging.filter = std::mem::take(&mut c.logging.filter).overlay(parsed);
+            Ok(())
+        }),
+        Setting::both(DYN_LOGGING_JSONL, "jsonl", |c: &mut Config, v| {
+            v.set(&mut c.logging.format)
+        }),
+        Setting::both(DYN_LOG_USE_LOCAL_TZ, "local_tz", |c: &mut Config, v| {
+            v.set(&mut c.logging.time_zone)
+        }),
+        Setting::both(
+            DYN_LOGGING_SPAN_EVENTS,
+            "span_events",
+            |c: &mut Config, v| {
+                c.logging.span_events = Some(v.parse::<Flag>()?.0);
+                Ok(())
+            },
+        ),
+        Setting::both(DYN_LOG_STREAM, "stream", |c: &mut Config, v| {
+            v.set(&mut c.logging.stream)
+        }),
+        // Before DYN_LOG_COLOR, which wins when both are set (no-color.org).
+        Setting::env(NO_COLOR, |c: &mut Config, v| {
+            if !v.text()?.is_empty() {
+                c.logging.color = ColorMode::Never;
+            }
+            Ok(())
+        }),
+        Setting::both(DYN_LOG_COLOR, "color", |c: &mut Config, v| {
+            v.set(&mut c.logging.color)
+        }),
+        Setting::file("redact", |c: &mut Config, v| {
+            c.logging.redact = v.parse_toml()?;
+            Ok(())
+        }),
+        Setting::both(DYN_LOG_OVERFLOW, "overflow", |c: &mut Config, v| {
+            v.set(&mut c.logging.queue.overflow)
+        }),
+        // At least 64 KiB (a line of a few KiB must fit with room to spare), at most 1 GiB (the
+        // queue is held in memory, twice over while it is written out).
+        Setting::both(DYN_LOG_BUFFER_BYTES, "buffer_bytes", |c: &mut Config, v| {
+            let accepted = "expected a number of bytes from 65536 (64 KiB) to 1073741824 (1 GiB)";
+            c.logging.queue.capacity = v.number(64 << 10..=1 << 30, accepted)?;
+            Ok(())
+        }),
+        Setting::both(
+            DYN_LOG_MAX_VALUE_BYTES,
+            "max_value_bytes",
+            |c: &mut Config, v| {
+                let bytes = v.number(
+                    0..=usize::MAX,
+                    "expected a number of bytes (0 for no limit)",
+                )?;
+                c.logging.max_value_bytes = ValueLimit::new(bytes);
+                Ok(())
+            },
+        ),
+        Setting::file("file.path", |c: &mut Config, v| {
+            let path = v.text()?;
+            if path.trim().is_empty() {
+                let reason = "[file] path must not be empty";
+                return Err(settings::Rejected::new(path, reason).at(v.origin().clone()));
+            }
+            c.logging.file = Some(FileOutput {
+                path: PathBuf::from(path),
+                ..FileOutput::default()
+            });
+            Ok(())
         })
-}
-
-fn parse_stream(value: &str, origin: &Origin) -> Result<Stream, ConfigError> {
-    let words = [("stderr", Stream::Stderr), ("stdout", Stream::Stdout)];
-    parse_keyword(value, origin, &words, "expected stderr or stdout")
-}
-
-fn parse_color(value: &str, origin: &Origin) -> Result<ColorMode, ConfigError> {
-    let words = [
-        ("auto", ColorMode::Auto),
-        ("always", ColorMode::Always),
-        ("never", ColorMode::Never),
+        .required(),
+        Setting::file("file.max_bytes", |c: &mut Config, v| {
+            let bytes = v.number(1..=u64::MAX, "[file] max_bytes must be at least 1")?;
+            if let Some(file) = &mut c.logging.file {
+                file.max_bytes = bytes;
+            }
+            Ok(())
+        }),
+        Setting::file("file.max_files", |c: &mut Config, v| {
+            let files = v.parse_toml()?;
+            if let Some(file) = &mut c.logging.file {
+                file.max_files = files;
+            }
+            Ok(())
+        }),
+        Setting::both(
+            DYN_LOG_REQUEST_LEVEL,
+            "request_level",
+            |c: &mut Config, v| {
+                c.logging.scope.request_level = v.parse::<Verbosity>()?.0;
+                Ok(())
+            },
+        ),
+        // The level first: the limits below apply to a capture that is on, and an environment
+        // that turns it on keeps the file's limits.
+        Setting::both(DYN_LOG_CAPTURE, "capture.level", |c: &mut Config, v| {
+            let capture = &mut c.logging.scope.capture;
+            *capture = match (v.parse::<Verbosity>()?.0, *capture) {
+                (None, _) => None,
+                (Some(level), Some(held)) => Some(CaptureConfig { level, ..held }),
+                (Some(level), None) => Some(CaptureConfig::at(level)),
+            };
+            Ok(())
+        })
+        .required(),
+        Setting::both(
+            DYN_LOG_CAPTURE_MAX_LINES,
+            "capture.max_lines",
+            |c: &mut Config, v| {
+                let accepted =
+                    format!("[capture] max_lines: expected a number from 1 to {MAX_CAPTURE_LINES}");
+                let lines = v.number(1..=MAX_CAPTURE_LINES, accepted)?;
+                if let Some(capture) = &mut c.logging.scope.capture {
+                    capture.max_lines = lines;
+                }
+                Ok(())
+            },
+        ),
+        Setting::file("capture.max_bytes", |c: &mut Config, v| {
+            let accepted =
+                format!("[capture] max_bytes: expected a number from 1 to {MAX_CAPTURE_BYTES}");
+            let bytes = v.number(1..=MAX_CAPTURE_BYTES, accepted)?;
+            if let Some(capture) = &mut c.logging.scope.capture {
+                capture.max_bytes = bytes;
+            }
+            Ok(())
+        }),
+        Setting::file("capture.total_bytes", |c: &mut Config, v| {
+            let accepted =
+                format!("[capture] total_bytes: expected a number from 1 to {MAX_CAPTURE_BYTES}");
+            let bytes = v.number(1..=MAX_CAPTURE_BYTES, accepted)?;
+            if let Some(capture) = &mut c.logging.scope.capture {
+                capture.total_bytes = bytes;
+            }
+            Ok(())
+        }),
+        Setting::both(
+            DYN_LOG_RATE_LIMIT,
+            "rate_limit.per_callsite_per_s",
+            |c: &mut Config, v| {
+                let accepted =
+                    format!("expected lines a second from 1 to {MAX_RATE} (0 for no limit)");
+                let rate = v.number(0..=MAX_RATE, accepted)?;
+                c.logging.scope.rate_limit = (rate > 0).then_some(rate);
+                Ok(())
+            },
+        )
+        .required(),
+        Setting::both(OTEL_EXPORT_ENABLED, "otlp.enabled", |c: &mut Config, v| {
+            c.otlp.enabled = v.parse::<Flag>()?.0;
+            Ok(())
+        }),
+        Setting::both(
+            OTEL_EXPORT_LOGS_ENABLED,
+            "otlp.logs_enabled",
+            |c: &mut Config, v| {
+                c.otlp.logs_enabled = v.parse::<Flag>()?.0;
+                Ok(())
+            },
+        ),
     ];
-    parse_keyword(value, origin, &words, "expected auto, always or never")
+    rows.extend(transport_rows(OTLP, "", |o| &mut o.base));
+    rows.extend(transport_rows(OTLP_TRACES, "traces_", |o| &mut o.traces));
+    rows.extend(transport_rows(OTLP_LOGS, "logs_", |o| &mut o.logs));
+    rows.extend([
+        Setting::both(
+            OTEL_SERVICE_NAME,
+            "otlp.service_name",
+            |c: &mut Config, v| {
+                c.otlp.service_name = Some(v.text()?.trim().to_owned());
+                Ok(())
+            },
+        )
+        .blank_is_unset(),
+        Setting::both(
+            OTEL_RESOURCE_ATTRIBUTES,
+            "otlp.resource_attributes",
+            |c: &mut Config, v| {
+                c.otlp
+                    .resource_attributes
+                    .extend(v.parse::<ResourceAttributes>()?.0);
+                Ok(())
+            },
+        ),
+        // The name first: a ratio sampler takes its argument from the row below.
+        Setting::both(OTEL_TRACES_SAMPLER, "otlp.sampler", |c: &mut Config, v| {
+            v.set(&mut c.otlp.sampler)
+        }),
+        Setting::both(
+            OTEL_TRACES_SAMPLER_ARG,
+            "otlp.sampler_arg",
+            |c: &mut Config, v| {
+                c.otlp.sampler = c.otlp.sampler.with_ratio(v.parse::<Ratio>()?);
+                Ok(())
+            },
+        ),
+        // Last: it turns off what any row above turned on.
+        Setting::env(OTEL_SDK_DISABLED, |c: &mut Config, v| {
+            if v.parse::<Flag>()?.0 {
+                c.otlp.enabled = false;
+                c.otlp.logs_enabled = false;
+            }
+            Ok(())
+        }),
+    ]);
+    rows
+});
+
+/// How one OTLP signal (or both, for the base variables) reaches the collector: the variables
+/// of `vars` and the `[otlp]` keys starting with `prefix`, into the transport `pick` chooses.
+fn transport_rows(
+    vars: OtlpVars,
+    prefix: &'static str,
+    pick: fn(&mut OtlpConfig) -> &mut Transport,
+) -> Vec<Setting<Config>> {
+    let key = |name: &str| format!("otlp.{prefix}{name}");
+    let file_setting = move |slot: fn(&mut Transport) -> &mut Option<FileSetting>| {
+        move |c: &mut Config, v: &Input<'_>| {
+            *slot(pick(&mut c.otlp)) = Some(FileSetting {
+                path: PathBuf::from(v.text()?.trim()),
+                origin: v.origin().clone(),
+            });
+            Ok(())
+        }
+    };
+    vec![
+        Setting::both(vars.endpoint, key("endpoint"), move |c: &mut Config, v| {
+            pick(&mut c.otlp).endpoint = Some(v.text()?.trim().to_owned());
+            Ok(())
+        }),
+        Setting::both(vars.protocol, key("protocol"), move |c: &mut Config, v| {
+            v.set_some(&mut pick(&mut c.otlp).protocol)
+        }),
+        Setting::both(vars.headers, key("headers"), move |c: &mut Config, v| {
+            v.set_some(&mut pick(&mut c.otlp).headers)
+        }),
+        Setting::both(vars.timeout, key("timeout"), move |c: &mut Config, v| {
+            pick(&mut c.otlp).timeout = Some(v.parse::<Timeout>()?.0);
+            Ok(())
+        }),
+        Setting::both(
+            vars.certificate,
+            key("certificate"),
+            file_setting(|t| &mut t.certificate),
+        ),
+        Setting::both(
+            vars.client_certificate,
+            key("client_certificate"),
+            file_setting(|t| &mut t.client_certificate),
+        ),
+        Setting::both(
+            vars.client_key,
+            key("client_key"),
+            file_setting(|t| &mut t.client_key),
+        ),
+    ]
+    .into_iter()
+    .map(Setting::blank_is_unset)
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        settings::Origin,
+        subscriber::{Format, Overflow, QueueConfig, Stream, TimeZone},
+    };
     use std::collections::HashMap;
 
-    fn from_vars(vars: &[(&str, &str)]) -> Result<LoggingConfig, String> {
+    fn from_vars(vars: &[(&str, &str)]) -> Result<Config, String> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        LoggingConfig::from_lookup(&|name| map.get(name).cloned()).map_err(|e| e.to_string())
+        Config::from_lookup(&|name| map.get(name).cloned()).map_err(|e| e.to_string())
     }
 
     #[test]
     fn defaults_and_env() {
         let c = from_vars(&[]).unwrap();
-        assert_eq!(c, LoggingConfig::default());
-        assert!(!c.span_events);
+        assert_eq!(c, Config::default());
+        assert!(!c.logging.span_events());
 
         let c = from_vars(&[("DYN_LOGGING_JSONL", "1")]).unwrap();
-        assert_eq!((c.format, c.span_events), (Format::Jsonl, true));
+        assert_eq!(
+            (c.logging.format, c.logging.span_events()),
+            (Format::Jsonl, true)
+        );
 
         let c = from_vars(&[
             ("DYN_LOGGING_JSONL", "true"),
             ("DYN_LOGGING_SPAN_EVENTS", "false"),
         ])
         .unwrap();
-        assert!(!c.span_events, "span events can be turned off in JSONL");
+        assert!(
+            !c.logging.span_events(),
+            "span events can be turned off in JSONL"
+        );
 
         let c = from_vars(&[("DYN_LOGGING_SPAN_EVENTS", "on")]).unwrap();
         assert!(
-            c.span_events && c.format == Format::Readable,
+            c.logging.span_events() && c.logging.format == Format::Readable,
             "and on in readable mode"
         );
 
@@ -458,13 +410,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (c.stream, c.time_zone, c.color),
+            (c.logging.stream, c.logging.time_zone, c.logging.color),
             (Stream::Stdout, TimeZone::Local, ColorMode::Never)
         );
 
         let c = from_vars(&[("NO_COLOR", "1"), ("DYN_LOG_COLOR", "always")]).unwrap();
         assert_eq!(
-            c.color,
+            c.logging.color,
             ColorMode::Always,
             "an explicit DYN_LOG_COLOR wins over NO_COLOR"
         );
@@ -474,15 +426,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (c.queue.overflow, c.queue.capacity),
+            (c.logging.queue.overflow, c.logging.queue.capacity),
             (Overflow::Drop, 1 << 20)
         );
-        assert_eq!(from_vars(&[]).unwrap().queue, QueueConfig::default());
-        assert_eq!(from_vars(&[]).unwrap().max_value_bytes.bytes(), 16384);
+        assert_eq!(
+            from_vars(&[]).unwrap().logging.queue,
+            QueueConfig::default()
+        );
+        assert_eq!(
+            from_vars(&[]).unwrap().logging.max_value_bytes.bytes(),
+            16384
+        );
         let c = from_vars(&[("DYN_LOG_MAX_VALUE_BYTES", " 100 ")]).unwrap();
-        assert_eq!(c.max_value_bytes, ValueLimit::new(100));
+        assert_eq!(c.logging.max_value_bytes, ValueLimit::new(100));
         let c = from_vars(&[("NO_COLOR", "")]).unwrap();
-        assert_eq!(c.color, ColorMode::Auto, "an empty NO_COLOR is ignored");
+        assert_eq!(
+            c.logging.color,
+            ColorMode::Auto,
+            "an empty NO_COLOR is ignored"
+        );
     }
 
     #[test]
@@ -544,8 +506,8 @@ mod tests {
         }
     }
 
-    fn from_toml(text: &str) -> Result<LoggingConfig, String> {
-        LoggingConfig::from_toml("cfg.toml", text).map_err(|e| e.to_string())
+    fn from_toml(text: &str) -> Result<Config, String> {
+        Config::from_toml("cfg.toml", text).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -585,13 +547,16 @@ sampler_arg = 0.5
 "#,
         )
         .unwrap();
-        assert_eq!(c.format, Format::Jsonl);
-        assert!(!c.span_events);
-        assert_eq!((c.stream, c.color), (Stream::Stdout, ColorMode::Never));
-        assert_eq!(c.redact, ["password", "api_key"]);
-        assert_eq!(c.max_value_bytes, ValueLimit::NONE);
+        assert_eq!(c.logging.format, Format::Jsonl);
+        assert!(!c.logging.span_events());
         assert_eq!(
-            (c.queue.overflow, c.queue.capacity),
+            (c.logging.stream, c.logging.color),
+            (Stream::Stdout, ColorMode::Never)
+        );
+        assert_eq!(c.logging.redact, ["password", "api_key"]);
+        assert_eq!(c.logging.max_value_bytes, ValueLimit::NONE);
+        assert_eq!(
+            (c.logging.queue.overflow, c.logging.queue.capacity),
             (Overflow::Drop, 131_072)
         );
         assert_eq!(c.otlp.traces_url(), "http://127.0.0.1:4317/v1/traces");
@@ -607,10 +572,10 @@ sampler_arg = 0.5
             [("deployment.environment".to_owned(), "prod".to_owned())]
         );
         assert_eq!(
-            c.file.as_ref().map(|f| (f.max_bytes, f.max_files)),
+            c.logging.file.as_ref().map(|f| (f.max_bytes, f.max_files)),
             Some((1000, 2))
         );
-        let d: Vec<_> = c.filter.directives().collect();
+        let d: Vec<_> = c.logging.filter.directives().collect();
         assert!(
             d.contains(&"debug")
                 && d.contains(&"h2=error")
@@ -621,12 +586,16 @@ sampler_arg = 0.5
 
         assert_eq!(
             from_toml("").unwrap(),
-            LoggingConfig::default(),
+            Config::default(),
             "an empty file changes nothing"
         );
         let c = from_toml("jsonl = \"yes\"\nlocal_tz = \"On\"\nspan_events = \"0\"\n").unwrap();
         assert_eq!(
-            (c.format, c.time_zone, c.span_events),
+            (
+                c.logging.format,
+                c.logging.time_zone,
+                c.logging.span_events()
+            ),
             (Format::Jsonl, TimeZone::Local, false),
             "the strings of the environment's booleans work in the file too"
         );
@@ -676,7 +645,8 @@ sampler_arg = 0.5
             ),
             (
                 "[file]\npath = \"x.log\"\nmax_bytes = 0\n",
-                "cfg.toml:2: \"0\": [file] max_bytes must be at least 1",
+                // The line of max_bytes (this said line 2, the path's, before the settings table).
+                "cfg.toml:3: \"0\": [file] max_bytes must be at least 1",
                 "zero size",
             ),
             (
@@ -691,7 +661,8 @@ sampler_arg = 0.5
             ),
             (
                 "[otlp]\nsampler = \"traceidratio\"\nsampler_arg = 3.0\n",
-                "cfg.toml:2: \"3\": expected a ratio from 0 to 1",
+                // The line of sampler_arg (this said line 2, the sampler's, before the table).
+                "cfg.toml:3: \"3\": expected a ratio from 0 to 1",
                 "bad sampler ratio",
             ),
             ("jsonl = tru\n", "cfg.toml:1: ", "not TOML"),
@@ -716,17 +687,17 @@ sampler_arg = 0.5
         let p = path.to_str().unwrap();
         let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", p), ("DYN_LOG", "warn")]).unwrap();
         assert_eq!(
-            c.format,
+            c.logging.format,
             Format::Jsonl,
             "the file's key stays when the environment is silent"
         );
-        let d: Vec<_> = c.filter.directives().collect();
+        let d: Vec<_> = c.logging.filter.directives().collect();
         assert!(
             d.contains(&"warn") && !d.contains(&"debug") && d.contains(&"h2=trace"),
             "{d:?}"
         );
         let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", p), ("DYN_LOGGING_JSONL", "0")]).unwrap();
-        assert_eq!(c.format, Format::Readable);
+        assert_eq!(c.logging.format, Format::Readable);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -738,7 +709,7 @@ sampler_arg = 0.5
         let sample = format!("{root}request-scoped.toml");
         let c = from_vars(&[("DYN_LOGGING_CONFIG_PATH", &sample)]).unwrap();
         assert_eq!(
-            c.scope,
+            c.logging.scope,
             ScopeConfig {
                 request_level: Some(Level::DEBUG),
                 capture: Some(CaptureConfig::at(Level::DEBUG)),
@@ -753,7 +724,7 @@ sampler_arg = 0.5
         ])
         .unwrap();
         assert_eq!(
-            c.scope,
+            c.logging.scope,
             ScopeConfig {
                 request_level: Some(Level::TRACE),
                 capture: Some(CaptureConfig::at(Level::INFO)),
@@ -766,9 +737,9 @@ sampler_arg = 0.5
             ("DYN_LOG_CAPTURE", "off"),
         ])
         .unwrap();
-        assert_eq!(c.scope.capture, None);
+        assert_eq!(c.logging.scope.capture, None);
         assert_eq!(
-            from_vars(&[]).unwrap().scope,
+            from_vars(&[]).unwrap().logging.scope,
             ScopeConfig::default(),
             "all off by default"
         );
@@ -794,10 +765,340 @@ sampler_arg = 0.5
         let bad = format!("{root}invalid-capture.toml");
         let err = from_vars(&[("DYN_LOGGING_CONFIG_PATH", &bad)]).unwrap_err();
         assert!(
-            err.ends_with("invalid-capture.toml:4: \"0\": [capture] max_lines: expected a number from 1 to 1048576"),
+            // SPEC §9: 1 to 100000 (1048576 before DYN_LOG_CAPTURE_MAX_LINES).
+            err.ends_with("invalid-capture.toml:4: \"0\": [capture] max_lines: expected a number from 1 to 100000"),
             "{err}"
         );
         let err = from_toml("[capture]\nmax_lines = 3\n").unwrap_err();
         assert!(err.contains("missing field `level`"), "{err}");
+    }
+
+    #[test]
+    fn dyn_log_capture_max_lines_overrides_the_files_max_lines() {
+        use tracing::Level;
+        let dir = std::env::temp_dir().join(format!("tracewire-maxlines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        // The limit before the level: a table's keys apply in the table's order, not the file's.
+        std::fs::write(&path, "[capture]\nmax_lines = 10\nlevel = \"debug\"\n").unwrap();
+        let p = path.to_str().unwrap();
+        let capture = |vars: &[(&str, &str)]| from_vars(vars).map(|c| c.logging.scope.capture);
+        let lines = |vars: &[(&str, &str)]| capture(vars).unwrap().map(|c| c.max_lines);
+        assert_eq!(lines(&[("DYN_LOGGING_CONFIG_PATH", p)]), Some(10));
+        let over = [
+            ("DYN_LOGGING_CONFIG_PATH", p),
+            ("DYN_LOG_CAPTURE_MAX_LINES", " 3 "),
+        ];
+        assert_eq!(lines(&over), Some(3));
+        assert_eq!(
+            capture(&[
+                ("DYN_LOG_CAPTURE", "info"),
+                ("DYN_LOG_CAPTURE_MAX_LINES", "100000")
+            ])
+            .unwrap(),
+            Some(CaptureConfig {
+                max_lines: 100_000,
+                ..CaptureConfig::at(Level::INFO)
+            })
+        );
+        assert_eq!(
+            capture(&[("DYN_LOG_CAPTURE_MAX_LINES", "7")]).unwrap(),
+            None,
+            "a limit alone does not turn capture on"
+        );
+        for bad in ["0", "100001", "-1", "many"] {
+            assert_eq!(
+                capture(&[("DYN_LOG_CAPTURE_MAX_LINES", bad)]).unwrap_err(),
+                format!("DYN_LOG_CAPTURE_MAX_LINES: {bad:?}: [capture] max_lines: expected a number from 1 to 100000"),
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_variable_of_the_table_is_in_env_all() {
+        let vars: Vec<&str> = SETTINGS.iter().filter_map(|row| row.var).collect();
+        for var in &vars {
+            assert!(
+                env::ALL.contains(var),
+                "{var} is read but not in settings::env::ALL"
+            );
+        }
+        assert!(
+            vars.contains(&env::DYN_LOG_CAPTURE_MAX_LINES) && vars.len() >= 40,
+            "{vars:?}"
+        );
+    }
+
+    /// `docs/configuration.md` is the table a reader sees: each of its rows names a variable, a
+    /// key or both, as the rows of `SETTINGS` (and the servers' variables) do.
+    #[test]
+    fn docs_configuration_md_lists_every_variable_and_key() {
+        let doc = include_str!("../../../../docs/configuration.md");
+        let cell = |c: &str| c.trim().trim_matches('`').to_owned();
+        let documented: Vec<(String, String)> = doc
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| variable"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').collect();
+                (cell(cells[1]), cell(cells[2]))
+            })
+            .collect();
+        let read: Vec<(String, String)> = SETTINGS
+            .iter()
+            .map(|row| {
+                let var = row.var.unwrap_or_default().to_owned();
+                (var, row.key.clone().unwrap_or_default())
+            })
+            .collect();
+        for row in &read {
+            assert!(
+                documented.contains(row),
+                "{row:?} is read but not in docs/configuration.md"
+            );
+        }
+        for var in env::ALL {
+            assert!(
+                documented.iter().any(|(v, _)| v == var),
+                "{var} is not in docs/configuration.md"
+            );
+        }
+        for row in &documented {
+            let known = read.contains(row)
+                || (row.1.is_empty()
+                    && env::ALL.contains(&row.0.as_str())
+                    && !read.iter().any(|r| r.0 == row.0));
+            assert!(
+                known,
+                "docs/configuration.md lists {row:?}, which nothing reads"
+            );
+        }
+    }
+
+    mod otlp {
+        use super::*;
+        use crate::otlp::{OtlpProtocol, ParentBasedRoot, SamplerConfig, Signal, DEFAULT_TIMEOUT};
+        use std::{path::PathBuf, time::Duration};
+
+        fn from(vars: &[(&str, &str)]) -> Result<OtlpConfig, String> {
+            from_vars(vars).map(|c| c.otlp)
+        }
+
+        #[test]
+        fn variables() {
+            let c = from(&[]).unwrap();
+            assert!(!c.active());
+            assert_eq!(c.traces_url(), "http://localhost:4317");
+            assert_eq!(
+                c.sampler,
+                SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOn)
+            );
+
+            let c = from(&[
+                ("OTEL_EXPORT_ENABLED", "true"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ])
+            .unwrap();
+            assert!(c.enabled);
+            assert_eq!(c.traces_url(), "http://collector:4318/v1/traces");
+            assert_eq!(c.logs_url(), "http://collector:4318/v1/logs");
+            let c = from(&[
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/x"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:2"),
+            ])
+            .unwrap();
+            assert_eq!(c.traces_url(), "http://t:1/x");
+
+            let c = from(&[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ])
+            .unwrap();
+            assert_eq!(
+                c.sampler,
+                SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(0.25))
+            );
+            let c = from(&[(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod, team=a%20b",
+            )])
+            .unwrap();
+            assert_eq!(
+                c.resource_attributes,
+                [
+                    ("deployment.environment".into(), "prod".into()),
+                    ("team".into(), "a b".into())
+                ]
+            );
+            let c = from(&[("OTEL_EXPORT_ENABLED", "1"), ("OTEL_SDK_DISABLED", "true")]).unwrap();
+            assert!(!c.active(), "OTEL_SDK_DISABLED wins");
+        }
+
+        #[test]
+        fn per_signal_settings_override_the_base_ones() {
+            let c = from(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    "https://logs:9999/ingest",
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "Authorization=Bearer%20abc, x-team = a",
+                ),
+                ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=k%3Dv"),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+                ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+                ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+            ])
+            .unwrap();
+            let traces = c.resolve(Signal::Traces);
+            assert_eq!(traces.url, "https://collector:4318/v1/traces");
+            assert_eq!(traces.protocol, OtlpProtocol::HttpProtobuf);
+            assert_eq!(
+                traces.headers.iter().collect::<Vec<_>>(),
+                [("authorization", "Bearer abc"), ("x-team", "a")]
+            );
+            assert_eq!(traces.timeout, Duration::from_millis(700));
+            assert_eq!(
+                traces.certificate.as_ref().map(|f| (&f.path, &f.origin)),
+                Some((
+                    &PathBuf::from("/etc/ca.pem"),
+                    &Origin::Env("OTEL_EXPORTER_OTLP_CERTIFICATE")
+                ))
+            );
+            let logs = c.resolve(Signal::Logs);
+            assert_eq!(
+                logs.url, "https://logs:9999/ingest",
+                "a signal's endpoint is used as is"
+            );
+            assert_eq!(logs.protocol, OtlpProtocol::Grpc);
+            assert_eq!(
+                logs.headers.iter().collect::<Vec<_>>(),
+                [("api-key", "k=v")],
+                "a signal's headers replace the base ones"
+            );
+            assert_eq!(logs.timeout, Duration::from_millis(2500));
+            assert_eq!(
+                from(&[]).unwrap().resolve(Signal::Logs).timeout,
+                DEFAULT_TIMEOUT
+            );
+            // Debug shows header names, never values.
+            let debug = format!("{c:?}");
+            assert!(
+                debug.contains("authorization") && !debug.contains("Bearer abc"),
+                "{debug}"
+            );
+        }
+
+        #[test]
+        fn the_toml_table_has_the_same_keys() {
+            let text = "[otlp]\nenabled = true\nendpoint = \"https://c:4317\"\nheaders = { authorization = \"Bearer k\" }\ntimeout = 3000\ncertificate = \"ca.pem\"\nlogs_endpoint = \"https://l:4317\"\nlogs_client_certificate = \"client.pem\"\nlogs_client_key = \"client.key\"\ntraces_timeout = 900\n";
+            let c = Config::from_toml("otlp.toml", text).unwrap().otlp;
+            let (traces, logs) = (c.resolve(Signal::Traces), c.resolve(Signal::Logs));
+            assert_eq!(
+                (traces.url.as_str(), logs.url.as_str()),
+                ("https://c:4317", "https://l:4317")
+            );
+            assert_eq!(traces.timeout, Duration::from_millis(900));
+            assert_eq!(logs.timeout, Duration::from_millis(3000));
+            assert_eq!(
+                logs.headers.iter().collect::<Vec<_>>(),
+                [("authorization", "Bearer k")]
+            );
+            assert_eq!(
+                logs.client_key.map(|f| f.origin.to_string()),
+                Some("otlp.toml:9".to_owned())
+            );
+            assert_eq!(
+                traces.certificate.map(|f| f.path),
+                Some(PathBuf::from("ca.pem"))
+            );
+            assert!(traces.client_certificate.is_none());
+        }
+
+        #[test]
+        fn a_bad_header_is_named_and_its_value_never_shown() {
+            for (value, want) in [
+                ("Bearer secret-1", "entry 1: expected key=value"),
+                ("a=b,=secret-1", "entry 2: expected key=value"),
+                (
+                    "authorization=secret-1%zz",
+                    "bad percent-encoding in the value of \"authorization\"",
+                ),
+                ("bad name=secret-1", "\"bad name\" is not a header name"),
+                (
+                    "authorization=secret-1%0A",
+                    "the value of \"authorization\" is not a valid header value",
+                ),
+            ] {
+                let err = from(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]).unwrap_err();
+                assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS: "), "{err}");
+                assert!(err.contains(want), "{value}: {err}");
+                assert!(!err.contains("secret-1"), "{err}");
+            }
+            for (text, want) in [
+                (
+                    "[otlp]\nheaders = \"Bearer secret-1\"\n",
+                    "otlp.toml:2: expected a table",
+                ),
+                (
+                    "[otlp]\nlogs_headers = { authorization = 7 }\n",
+                    "otlp.toml:2: header \"authorization\": expected a string",
+                ),
+            ] {
+                let err = Config::from_toml("otlp.toml", text)
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.starts_with(want), "{err}");
+                assert!(!err.contains("secret-1"), "{err}");
+            }
+        }
+
+        #[test]
+        fn bad_values_name_the_variable() {
+            let cases = [
+                (
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                    "OTEL_EXPORTER_OTLP_PROTOCOL: \"http/json\": http/json is not supported",
+                ),
+                (
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
+                    "expected grpc or http/protobuf",
+                ),
+                (
+                    ("OTEL_TRACES_SAMPLER", "sometimes"),
+                    "OTEL_TRACES_SAMPLER: \"sometimes\": expected always_on",
+                ),
+                (
+                    ("OTEL_EXPORT_ENABLED", "yep"),
+                    "OTEL_EXPORT_ENABLED: \"yep\"",
+                ),
+                (
+                    ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+                    "OTEL_RESOURCE_ATTRIBUTES: \"novalue\": expected key=value",
+                ),
+                (
+                    ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+                    "bad percent-encoding",
+                ),
+            ];
+            for ((name, value), want) in cases {
+                let err = from(&[(name, value)]).expect_err(name);
+                assert!(err.contains(want), "{name}={value}: {err}");
+            }
+            let err = from(&[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ])
+            .unwrap_err();
+            assert!(
+                err.starts_with("OTEL_TRACES_SAMPLER_ARG: \"1.5\": expected a ratio from 0 to 1"),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,20 +1,19 @@
-//! Build, then install: [`LoggingConfig::layer`] builds the layer with its outputs and exporters
-//! and touches nothing global; [`LoggingConfig::install`] makes it the process's subscriber, with
-//! `log` records bridged, or changes nothing; [`init`] does both from the environment.
+//! Build, then install: [`Config::layer`] builds the layer with its outputs and exporters and
+//! touches nothing global; [`Config::install`] makes it the process's subscriber, with `log`
+//! records bridged, or changes nothing; [`init`] does both from the environment.
 
 use std::{io, io::IsTerminal, path::PathBuf, sync::Arc};
 
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::{
-    config::{ColorMode, LoggingConfig, Stream},
-    layer::TracewireLayer,
-    output::{LineSink, QueuedSink, RotatingFile, StdStream},
-    scope::RateLimiter,
-};
+use super::config::Config;
 use crate::{
     otlp::{LogExport, SpanExport, StartError},
     settings::ConfigError,
+    subscriber::{
+        ColorMode, Format, LineSink, QueuedSink, RateLimiter, RotatingFile, StdStream, Stream,
+        TracewireLayer,
+    },
     trace::{LogExporter, Redactions, SpanExporter},
 };
 
@@ -111,30 +110,31 @@ pub struct Built {
     pub guard: LoggingGuard,
 }
 
-impl LoggingConfig {
+impl Config {
     /// Builds everything this configuration asks for, without installing anything: the layer
     /// writing to the configured stream and file, each behind its output queue, with span and
     /// log export started if they are on (export needs a Tokio runtime entered).
     pub fn layer(&self) -> Result<Built, InitError> {
-        let (stream, is_terminal) = match self.stream {
+        let config = &self.logging;
+        let (stream, is_terminal) = match config.stream {
             Stream::Stderr => (StdStream::stderr(), std::io::stderr().is_terminal()),
             Stream::Stdout => (StdStream::stdout(), std::io::stdout().is_terminal()),
         };
         let stream =
-            QueuedSink::new("stream", self.queue, stream).map_err(InitError::WriterThread)?;
-        let ansi = match self.color {
+            QueuedSink::new("stream", config.queue, stream).map_err(InitError::WriterThread)?;
+        let ansi = match config.color {
             ColorMode::Always => true,
             ColorMode::Never => false,
             ColorMode::Auto => is_terminal,
         };
-        let mut layer = TracewireLayer::without_outputs(self).with_output(stream, ansi);
-        if let Some(file) = &self.file {
+        let mut layer = TracewireLayer::without_outputs(config).with_output(stream, ansi);
+        if let Some(file) = &config.file {
             let opened = RotatingFile::open(file).map_err(|source| InitError::LogFile {
                 path: file.path.clone(),
                 source,
             })?;
             let queued =
-                QueuedSink::new("file", self.queue, opened).map_err(InitError::WriterThread)?;
+                QueuedSink::new("file", config.queue, opened).map_err(InitError::WriterThread)?;
             layer = layer.with_output(queued, false);
         }
         let mut exporters = Vec::new();
@@ -144,9 +144,9 @@ impl LoggingConfig {
             exporters.push(Exporter::Spans(export));
         }
         if self.otlp.logs_enabled {
-            let redact = Redactions::new(&self.redact);
+            let redact = Redactions::new(&config.redact);
             let export: Arc<dyn LogExporter> =
-                LogExport::start(&self.otlp, redact, self.max_value_bytes)?;
+                LogExport::start(&self.otlp, redact, config.max_value_bytes)?;
             layer = layer.with_log_export(export.clone());
             exporters.push(Exporter::Logs(export));
         }
@@ -168,9 +168,9 @@ impl LoggingConfig {
         let Built { layer, guard } = self.layer()?;
         let max_event_level = layer.max_event_level();
         let handle = layer.filter_handle().with_output(
-            self.format == super::Format::Jsonl,
-            self.span_events,
-            self.scope,
+            self.logging.format == Format::Jsonl,
+            self.logging.span_events(),
+            self.logging.scope,
         );
         // The `log` bridge first: it fails if another `log` logger is set, and then nothing is
         // installed yet. The subscriber after it can only fail if another thread installed one
@@ -191,7 +191,7 @@ impl LoggingConfig {
 /// Reads the environment and the TOML file it names, installs the global subscriber and the
 /// `log` bridge, and returns the guard that flushes on drop.
 pub fn init() -> Result<LoggingGuard, InitError> {
-    LoggingConfig::from_env()?.install()
+    Config::from_env()?.install()
 }
 
 /// [`init`] for binaries: on an error, prints one line naming the culprit to stderr and exits

@@ -1,4 +1,6 @@
-//! Logging for tracewire services: configuration, the layer, the two line formats, outputs.
+//! Logging for tracewire services: where a service starts. [`init`] reads the configuration
+//! ([`Config`]) and installs the layer of [`crate::subscriber`] with the exporters of
+//! [`crate::otlp`].
 //!
 //! One call configures everything from the environment (and the TOML file it names):
 //!
@@ -12,7 +14,7 @@
 //! # Sources
 //!
 //! Built-in defaults < TOML file (`DYN_LOGGING_CONFIG_PATH`) < environment, key by key; see
-//! [`LoggingConfig`] for every variable and key. `DYN_LOG` takes `EnvFilter` directives
+//! [`SETTINGS`] (and `docs/configuration.md`) for every variable and key. `DYN_LOG` takes `EnvFilter` directives
 //! (`info,my_crate::module=trace`, or the reference's `my_crate::module:trace`) and wins over the
 //! built-in quiet levels of noisy crates for every target it names. Any bad value is a
 //! [`ConfigError`](crate::settings::ConfigError) naming the variable or file:line, the value,
@@ -38,14 +40,9 @@
 //!
 //! # Inside
 //!
-//! - `line/`: the pieces of a line (time, key names, escaping, floats, the per-callsite cache);
-//! - `format/`: JSONL and readable, side by side behind one seam;
-//! - `output/`: sinks, the output queue, the rotating file;
-//! - [`directives`] and `config.rs`: `DYN_LOG` and the rest of the configuration;
-//! - `layer.rs`, `span_data.rs`, `timing.rs`: the layer, what it keeps per span, span timing;
-//! - `scope/`: request-scoped logging (a request's own level, capture on failure, the rate
-//!   limit);
-//! - `install.rs`: build, then install.
+//! - `config.rs`: [`Config`] and [`SETTINGS`], the table of every variable and TOML key;
+//! - `install.rs`: build, then install: the layer of [`crate::subscriber`] with the exporters
+//!   of [`crate::otlp`], the two siblings this module is above.
 //!
 //! # Cost
 //!
@@ -72,28 +69,16 @@
 //! `testing`: capture and typed lines.
 
 mod config;
-pub mod directives;
-pub mod foreign;
-mod format;
 mod install;
-mod layer;
-mod line;
-mod output;
-mod reload;
-mod scope;
-mod span_data;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
-mod timing;
 
-pub use config::{ColorMode, LoggingConfig, Stream};
-pub use format::Format;
+pub use config::{Config, SETTINGS};
 pub use install::{init, init_or_exit, Built, InitError, LoggingGuard};
-pub use layer::TracewireLayer;
-pub use line::TimeZone;
-pub use output::{
-    FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
+// The layer's side, under the names a service has always used.
+#[cfg(any(test, feature = "testing"))]
+pub use crate::subscriber::testing;
+pub use crate::subscriber::{
+    current_context, directives, filter_handle, foreign, on_level_change, span_context,
+    CaptureConfig, ColorMode, FileOutput, FilterHandle, Format, LineSink, LoggingConfig,
+    MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, ScopeConfig, StdStream, Stream,
+    TimeZone, TracewireLayer, LOG_MEMBER,
 };
-pub use reload::{filter_handle, on_level_change, FilterHandle};
-pub use scope::{CaptureConfig, ScopeConfig, LOG_MEMBER};
-pub use span_data::{current_context, span_context};

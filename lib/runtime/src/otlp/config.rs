@@ -1,4 +1,5 @@
-//! OTLP export settings: the standard `OTEL_*` variables over the TOML `[otlp]` table.
+//! OTLP export settings: the standard `OTEL_*` variables over the TOML `[otlp]` table (their
+//! rows are in `logging::SETTINGS`), and the value types they are parsed into.
 //!
 //! | variable | TOML `[otlp]` key | meaning | default |
 //! |---|---|---|---|
@@ -21,14 +22,11 @@
 //! variant (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, ...; TOML `traces_endpoint`, `logs_headers`, ...)
 //! that overrides it for one signal; a signal's endpoint is used as is.
 
-use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use serde::Deserialize;
 
-use crate::settings::{
-    env::{self, Lookup, OtlpVars},
-    parse_bool, parse_keyword, percent_decode, ConfigError, Origin, TomlBool, TomlSource,
-};
+use crate::settings::{keyword, number_in, percent_decode, Origin, Rejected};
 
 /// The wire protocol to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -236,630 +234,194 @@ impl OtlpConfig {
     }
 }
 
-/// The keys of the `[otlp]` table one signal (or the base) may set.
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct OtlpSection {
-    enabled: Option<toml::Spanned<TomlBool>>,
-    logs_enabled: Option<toml::Spanned<TomlBool>>,
-    protocol: Option<toml::Spanned<String>>,
-    traces_protocol: Option<toml::Spanned<String>>,
-    logs_protocol: Option<toml::Spanned<String>>,
-    endpoint: Option<String>,
-    traces_endpoint: Option<String>,
-    logs_endpoint: Option<String>,
-    // Read as any value: a secret in a value of the wrong type must not reach the error.
-    headers: Option<toml::Spanned<toml::Value>>,
-    traces_headers: Option<toml::Spanned<toml::Value>>,
-    logs_headers: Option<toml::Spanned<toml::Value>>,
-    timeout: Option<toml::Spanned<i64>>,
-    traces_timeout: Option<toml::Spanned<i64>>,
-    logs_timeout: Option<toml::Spanned<i64>>,
-    certificate: Option<toml::Spanned<String>>,
-    traces_certificate: Option<toml::Spanned<String>>,
-    logs_certificate: Option<toml::Spanned<String>>,
-    client_certificate: Option<toml::Spanned<String>>,
-    traces_client_certificate: Option<toml::Spanned<String>>,
-    logs_client_certificate: Option<toml::Spanned<String>>,
-    client_key: Option<toml::Spanned<String>>,
-    traces_client_key: Option<toml::Spanned<String>>,
-    logs_client_key: Option<toml::Spanned<String>>,
-    service_name: Option<String>,
-    resource_attributes: BTreeMap<String, String>,
-    sampler: Option<toml::Spanned<String>>,
-    sampler_arg: Option<toml::Spanned<f64>>,
+impl FromStr for OtlpProtocol {
+    type Err = Rejected;
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        if s.trim() == "http/json" {
+            return Err(Rejected::new(
+                s,
+                "http/json is not supported; expected grpc or http/protobuf",
+            ));
+        }
+        let words = [
+            ("grpc", OtlpProtocol::Grpc),
+            ("http/protobuf", OtlpProtocol::HttpProtobuf),
+        ];
+        keyword(s, &words, "expected grpc or http/protobuf")
+    }
 }
 
-/// One signal's keys of the `[otlp]` table, taken out of it.
-struct TransportKeys {
-    protocol: Option<toml::Spanned<String>>,
-    endpoint: Option<String>,
-    headers: Option<toml::Spanned<toml::Value>>,
-    timeout: Option<toml::Spanned<i64>>,
-    certificate: Option<toml::Spanned<String>>,
-    client_certificate: Option<toml::Spanned<String>>,
-    client_key: Option<toml::Spanned<String>>,
-}
+crate::setting_value!(OtlpProtocol, STRING, "a string");
 
-impl Transport {
-    fn apply_file(
-        &mut self,
-        keys: TransportKeys,
-        file: &TomlSource<'_>,
-    ) -> Result<(), ConfigError> {
-        if let Some(p) = &keys.protocol {
-            self.protocol = Some(parse_protocol(p.get_ref(), &file.at(p.span().start))?);
-        }
-        if let Some(e) = keys.endpoint {
-            self.endpoint = Some(e);
-        }
-        if let Some(h) = &keys.headers {
-            self.headers = Some(headers_from_toml(h.get_ref(), &file.at(h.span().start))?);
-        }
-        if let Some(t) = &keys.timeout {
-            let origin = file.at(t.span().start);
-            self.timeout = Some(parse_timeout(&t.get_ref().to_string(), &origin)?);
-        }
-        for (key, slot) in [
-            (&keys.certificate, &mut self.certificate),
-            (&keys.client_certificate, &mut self.client_certificate),
-            (&keys.client_key, &mut self.client_key),
-        ] {
-            if let Some(path) = key {
-                *slot = Some(FileSetting {
-                    path: PathBuf::from(path.get_ref()),
-                    origin: file.at(path.span().start),
-                });
+impl FromStr for SamplerConfig {
+    type Err = Rejected;
+    /// A sampler's name; a ratio sampler samples every trace until [`with_ratio`](Self::with_ratio).
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        Ok(match s.trim() {
+            "always_on" => SamplerConfig::AlwaysOn,
+            "always_off" => SamplerConfig::AlwaysOff,
+            "traceidratio" => SamplerConfig::TraceIdRatio(1.0),
+            "parentbased_always_on" => SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOn),
+            "parentbased_always_off" => SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOff),
+            "parentbased_traceidratio" => {
+                SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(1.0))
             }
-        }
-        Ok(())
+            _ => return Err(Rejected::new(
+                s,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+            )),
+        })
     }
+}
 
-    fn apply_env(&mut self, vars: &OtlpVars, lookup: Lookup<'_>) -> Result<(), ConfigError> {
-        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = set(vars.protocol) {
-            self.protocol = Some(parse_protocol(&v, &Origin::Env(vars.protocol))?);
-        }
-        if let Some(v) = set(vars.endpoint) {
-            self.endpoint = Some(v.trim().to_owned());
-        }
-        if let Some(v) = set(vars.headers) {
-            self.headers = Some(parse_headers(&v, &Origin::Env(vars.headers))?);
-        }
-        if let Some(v) = set(vars.timeout) {
-            self.timeout = Some(parse_timeout(&v, &Origin::Env(vars.timeout))?);
-        }
-        for (name, slot) in [
-            (vars.certificate, &mut self.certificate),
-            (vars.client_certificate, &mut self.client_certificate),
-            (vars.client_key, &mut self.client_key),
-        ] {
-            if let Some(v) = set(name) {
-                *slot = Some(FileSetting {
-                    path: PathBuf::from(v.trim()),
-                    origin: Origin::Env(name),
-                });
+crate::setting_value!(SamplerConfig, STRING, "a string");
+
+impl SamplerConfig {
+    /// The same sampler with `ratio`, if it samples by ratio (`OTEL_TRACES_SAMPLER_ARG`).
+    pub fn with_ratio(self, ratio: Ratio) -> Self {
+        match self {
+            SamplerConfig::TraceIdRatio(_) => SamplerConfig::TraceIdRatio(ratio.0),
+            SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(_)) => {
+                SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(ratio.0))
             }
+            other => other,
         }
-        Ok(())
     }
 }
 
-impl OtlpConfig {
-    /// Applies the TOML table of `file`.
-    pub fn apply_file(
-        &mut self,
-        section: OtlpSection,
-        file: &TomlSource<'_>,
-    ) -> Result<(), ConfigError> {
-        let at = |offset| file.at(offset);
-        if let Some(v) = &section.enabled {
-            self.enabled = file.boolean(v)?;
-        }
-        if let Some(v) = &section.logs_enabled {
-            self.logs_enabled = file.boolean(v)?;
-        }
-        self.base.apply_file(
-            TransportKeys {
-                protocol: section.protocol,
-                endpoint: section.endpoint,
-                headers: section.headers,
-                timeout: section.timeout,
-                certificate: section.certificate,
-                client_certificate: section.client_certificate,
-                client_key: section.client_key,
-            },
-            file,
-        )?;
-        self.traces.apply_file(
-            TransportKeys {
-                protocol: section.traces_protocol,
-                endpoint: section.traces_endpoint,
-                headers: section.traces_headers,
-                timeout: section.traces_timeout,
-                certificate: section.traces_certificate,
-                client_certificate: section.traces_client_certificate,
-                client_key: section.traces_client_key,
-            },
-            file,
-        )?;
-        self.logs.apply_file(
-            TransportKeys {
-                protocol: section.logs_protocol,
-                endpoint: section.logs_endpoint,
-                headers: section.logs_headers,
-                timeout: section.logs_timeout,
-                certificate: section.logs_certificate,
-                client_certificate: section.logs_client_certificate,
-                client_key: section.logs_client_key,
-            },
-            file,
-        )?;
-        self.service_name = section.service_name.or(self.service_name.take());
-        self.resource_attributes.extend(section.resource_attributes);
-        if let Some(name) = &section.sampler {
-            let arg = section
-                .sampler_arg
-                .as_ref()
-                .map(|a| a.get_ref().to_string());
-            self.sampler = parse_sampler(name.get_ref(), arg.as_deref(), &at(name.span().start))?;
-        }
-        Ok(())
-    }
+/// A sampler's ratio, 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio(pub f64);
 
-    /// Applies the environment.
-    pub fn apply_env(&mut self, lookup: Lookup<'_>) -> Result<(), ConfigError> {
-        use env::*;
-        let boolean = |name: &'static str| {
-            lookup(name)
-                .map(|v| parse_bool(&v, &Origin::Env(name)))
-                .transpose()
-        };
-        if let Some(v) = boolean(OTEL_EXPORT_ENABLED)? {
-            self.enabled = v;
-        }
-        if let Some(v) = boolean(OTEL_EXPORT_LOGS_ENABLED)? {
-            self.logs_enabled = v;
-        }
-        self.base.apply_env(&OTLP, lookup)?;
-        self.traces.apply_env(&OTLP_TRACES, lookup)?;
-        self.logs.apply_env(&OTLP_LOGS, lookup)?;
-        if let Some(v) = lookup(OTEL_SERVICE_NAME).filter(|v| !v.trim().is_empty()) {
-            self.service_name = Some(v.trim().to_owned());
-        }
-        if let Some(v) = lookup(OTEL_RESOURCE_ATTRIBUTES) {
-            self.resource_attributes
-                .extend(parse_resource_attributes(&v)?);
-        }
-        if let Some(name) = lookup(OTEL_TRACES_SAMPLER) {
-            let arg = lookup(OTEL_TRACES_SAMPLER_ARG);
-            self.sampler = parse_sampler(&name, arg.as_deref(), &Origin::Env(OTEL_TRACES_SAMPLER))?;
-        } else if let Some(arg) = lookup(OTEL_TRACES_SAMPLER_ARG) {
-            // An argument alone re-parametrises the current ratio sampler.
-            let ratio = parse_ratio(&arg, &Origin::Env(OTEL_TRACES_SAMPLER_ARG))?;
-            self.sampler = match self.sampler {
-                SamplerConfig::TraceIdRatio(_) => SamplerConfig::TraceIdRatio(ratio),
-                SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(_)) => {
-                    SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(ratio))
-                }
-                other => other,
-            };
-        }
-        if boolean(OTEL_SDK_DISABLED)? == Some(true) {
-            self.enabled = false;
-            self.logs_enabled = false;
-        }
-        Ok(())
+impl FromStr for Ratio {
+    type Err = Rejected;
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        number_in(s, 0.0..=1.0, "expected a ratio from 0 to 1").map(Ratio)
     }
 }
+
+crate::setting_value!(Ratio, NUMBER, "a number");
 
 /// The longest export attempt accepted: ten minutes.
-const MAX_TIMEOUT_MS: u64 = 600_000;
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
-fn parse_timeout(value: &str, origin: &Origin) -> Result<Duration, ConfigError> {
-    match value.trim().parse::<u64>() {
-        Ok(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
+/// How long one export attempt may take, 1 ms to [`MAX_TIMEOUT_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl FromStr for Timeout {
+    type Err = Rejected;
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        number_in(
+            s,
+            1..=MAX_TIMEOUT_MS,
             format!("expected milliseconds from 1 to {MAX_TIMEOUT_MS}"),
-        )),
+        )
+        .map(|ms| Timeout(Duration::from_millis(ms)))
     }
 }
+
+crate::setting_value!(Timeout, INTEGER, "milliseconds");
 
 /// One header, checked as HTTP and gRPC take it. `entry` names it in an error, which never
 /// holds the value.
-fn header(
-    key: &str,
-    value: String,
-    entry: &str,
-    origin: &Origin,
-) -> Result<(String, String), ConfigError> {
-    let secret = |reason: String| ConfigError::Secret {
-        origin: origin.clone(),
-        reason,
-    };
+fn header(key: &str, value: String, entry: &str) -> Result<(String, String), Rejected> {
     let key = key.trim().to_ascii_lowercase();
     if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
-        return Err(secret(format!(
+        return Err(Rejected::secret(format!(
             "{entry}: {key:?} is not a header name (the value is not shown)"
         )));
     }
     if key.ends_with("-bin") || http::HeaderValue::from_str(&value).is_err() {
-        return Err(secret(format!(
+        return Err(Rejected::secret(format!(
             "{entry}: the value of {key:?} is not a valid header value (it is not shown)"
         )));
     }
     Ok((key, value))
 }
 
-/// `key1=value1,key2=value2` with percent-encoded values, as the OpenTelemetry spec writes it.
-fn parse_headers(value: &str, origin: &Origin) -> Result<Headers, ConfigError> {
-    let mut headers = Vec::new();
-    for (i, pair) in value.split(',').map(str::trim).enumerate() {
-        if pair.is_empty() {
-            continue;
-        }
-        let entry = format!("entry {}", i + 1);
-        let Some((k, v)) = pair.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
-            return Err(ConfigError::Secret {
-                origin: origin.clone(),
-                reason: format!("{entry}: expected key=value (the entry is not shown)"),
-            });
-        };
-        let Some(v) = percent_decode(v.trim()) else {
-            return Err(ConfigError::Secret {
-                origin: origin.clone(),
-                reason: format!(
+impl FromStr for Headers {
+    type Err = Rejected;
+    /// `key1=value1,key2=value2` with percent-encoded values, as the OpenTelemetry spec writes
+    /// it.
+    fn from_str(value: &str) -> Result<Self, Rejected> {
+        let mut headers = Vec::new();
+        for (i, pair) in value.split(',').map(str::trim).enumerate() {
+            if pair.is_empty() {
+                continue;
+            }
+            let entry = format!("entry {}", i + 1);
+            let Some((k, v)) = pair.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+                return Err(Rejected::secret(format!(
+                    "{entry}: expected key=value (the entry is not shown)"
+                )));
+            };
+            let Some(v) = percent_decode(v.trim()) else {
+                return Err(Rejected::secret(format!(
                     "{entry}: bad percent-encoding in the value of {:?} (it is not shown)",
                     k.trim()
-                ),
-            });
+                )));
+            };
+            headers.push(header(k, v, &entry)?);
+        }
+        Ok(Headers(headers))
+    }
+}
+
+impl<'de> Deserialize<'de> for Headers {
+    /// A table of `header = "value"`. Read as any value first: a secret in a value of the
+    /// wrong type must not reach serde's error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = toml::Value::deserialize(d)?;
+        let fail = |reason: String| serde::de::Error::custom(Rejected::secret(reason));
+        let Some(table) = value.as_table() else {
+            return Err(fail(
+                "expected a table of header = \"value\" (the value is not shown)".into(),
+            ));
         };
-        headers.push(header(k, v, &entry, origin)?);
-    }
-    Ok(Headers(headers))
-}
-
-fn headers_from_toml(value: &toml::Value, origin: &Origin) -> Result<Headers, ConfigError> {
-    let Some(table) = value.as_table() else {
-        return Err(ConfigError::Secret {
-            origin: origin.clone(),
-            reason: "expected a table of header = \"value\" (the value is not shown)".into(),
-        });
-    };
-    let mut headers = Vec::new();
-    for (k, v) in table {
-        let entry = format!("header {k:?}");
-        let Some(v) = v.as_str() else {
-            return Err(ConfigError::Secret {
-                origin: origin.clone(),
-                reason: format!("{entry}: expected a string (the value is not shown)"),
-            });
-        };
-        headers.push(header(k, v.to_owned(), &entry, origin)?);
-    }
-    Ok(Headers(headers))
-}
-
-fn parse_protocol(value: &str, origin: &Origin) -> Result<OtlpProtocol, ConfigError> {
-    if value.trim() == "http/json" {
-        return Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "http/json is not supported; expected grpc or http/protobuf",
-        ));
-    }
-    let words = [
-        ("grpc", OtlpProtocol::Grpc),
-        ("http/protobuf", OtlpProtocol::HttpProtobuf),
-    ];
-    parse_keyword(value, origin, &words, "expected grpc or http/protobuf")
-}
-
-fn parse_ratio(value: &str, origin: &Origin) -> Result<f64, ConfigError> {
-    match value.trim().parse::<f64>() {
-        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
-        _ => Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            "expected a ratio from 0 to 1",
-        )),
-    }
-}
-
-fn parse_sampler(
-    name: &str,
-    arg: Option<&str>,
-    origin: &Origin,
-) -> Result<SamplerConfig, ConfigError> {
-    let arg_origin = match origin {
-        Origin::Env(_) => Origin::Env(env::OTEL_TRACES_SAMPLER_ARG),
-        file => file.clone(),
-    };
-    let ratio = || arg.map_or(Ok(1.0), |a| parse_ratio(a, &arg_origin));
-    Ok(match name.trim() {
-        "always_on" => SamplerConfig::AlwaysOn,
-        "always_off" => SamplerConfig::AlwaysOff,
-        "traceidratio" => SamplerConfig::TraceIdRatio(ratio()?),
-        "parentbased_always_on" => SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOn),
-        "parentbased_always_off" => SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOff),
-        "parentbased_traceidratio" => SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(ratio()?)),
-        _ => {
-            return Err(ConfigError::invalid(
-                origin.clone(),
-                name,
-                "expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
-            ))
+        let mut headers = Vec::new();
+        for (k, v) in table {
+            let entry = format!("header {k:?}");
+            let Some(v) = v.as_str() else {
+                return Err(fail(format!(
+                    "{entry}: expected a string (the value is not shown)"
+                )));
+            };
+            headers.push(header(k, v.to_owned(), &entry).map_err(serde::de::Error::custom)?);
         }
-    })
+        Ok(Headers(headers))
+    }
 }
 
-/// `key1=value1,key2=value2` with percent-encoded values, as the OpenTelemetry spec writes it.
-fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let origin = Origin::Env(env::OTEL_RESOURCE_ATTRIBUTES);
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair
-                .split_once('=')
-                .filter(|(k, _)| !k.trim().is_empty())
-                .ok_or_else(|| ConfigError::invalid(origin.clone(), pair, "expected key=value"))?;
-            let v = percent_decode(v.trim()).ok_or_else(|| {
-                ConfigError::invalid(origin.clone(), pair, "bad percent-encoding")
-            })?;
-            Ok((k.trim().to_owned(), v))
-        })
-        .collect()
+/// Resource attributes: `key=value,...` with percent-encoded values in
+/// `OTEL_RESOURCE_ATTRIBUTES`, a table in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceAttributes(pub Vec<(String, String)>);
+
+impl FromStr for ResourceAttributes {
+    type Err = Rejected;
+    fn from_str(value: &str) -> Result<Self, Rejected> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair
+                    .split_once('=')
+                    .filter(|(k, _)| !k.trim().is_empty())
+                    .ok_or_else(|| Rejected::new(pair, "expected key=value"))?;
+                let v = percent_decode(v.trim())
+                    .ok_or_else(|| Rejected::new(pair, "bad percent-encoding"))?;
+                Ok((k.trim().to_owned(), v))
+            })
+            .collect::<Result<_, _>>()
+            .map(ResourceAttributes)
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::{collections::HashMap, path::Path};
-
-    fn from(vars: &[(&str, &str)]) -> Result<OtlpConfig, String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut c = OtlpConfig::default();
-        c.apply_env(&|n| map.get(n).cloned())
-            .map(|()| c)
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn variables() {
-        let c = from(&[]).unwrap();
-        assert!(!c.active());
-        assert_eq!(c.traces_url(), "http://localhost:4317");
-        assert_eq!(
-            c.sampler,
-            SamplerConfig::ParentBased(ParentBasedRoot::AlwaysOn)
-        );
-
-        let c = from(&[
-            ("OTEL_EXPORT_ENABLED", "true"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
-        ])
-        .unwrap();
-        assert!(c.enabled);
-        assert_eq!(c.traces_url(), "http://collector:4318/v1/traces");
-        assert_eq!(c.logs_url(), "http://collector:4318/v1/logs");
-        let c = from(&[
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/x"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:2"),
-        ])
-        .unwrap();
-        assert_eq!(c.traces_url(), "http://t:1/x");
-
-        let c = from(&[
-            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
-            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.sampler,
-            SamplerConfig::ParentBased(ParentBasedRoot::TraceIdRatio(0.25))
-        );
-        let c = from(&[(
-            "OTEL_RESOURCE_ATTRIBUTES",
-            "deployment.environment=prod, team=a%20b",
-        )])
-        .unwrap();
-        assert_eq!(
-            c.resource_attributes,
-            [
-                ("deployment.environment".into(), "prod".into()),
-                ("team".into(), "a b".into())
-            ]
-        );
-        let c = from(&[("OTEL_EXPORT_ENABLED", "1"), ("OTEL_SDK_DISABLED", "true")]).unwrap();
-        assert!(!c.active(), "OTEL_SDK_DISABLED wins");
-    }
-
-    #[test]
-    fn per_signal_settings_override_the_base_ones() {
-        let c = from(&[
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
-            (
-                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                "https://logs:9999/ingest",
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                "Authorization=Bearer%20abc, x-team = a",
-            ),
-            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=k%3Dv"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
-            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
-            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
-        ])
-        .unwrap();
-        let traces = c.resolve(Signal::Traces);
-        assert_eq!(traces.url, "https://collector:4318/v1/traces");
-        assert_eq!(traces.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(
-            traces.headers.iter().collect::<Vec<_>>(),
-            [("authorization", "Bearer abc"), ("x-team", "a")]
-        );
-        assert_eq!(traces.timeout, Duration::from_millis(700));
-        assert_eq!(
-            traces.certificate.as_ref().map(|f| (&f.path, &f.origin)),
-            Some((
-                &PathBuf::from("/etc/ca.pem"),
-                &Origin::Env("OTEL_EXPORTER_OTLP_CERTIFICATE")
-            ))
-        );
-        let logs = c.resolve(Signal::Logs);
-        assert_eq!(
-            logs.url, "https://logs:9999/ingest",
-            "a signal's endpoint is used as is"
-        );
-        assert_eq!(logs.protocol, OtlpProtocol::Grpc);
-        assert_eq!(
-            logs.headers.iter().collect::<Vec<_>>(),
-            [("api-key", "k=v")],
-            "a signal's headers replace the base ones"
-        );
-        assert_eq!(logs.timeout, Duration::from_millis(2500));
-        assert_eq!(
-            from(&[]).unwrap().resolve(Signal::Logs).timeout,
-            DEFAULT_TIMEOUT
-        );
-        // Debug shows header names, never values.
-        let debug = format!("{c:?}");
-        assert!(
-            debug.contains("authorization") && !debug.contains("Bearer abc"),
-            "{debug}"
-        );
-    }
-
-    #[test]
-    fn the_toml_table_has_the_same_keys() {
-        let text = "[otlp]\nenabled = true\nendpoint = \"https://c:4317\"\nheaders = { authorization = \"Bearer k\" }\ntimeout = 3000\ncertificate = \"ca.pem\"\nlogs_endpoint = \"https://l:4317\"\nlogs_client_certificate = \"client.pem\"\nlogs_client_key = \"client.key\"\ntraces_timeout = 900\n";
-        let source = TomlSource::new(Path::new("otlp.toml"), text);
-        #[derive(serde::Deserialize)]
-        struct Doc {
-            otlp: OtlpSection,
-        }
-        let doc: Doc = source.parse().unwrap();
-        let mut c = OtlpConfig::default();
-        c.apply_file(doc.otlp, &source).unwrap();
-        let (traces, logs) = (c.resolve(Signal::Traces), c.resolve(Signal::Logs));
-        assert_eq!(
-            (traces.url.as_str(), logs.url.as_str()),
-            ("https://c:4317", "https://l:4317")
-        );
-        assert_eq!(traces.timeout, Duration::from_millis(900));
-        assert_eq!(logs.timeout, Duration::from_millis(3000));
-        assert_eq!(
-            logs.headers.iter().collect::<Vec<_>>(),
-            [("authorization", "Bearer k")]
-        );
-        assert_eq!(
-            logs.client_key.map(|f| f.origin.to_string()),
-            Some("otlp.toml:9".to_owned())
-        );
-        assert_eq!(
-            traces.certificate.map(|f| f.path),
-            Some(PathBuf::from("ca.pem"))
-        );
-        assert!(traces.client_certificate.is_none());
-    }
-
-    #[test]
-    fn a_bad_header_is_named_and_its_value_never_shown() {
-        for (value, want) in [
-            ("Bearer secret-1", "entry 1: expected key=value"),
-            ("a=b,=secret-1", "entry 2: expected key=value"),
-            (
-                "authorization=secret-1%zz",
-                "bad percent-encoding in the value of \"authorization\"",
-            ),
-            ("bad name=secret-1", "\"bad name\" is not a header name"),
-            (
-                "authorization=secret-1%0A",
-                "the value of \"authorization\" is not a valid header value",
-            ),
-        ] {
-            let err = from(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]).unwrap_err();
-            assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS: "), "{err}");
-            assert!(err.contains(want), "{value}: {err}");
-            assert!(!err.contains("secret-1"), "{err}");
-        }
-        let file = Path::new("otlp.toml");
-        for (text, want) in [
-            (
-                "[otlp]\nheaders = \"Bearer secret-1\"\n",
-                "otlp.toml:2: expected a table",
-            ),
-            (
-                "[otlp]\nlogs_headers = { authorization = 7 }\n",
-                "otlp.toml:2: header \"authorization\": expected a string",
-            ),
-        ] {
-            let source = TomlSource::new(file, text);
-            #[derive(serde::Deserialize)]
-            struct Doc {
-                otlp: OtlpSection,
-            }
-            let doc: Doc = source.parse().unwrap();
-            let err = OtlpConfig::default()
-                .apply_file(doc.otlp, &source)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(want), "{err}");
-            assert!(!err.contains("secret-1"), "{err}");
-        }
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        let cases = [
-            (
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
-                "OTEL_EXPORTER_OTLP_PROTOCOL: \"http/json\": http/json is not supported",
-            ),
-            (
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
-                "expected grpc or http/protobuf",
-            ),
-            (
-                ("OTEL_TRACES_SAMPLER", "sometimes"),
-                "OTEL_TRACES_SAMPLER: \"sometimes\": expected always_on",
-            ),
-            (
-                ("OTEL_EXPORT_ENABLED", "yep"),
-                "OTEL_EXPORT_ENABLED: \"yep\"",
-            ),
-            (
-                ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
-                "OTEL_RESOURCE_ATTRIBUTES: \"novalue\": expected key=value",
-            ),
-            (
-                ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
-                "bad percent-encoding",
-            ),
-        ];
-        for ((name, value), want) in cases {
-            let err = from(&[(name, value)]).expect_err(name);
-            assert!(err.contains(want), "{name}={value}: {err}");
-        }
-        let err = from(&[
-            ("OTEL_TRACES_SAMPLER", "traceidratio"),
-            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
-        ])
-        .unwrap_err();
-        assert!(
-            err.starts_with("OTEL_TRACES_SAMPLER_ARG: \"1.5\": expected a ratio from 0 to 1"),
-            "{err}"
-        );
+impl<'de> Deserialize<'de> for ResourceAttributes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let table = BTreeMap::<String, String>::deserialize(d)?;
+        Ok(ResourceAttributes(table.into_iter().collect()))
     }
 }

@@ -25,8 +25,8 @@ mod tls;
 mod transport;
 
 pub use config::{
-    FileSetting, Headers, OtlpConfig, OtlpProtocol, OtlpSection, ParentBasedRoot, Resolved,
-    SamplerConfig, Signal, Transport, DEFAULT_TIMEOUT,
+    FileSetting, Headers, OtlpConfig, OtlpProtocol, ParentBasedRoot, Ratio, Resolved,
+    ResourceAttributes, SamplerConfig, Signal, Timeout, Transport, DEFAULT_TIMEOUT, MAX_TIMEOUT_MS,
 };
 pub use export::{
     ExportCounts, SpanExport, StartError, QUEUE_CAPACITY, REPORT_EVERY, RETRY_BUDGET,

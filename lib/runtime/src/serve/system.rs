@@ -32,7 +32,7 @@ use serde_json::json;
 use tracing::{error, info};
 
 use crate::{
-    logging::{filter_handle, LoggingConfig},
+    logging::{filter_handle, Config},
     metrics::metrics,
     settings::{
         env::{self, Lookup},
@@ -151,7 +151,7 @@ pub fn reload_on_sighup() {
             let Some(handle) = filter_handle() else {
                 continue;
             };
-            match LoggingConfig::from_env().map(|c| handle.reload(c.filter)) {
+            match Config::from_env().map(|c| handle.reload(c.logging.filter)) {
                 Ok(filter) => info!(filter, "configuration re-read on SIGHUP"),
                 Err(e) => {
                     error!(error = %e, "configuration not re-read on SIGHUP; the old one stays")

@@ -28,6 +28,8 @@ pub const DYN_LOG_MAX_VALUE_BYTES: &str = "DYN_LOG_MAX_VALUE_BYTES";
 pub const DYN_LOG_REQUEST_LEVEL: &str = "DYN_LOG_REQUEST_LEVEL";
 /// The level from which lines hidden by the filter are held per request, written if it fails.
 pub const DYN_LOG_CAPTURE: &str = "DYN_LOG_CAPTURE";
+/// The most lines one request holds for capture (overrides `[capture] max_lines`).
+pub const DYN_LOG_CAPTURE_MAX_LINES: &str = "DYN_LOG_CAPTURE_MAX_LINES";
 /// The most lines a second from one callsite (0: no limit).
 pub const DYN_LOG_RATE_LIMIT: &str = "DYN_LOG_RATE_LIMIT";
 
@@ -124,6 +126,61 @@ pub const OTLP_LOGS: OtlpVars = OtlpVars {
     client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
 };
 
+/// Every variable above, the `OtlpVars` ones included: what a test clears from the environment
+/// it inherits, and what `docs/configuration.md` must list.
+pub const ALL: &[&str] = &[
+    DYN_LOG,
+    DYN_LOGGING_JSONL,
+    DYN_LOG_USE_LOCAL_TZ,
+    DYN_LOGGING_CONFIG_PATH,
+    DYN_LOGGING_SPAN_EVENTS,
+    DYN_LOG_STREAM,
+    DYN_LOG_COLOR,
+    NO_COLOR,
+    DYN_LOG_OVERFLOW,
+    DYN_LOG_BUFFER_BYTES,
+    DYN_LOG_MAX_VALUE_BYTES,
+    DYN_LOG_REQUEST_LEVEL,
+    DYN_LOG_CAPTURE,
+    DYN_LOG_CAPTURE_MAX_LINES,
+    DYN_LOG_RATE_LIMIT,
+    ETCD_ENDPOINTS,
+    NATS_SERVER,
+    DYN_LEASE_TTL_S,
+    DYN_HTTP_MAX_CONNECTIONS,
+    DYN_SYSTEM_PORT,
+    DYN_SYSTEM_HOST,
+    DYN_SYSTEM_TOKEN,
+    OTEL_EXPORT_ENABLED,
+    OTEL_EXPORT_LOGS_ENABLED,
+    OTEL_SDK_DISABLED,
+    OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG,
+    OTLP.endpoint,
+    OTLP.protocol,
+    OTLP.headers,
+    OTLP.timeout,
+    OTLP.certificate,
+    OTLP.client_certificate,
+    OTLP.client_key,
+    OTLP_TRACES.endpoint,
+    OTLP_TRACES.protocol,
+    OTLP_TRACES.headers,
+    OTLP_TRACES.timeout,
+    OTLP_TRACES.certificate,
+    OTLP_TRACES.client_certificate,
+    OTLP_TRACES.client_key,
+    OTLP_LOGS.endpoint,
+    OTLP_LOGS.protocol,
+    OTLP_LOGS.headers,
+    OTLP_LOGS.timeout,
+    OTLP_LOGS.certificate,
+    OTLP_LOGS.client_certificate,
+    OTLP_LOGS.client_key,
+];
+
 /// Looks a variable up by name; `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -131,4 +188,36 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// fails validation visibly instead of reading as unset.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// Every variable name written in this file, read from its source: a constant added
+    /// without its place in `ALL` fails here.
+    #[test]
+    fn all_lists_every_variable_of_this_file() {
+        let source = include_str!("env.rs");
+        let code = &source[..source.find("#[cfg(test)]").expect("tests at the end")];
+        let names: Vec<&str> = code
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+            .collect();
+        assert!(names.len() >= 50, "{names:?}");
+        for name in &names {
+            assert!(ALL.contains(name), "{name} is missing from ALL");
+        }
+        let mut sorted = ALL.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ALL.len(), "a variable is listed twice");
+        assert_eq!(
+            sorted.len(),
+            names.len(),
+            "ALL lists a name this file does not define"
+        );
+    }
 }

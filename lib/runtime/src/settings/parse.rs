@@ -3,12 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{ConfigError, Origin};
+use super::{
+    error::{ConfigError, Origin},
+    value::Rejected,
+};
 
 const BOOLEANS_ACCEPTED: &str = "expected one of 1, true, yes, on, 0, false, no, off";
 
 /// Parses a boolean: `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
 pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
+    bool_text(value).map_err(|r| r.at(origin.clone()))
+}
+
+/// A boolean's text, as [`parse_bool`] takes it.
+pub(super) fn bool_text(value: &str) -> Result<bool, Rejected> {
     let v = value.trim();
     let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
     if is(["1", "true", "yes", "on"]) {
@@ -16,28 +24,8 @@ pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
     } else if is(["0", "false", "no", "off"]) {
         Ok(false)
     } else {
-        Err(ConfigError::invalid(
-            origin.clone(),
-            value,
-            BOOLEANS_ACCEPTED,
-        ))
+        Err(Rejected::new(value, BOOLEANS_ACCEPTED))
     }
-}
-
-/// Parses one of a few keywords, case-insensitive and trimmed; `accepted` is the error's
-/// "expected …" text.
-pub fn parse_keyword<T: Copy>(
-    value: &str,
-    origin: &Origin,
-    keywords: &[(&str, T)],
-    accepted: &str,
-) -> Result<T, ConfigError> {
-    let v = value.trim();
-    keywords
-        .iter()
-        .find(|(word, _)| word.eq_ignore_ascii_case(v))
-        .map(|(_, t)| *t)
-        .ok_or_else(|| ConfigError::invalid(origin.clone(), value, accepted))
 }
 
 /// Decodes `%XX` escapes (as the OpenTelemetry variables that carry key-value lists use them);
@@ -57,36 +45,6 @@ pub fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-/// A boolean of the TOML file: a TOML boolean (`jsonl = true`) or one of the strings
-/// [`parse_bool`] takes (`jsonl = "yes"`), as the environment's; read it with
-/// [`TomlSource::boolean`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TomlBool {
-    /// A TOML boolean.
-    Bool(bool),
-    /// A string, checked when resolved.
-    Text(String),
-}
-
-impl<'de> serde::Deserialize<'de> for TomlBool {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = TomlBool;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a boolean (true, false, or one of \"yes\", \"no\", \"on\", \"off\", \"1\", \"0\")")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<TomlBool, E> {
-                Ok(TomlBool::Bool(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<TomlBool, E> {
-                Ok(TomlBool::Text(v.to_owned()))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 /// The text of a TOML file and its path, to name `file:line` in errors.
@@ -125,14 +83,6 @@ impl<'a> TomlSource<'a> {
         }
     }
 
-    /// The value of a boolean key, whose text (if a string) is checked as [`parse_bool`] does.
-    pub fn boolean(&self, value: &toml::Spanned<TomlBool>) -> Result<bool, ConfigError> {
-        match value.get_ref() {
-            TomlBool::Bool(b) => Ok(*b),
-            TomlBool::Text(text) => parse_bool(text, &self.at(value.span().start)),
-        }
-    }
-
     /// Parses the file into `T`; a syntax error, an unknown key or a wrong type is one line
     /// naming `file:line`.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
@@ -140,6 +90,18 @@ impl<'a> TomlSource<'a> {
             origin: self.at(e.span().map_or(0, |s| s.start)),
             message: e.message().replace('\n', " "),
         })
+    }
+
+    /// Walks the file with `seed` (a settings table); errors as [`parse`](Self::parse)'s.
+    pub(super) fn parse_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+        &self,
+        seed: S,
+    ) -> Result<S::Value, ConfigError> {
+        seed.deserialize(toml::Deserializer::new(self.text))
+            .map_err(|e| ConfigError::File {
+                origin: self.at(e.span().map_or(0, |s| s.start)),
+                message: e.message().replace('\n', " "),
+            })
     }
 }
 
@@ -176,12 +138,16 @@ mod tests {
     fn keywords_and_percent_decoding() {
         let origin = Origin::Env("X");
         let words = [("block", 1), ("drop", 2)];
+        let keyword = crate::settings::keyword;
         assert_eq!(
-            parse_keyword(" DROP ", &origin, &words, "expected block or drop").ok(),
+            keyword(" DROP ", &words, "expected block or drop").ok(),
             Some(2)
         );
-        let err = parse_keyword("lose", &origin, &words, "expected block or drop").unwrap_err();
-        assert_eq!(err.to_string(), "X: \"lose\": expected block or drop");
+        let err = keyword("lose", &words, "expected block or drop").unwrap_err();
+        assert_eq!(
+            err.at(origin).to_string(),
+            "X: \"lose\": expected block or drop"
+        );
         for (text, want, reason) in [
             ("a%20b", Some("a b"), "a space"),
             ("%C3%A9", Some("é"), "UTF-8 in two escapes"),

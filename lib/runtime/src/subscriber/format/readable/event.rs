@@ -15,7 +15,7 @@ use super::{
     value::{escape_into, write_bounded, write_escaped_str, write_f64, write_quoted},
 };
 use crate::{
-    logging::{
+    subscriber::{
         foreign,
         format::style::{SpanEvent, Style},
         line::{
@@ -418,7 +418,7 @@ mod tests {
     use tracing::{error, info, info_span, warn};
 
     use crate::{
-        logging::{
+        subscriber::{
             testing::{lines, with_dyn_log},
             LoggingConfig, MemorySink, TimeZone, TracewireLayer,
         },
@@ -513,7 +513,7 @@ mod tests {
     #[test]
     fn span_events_when_turned_on() {
         let config = LoggingConfig {
-            span_events: true,
+            span_events: Some(true),
             ..readable()
         };
         let out = lines(&config, || {

@@ -7,7 +7,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::value::{escape_into, write_value};
 use crate::{
-    logging::line::keys::OTEL_PREFIX,
+    subscriber::line::keys::OTEL_PREFIX,
     trace::{Redactions, SpanContext, SpanFields},
 };
 

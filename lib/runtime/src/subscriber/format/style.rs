@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use crate::{
-    logging::line::timestamp::{self, Instant, TimeZone, UnixMicros},
+    subscriber::line::timestamp::{self, Instant, TimeZone, UnixMicros},
     trace::{Redactions, ValueLimit},
 };
 
@@ -57,7 +57,7 @@ pub(crate) struct SpanEvent {
 
 impl SpanEvent {
     pub(crate) fn message(self) -> &'static str {
-        use crate::logging::line::keys::{SPAN_CLOSED, SPAN_CREATED};
+        use crate::subscriber::line::keys::{SPAN_CLOSED, SPAN_CREATED};
         if self.closed.is_some() {
             SPAN_CLOSED
         } else {

@@ -27,6 +27,21 @@ pub enum TimeZone {
     Fixed(i32),
 }
 
+impl std::str::FromStr for TimeZone {
+    type Err = crate::settings::Rejected;
+    /// A boolean: whether times are local (`DYN_LOG_USE_LOCAL_TZ`, `local_tz`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let local = s.parse::<crate::settings::Flag>()?.0;
+        Ok(if local {
+            TimeZone::Local
+        } else {
+            TimeZone::Utc
+        })
+    }
+}
+
+crate::setting_value!(TimeZone, FLAG, crate::settings::Flag::EXPECTING);
+
 /// The last second formatted on a thread: lines come many per second, so the date arithmetic
 /// runs once a second.
 struct SecondCache {

@@ -17,11 +17,15 @@ pub struct FileOutput {
     pub max_files: u32,
 }
 
-impl FileOutput {
-    /// The `[file]` table's `max_bytes` when it is not given: 100 MiB.
-    pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
-    /// The `[file]` table's `max_files` when it is not given.
-    pub const DEFAULT_MAX_FILES: u32 = 5;
+impl Default for FileOutput {
+    /// No path yet; 100 MiB a file, 5 rotated files kept.
+    fn default() -> Self {
+        FileOutput {
+            path: PathBuf::new(),
+            max_bytes: 100 * 1024 * 1024,
+            max_files: 5,
+        }
+    }
 }
 
 /// A file that is rotated by size: `path` → `path.1` → … → `path.N`, the oldest deleted. It is

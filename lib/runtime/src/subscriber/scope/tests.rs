@@ -8,7 +8,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use super::{CaptureConfig, ScopeConfig};
 use crate::{
-    logging::{
+    subscriber::{
         testing::{json, jsonl, parse_line, with_dyn_log, Line},
         Format, LoggingConfig, MemorySink, TracewireLayer,
     },
@@ -231,10 +231,10 @@ fn a_5xx_status_fails_the_request_and_the_limit_drops_the_oldest() {
 fn held_lines_in_the_readable_format_are_marked_too() {
     let config = LoggingConfig {
         format: Format::Readable,
-        span_events: false,
+        span_events: Some(false),
         ..capture(256)
     };
-    let out = crate::logging::testing::lines(&config, || {
+    let out = crate::subscriber::testing::lines(&config, || {
         request("r", None).in_scope(|| {
             debug!("held");
             error!("failed");
@@ -320,7 +320,7 @@ fn a_callsite_writes_at_most_its_rate_and_the_rest_is_reported() {
 /// apply to them as to Rust events.
 #[test]
 fn records_from_python_follow_their_requests_level_and_capture() {
-    use crate::logging::foreign::{emit, Record};
+    use crate::subscriber::foreign::{emit, Record};
     let record = |level, message| Record {
         level,
         logger: "engine.scoped",

@@ -14,7 +14,7 @@ use super::{
     value::{JsonTarget, JsonVisitor, Text},
 };
 use crate::{
-    logging::{
+    subscriber::{
         format::style::Style,
         line::keys::{LOG_MODULE_PATH, LOG_TARGET, MESSAGE},
         line::timestamp::UnixMicros,
@@ -165,7 +165,7 @@ mod tests {
     use serde_json::{json, Value};
     use tracing::{info, info_span, warn};
 
-    use crate::logging::{
+    use crate::subscriber::{
         testing::{self as capture, json, jsonl, key_order, lines},
         LoggingConfig, TimeZone,
     };

@@ -23,7 +23,7 @@
 //! [`Layer::enabled`]: tracing_subscriber::Layer::enabled
 
 mod capture;
-pub(crate) mod config;
+mod config;
 mod level;
 mod rate;
 
@@ -37,6 +37,7 @@ use tracing_subscriber::filter::LevelFilter;
 
 pub use capture::CaptureConfig;
 pub(crate) use capture::{CaptureLimits, Captured};
+pub use config::{Verbosity, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES, MAX_RATE};
 pub use level::LOG_MEMBER;
 pub(crate) use rate::RateLimiter;
 

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::{
-    logging::line::{float, scan},
+    subscriber::line::{float, scan},
     trace::{Bounded, FieldValue, Redactions, Suffix, ValueLimit},
 };
 

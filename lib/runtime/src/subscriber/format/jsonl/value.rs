@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
 
 use crate::{
-    logging::line::{
+    subscriber::line::{
         float,
         keys::{is_reserved, RENAMED_PREFIX},
         scan,

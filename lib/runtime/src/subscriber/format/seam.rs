@@ -9,7 +9,7 @@ use super::{
     jsonl, readable,
     style::{SpanEvent, Style},
 };
-use crate::logging::line::timestamp::UnixMicros;
+use crate::subscriber::line::timestamp::UnixMicros;
 use crate::trace::{SpanContext, SpanFields};
 
 /// Which format lines are written in.
@@ -21,6 +21,21 @@ pub enum Format {
     /// One JSON object per line (SPEC §3).
     Jsonl,
 }
+
+impl std::str::FromStr for Format {
+    type Err = crate::settings::Rejected;
+    /// A boolean: whether lines are JSONL (`DYN_LOGGING_JSONL`, `jsonl`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let jsonl = s.parse::<crate::settings::Flag>()?.0;
+        Ok(if jsonl {
+            Format::Jsonl
+        } else {
+            Format::Readable
+        })
+    }
+}
+
+crate::setting_value!(Format, FLAG, crate::settings::Flag::EXPECTING);
 
 /// What a format keeps per span, rendered when the span's fields are recorded.
 #[derive(Debug)]

@@ -263,7 +263,7 @@ mod tests {
     use tracing::{debug, info, info_span};
     use tracing_subscriber::layer::SubscriberExt;
 
-    use crate::logging::{
+    use crate::subscriber::{
         testing::{jsonl, parse_line},
         MemorySink, TracewireLayer,
     };

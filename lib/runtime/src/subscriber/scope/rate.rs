@@ -20,8 +20,8 @@ use std::{
 
 use tracing::{dispatcher::WeakDispatch, Dispatch, Metadata};
 
-use crate::logging::line::callsite::{self, Slots};
 use crate::metrics::metrics;
+use crate::subscriber::line::callsite::{self, Slots};
 
 /// The target of the report lines (never limited themselves).
 pub(crate) const REPORT_TARGET: &str = "tracewire::logging";

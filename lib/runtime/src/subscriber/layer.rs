@@ -65,7 +65,7 @@ const TRACING_FLOOR: Level = Level::INFO;
 /// use tracewire_runtime::logging::{LoggingConfig, MemorySink, TracewireLayer, Format};
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
-/// let config = LoggingConfig { format: Format::Jsonl, span_events: true, ..Default::default() };
+/// let config = LoggingConfig { format: Format::Jsonl, span_events: Some(true), ..Default::default() };
 /// let sink = MemorySink::default();
 /// let subscriber = tracing_subscriber::registry().with(TracewireLayer::new(&config, sink.clone()));
 /// tracing::subscriber::with_default(subscriber, || {
@@ -114,7 +114,7 @@ impl TracewireLayer {
                 &config.filter,
                 config.scope.most_verbose(),
             )),
-            span_events: config.span_events,
+            span_events: config.span_events(),
             format: Formatter::new(config.format, style),
             outputs: Outputs::default(),
             export: None,
@@ -645,7 +645,7 @@ mod tests {
     use tracing::{debug, debug_span, info, info_span, warn, Span};
 
     use crate::{
-        logging::{
+        subscriber::{
             current_context, span_context,
             testing::{json, jsonl, lines, parse_line, with_dyn_log, Line},
             LoggingConfig,
@@ -966,7 +966,7 @@ mod tests {
     #[test]
     fn span_events_can_be_turned_off() {
         let config = LoggingConfig {
-            span_events: false,
+            span_events: Some(false),
             ..jsonl()
         };
         let out = json(&config, || info_span!("s").in_scope(|| info!("only")));

@@ -36,6 +36,16 @@ pub enum Overflow {
     Drop,
 }
 
+impl std::str::FromStr for Overflow {
+    type Err = crate::settings::Rejected;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let words = [("block", Overflow::Block), ("drop", Overflow::Drop)];
+        crate::settings::keyword(s, &words, "expected block or drop")
+    }
+}
+
+crate::setting_value!(Overflow, STRING, "a string");
+
 /// Queue settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueConfig {

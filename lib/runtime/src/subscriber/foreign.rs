@@ -431,7 +431,7 @@ mod tests {
     use tracing::info_span;
 
     use super::*;
-    use crate::logging::{
+    use crate::subscriber::{
         testing::{json, jsonl, lines, with_dyn_log},
         Format, LoggingConfig,
     };

@@ -7,7 +7,7 @@ use tracing::{field::Field, Metadata};
 
 use super::value::{write_field_key, write_key, write_string};
 use crate::{
-    logging::{
+    subscriber::{
         foreign,
         format::style::Style,
         line::{
@@ -19,7 +19,7 @@ use crate::{
     trace::Redactions,
 };
 
-/// How every line starts: `{"time":"` (the key is [`keys::TIME`](crate::logging::line::keys::TIME)).
+/// How every line starts: `{"time":"` (the key is [`keys::TIME`](crate::subscriber::line::keys::TIME)).
 const LINE_START: &[u8] = b"{\"time\":\"";
 
 /// `{"time":…,"level":…,["file":…,"line":…,]"target":…,"message":"` — the message is next.
@@ -98,7 +98,7 @@ pub(super) fn open_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logging::line::keys::TIME;
+    use crate::subscriber::line::keys::TIME;
 
     #[test]
     fn a_line_starts_with_the_time_key() {

@@ -173,7 +173,7 @@ pub fn fixed_clock() -> SystemTime {
 pub fn jsonl() -> LoggingConfig {
     LoggingConfig {
         format: Format::Jsonl,
-        span_events: true,
+        span_events: Some(true),
         ..LoggingConfig::default()
     }
 }

@@ -12,7 +12,7 @@ use super::{
     value::{write_key, write_string, JsonTarget, JsonVisitor},
 };
 use crate::{
-    logging::{
+    subscriber::{
         format::style::{SpanEvent, Style},
         line::keys::{OTEL_PREFIX, PARENT_ID, SPAN_ID, SPAN_NAME, TRACE_ID, X_REQUEST_ID},
     },
@@ -242,7 +242,7 @@ impl JsonTarget for SpanFieldWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logging::line::keys::{BUSY_US, DURATION_US, IDLE_US};
+    use crate::subscriber::line::keys::{BUSY_US, DURATION_US, IDLE_US};
 
     #[test]
     fn the_timing_literals_are_the_timing_keys() {
