@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracewire_tests::{
-    binary, check_jsonl, check_jsonl_allow_open, http, run, start_frontend, start_worker, temp_dir,
-    try_http, wait_until, HttpCall, Line, Process, Server,
+    binary, check_jsonl, check_jsonl_allow_open, run, start_frontend, start_worker, temp_dir,
+    try_http, wait_until, HttpCall, Line, Process, Server, CHAT,
 };
 
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 /// `DYN_LEASE_TTL_S` in these tests.
 const TTL_S: u64 = 2;
@@ -46,20 +45,27 @@ fn count(p: &Process, message: &str) -> usize {
     p.lines().iter().filter(|l| l.message == message).count()
 }
 
+/// A cluster, a worker registered in it, and a frontend that has found the worker (and its
+/// address).
+fn one_worker(dir: &std::path::Path) -> (Cluster, Process, Process, String) {
+    let cluster = Cluster::start(dir);
+    let env = cluster.env();
+    let env = pairs(&env);
+    let (w, _) = start_worker(dir, "worker", &["--token-delay-ms", "1"], &env);
+    let (f, addr) = start_frontend(dir, &[], &[], &env);
+    wait_until(20, "the frontend lists the worker", || {
+        count(&f, "instance added") == 1
+    });
+    (cluster, w, f, addr)
+}
+
 /// The lease id a worker registered under.
 fn lease(p: &mut Process) -> String {
     p.wait_for_line("registered in etcd")["instance_id"].to_string()
 }
 
 fn chat(addr: &str, id: &str) -> u16 {
-    http(
-        addr,
-        "POST",
-        "/v1/chat/completions",
-        &[&format!("x-request-id: {id}")],
-        CHAT,
-    )
-    .status
+    tracewire_tests::chat(addr, id).status
 }
 
 /// Whether a worker's output has the `handle_payload` span of request `id`.
@@ -292,14 +298,7 @@ fn half_a_distributed_configuration_or_one_with_worker_is_refused() {
 #[test]
 fn a_nats_restart_fails_requests_with_503_then_service_resumes() {
     let dir = temp_dir("nats-restart");
-    let mut cluster = Cluster::start(&dir);
-    let env = cluster.env();
-    let env = pairs(&env);
-    let (w, _) = start_worker(&dir, "worker", &["--token-delay-ms", "1"], &env);
-    let (f, addr) = start_frontend(&dir, &[], &[], &env);
-    wait_until(20, "the frontend lists the worker", || {
-        count(&f, "instance added") == 1
-    });
+    let (mut cluster, w, f, addr) = one_worker(&dir);
     for i in 0..3 {
         assert_eq!(chat(&addr, &format!("before-{i}")), 200);
     }
@@ -381,14 +380,7 @@ fn a_nats_restart_fails_requests_with_503_then_service_resumes() {
 #[test]
 fn an_etcd_restart_keeps_the_known_instances_and_the_registrations() {
     let dir = temp_dir("etcd-restart");
-    let mut cluster = Cluster::start(&dir);
-    let env = cluster.env();
-    let env = pairs(&env);
-    let (w, _) = start_worker(&dir, "worker", &["--token-delay-ms", "1"], &env);
-    let (f, addr) = start_frontend(&dir, &[], &[], &env);
-    wait_until(20, "the frontend lists the worker", || {
-        count(&f, "instance added") == 1
-    });
+    let (mut cluster, w, f, addr) = one_worker(&dir);
     cluster.etcd.stop();
     for i in 0..3 {
         assert_eq!(
@@ -402,7 +394,8 @@ fn an_etcd_restart_keeps_the_known_instances_and_the_registrations() {
         count(&f, "etcd watch lost; keeping the last known instances") >= 1
     });
     // Registered still (same lease, or a new one): a new frontend finds the worker.
-    let (f2, addr2) = start_frontend(&temp_dir("etcd-restart-2"), &[], &[], &env);
+    let env = cluster.env();
+    let (f2, addr2) = start_frontend(&temp_dir("etcd-restart-2"), &[], &[], &pairs(&env));
     wait_until(20, "a new frontend lists the worker", || {
         count(&f2, "instance added") >= 1
     });

@@ -595,14 +595,12 @@ fn trace_identity_propagates_when_the_frontend_logs_nothing() {
 
 /// The listening address of a process that logs nothing, from Linux's /proc.
 fn wait_for_listener(p: &Process) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Some(port) = listening_ports(p.pid()).into_iter().next() {
-            return format!("127.0.0.1:{port}");
-        }
-        assert!(std::time::Instant::now() < deadline, "no listening socket");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let port = tracewire_tests::poll(
+        20,
+        || "a listening socket".to_owned(),
+        || listening_ports(p.pid()).into_iter().next(),
+    );
+    format!("127.0.0.1:{port}")
 }
 
 /// TCP ports in LISTEN state whose sockets `pid` holds.

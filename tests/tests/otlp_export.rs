@@ -7,9 +7,13 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use tracewire_tests::{http, lines_with, start_exporting, temp_dir, Receiver};
+use tracewire_tests::{http, lines_with, start_exporting, temp_dir, Receiver, CHAT};
 
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
+/// Sends the chat request with `headers`; its status.
+fn post(addr: &str, headers: &[&str]) -> u16 {
+    http(addr, "POST", "/v1/chat/completions", headers, CHAT).status
+}
+
 const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn exported_matches_logged(protocol: &str) {
@@ -24,28 +28,8 @@ fn exported_matches_logged(protocol: &str) {
             ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
         ],
     );
-    assert_eq!(
-        http(
-            &d.addr,
-            "POST",
-            "/v1/chat/completions",
-            &["x-request-id: otlp-1"],
-            CHAT
-        )
-        .status,
-        200
-    );
-    assert_eq!(
-        http(
-            &d.addr,
-            "POST",
-            "/v1/chat/completions",
-            &[&format!("traceparent: {UPSTREAM}")],
-            CHAT
-        )
-        .status,
-        200
-    );
+    assert_eq!(post(&d.addr, &["x-request-id: otlp-1"]), 200);
+    assert_eq!(post(&d.addr, &[&format!("traceparent: {UPSTREAM}")]), 200);
     // Spans are flushed on SIGTERM: nothing waits for the batch delay here.
     let (fl, wl) = (d.frontend.stop(), d.worker.stop());
     let spans = receiver.spans();
@@ -168,11 +152,7 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing() {
     for endpoint in ["http://127.0.0.1:1".to_owned(), hung.endpoint("grpc")] {
         let d = start_exporting(&dir, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
         for _ in 0..5 {
-            assert_eq!(
-                http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
-                200,
-                "{endpoint}"
-            );
+            assert_eq!(post(&d.addr, &[]), 200, "{endpoint}");
         }
         // Exit is bounded (Process::wait gives up after 20 s) and reports the loss.
         let fl = d.frontend.stop();
@@ -203,21 +183,8 @@ fn the_sampler_decides_the_sampled_flag_in_both_processes() {
             ("DYN_LOG", "info,tracewire::wire=debug"),
         ],
     );
-    assert_eq!(
-        http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
-        200
-    );
-    assert_eq!(
-        http(
-            &d.addr,
-            "POST",
-            "/v1/chat/completions",
-            &[&format!("traceparent: {UPSTREAM}")],
-            CHAT
-        )
-        .status,
-        200
-    );
+    assert_eq!(post(&d.addr, &[]), 200);
+    assert_eq!(post(&d.addr, &[&format!("traceparent: {UPSTREAM}")]), 200);
     let (fl, wl) = (d.frontend.stop(), d.worker.stop());
     let sent: Vec<String> = lines_with(&fl, "sending request", None)
         .iter()
@@ -263,17 +230,7 @@ fn log_records_carry_the_trace_context(protocol: &str) {
             ("OTEL_EXPORT_LOGS_ENABLED", "true"),
         ],
     );
-    assert_eq!(
-        http(
-            &d.addr,
-            "POST",
-            "/v1/chat/completions",
-            &["x-request-id: logs-1"],
-            CHAT
-        )
-        .status,
-        200
-    );
+    assert_eq!(post(&d.addr, &["x-request-id: logs-1"]), 200);
     let fl = d.frontend.stop();
     drop(d.worker.stop());
     let logs = receiver.logs();
@@ -338,10 +295,7 @@ fn the_collector_gets_redacted_and_bounded_values() {
         http(&d.addr, "POST", "/v1/chat/completions", &[], &unknown).status,
         404
     );
-    assert_eq!(
-        http(&d.addr, "POST", "/v1/chat/completions", &[], CHAT).status,
-        200
-    );
+    assert_eq!(post(&d.addr, &[]), 200);
     let (fl, wl) = (d.frontend.stop(), d.worker.stop());
     // The lines: redacted.
     let refused = lines_with(&fl, "request refused", None)[0];

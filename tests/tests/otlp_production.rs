@@ -13,10 +13,9 @@ use std::{
 use serde_json::{Map, Value};
 use tracewire_tests::{
     binary, certificates, http, json_lines, lines_with, run, start_exporting, temp_dir, Exporting,
-    Line, Process, Receiver, ReceiverOptions,
+    Line, Process, Receiver, ReceiverOptions, CHAT,
 };
 
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const ONE_WORD: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "hello"}]}"#;
 /// The API key the receiver asks for; it must appear in no line.
 const SECRET: &str = "s3cr3t-7c1f9e";
@@ -42,9 +41,8 @@ fn stop_raw(mut process: Process) -> String {
 
 fn chat(addr: &str, n: usize) {
     for i in 0..n {
-        let id = format!("x-request-id: prod-{i}");
         assert_eq!(
-            http(addr, "POST", "/v1/chat/completions", &[&id], CHAT).status,
+            tracewire_tests::chat(addr, &format!("prod-{i}")).status,
             200
         );
     }

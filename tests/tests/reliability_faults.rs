@@ -5,25 +5,18 @@
 
 use std::{
     io::Read,
-    net::TcpListener,
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tracewire_tests::{binary, http, json_lines, lines_with, temp_dir, CONTROLLED};
+use tracewire_tests::{
+    binary, clean_env, free_port, http, json_lines, lines_with, temp_dir, wait_until,
+};
 
 const CHAT: &str =
     r#"{"model":"Qwen/Qwen3-0.6B","messages":[{"role":"user","content":"hello there"}]}"#;
 
-/// A free loopback port (the process logs its address, but its log is what is under test).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+// A free port chosen here: the process logs its address, but its log is what is under test.
 fn frontend(port: u16) -> Command {
     let mut c = Command::new(binary("tracewire-frontend"));
     c.args([
@@ -32,21 +25,15 @@ fn frontend(port: u16) -> Command {
         "--token-delay-ms",
         "0",
     ]);
-    for name in CONTROLLED {
-        c.env_remove(name);
-    }
-    c.env("DYN_LOGGING_JSONL", "true")
+    clean_env(&mut c)
+        .env("DYN_LOGGING_JSONL", "true")
         .env("DYN_LOG_BUFFER_BYTES", "65536")
         .stdout(Stdio::null());
     c
 }
 
 fn wait_until_serving(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "not serving");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(20, "serving", || std::net::TcpStream::connect(addr).is_ok());
 }
 
 /// The frontend answers 50 requests, then exits 0 on SIGTERM (no panic).

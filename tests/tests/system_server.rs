@@ -12,10 +12,10 @@ use std::{
 
 use serde_json::Value;
 use tracewire_tests::{
-    http, json_lines, start_frontend, start_worker, temp_dir, HttpCall, Line, Process,
+    free_port, http, json_lines, poll, start_frontend, start_worker, temp_dir, HttpCall, Line,
+    Process,
 };
 
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 const TOKEN: &str = "sys-t0ken";
 
 fn system_addr(p: &mut Process) -> String {
@@ -23,11 +23,7 @@ fn system_addr(p: &mut Process) -> String {
 }
 
 fn chat(addr: &str, id: &str) {
-    let header = format!("x-request-id: {id}");
-    assert_eq!(
-        http(addr, "POST", "/v1/chat/completions", &[&header], CHAT).status,
-        200
-    );
+    assert_eq!(tracewire_tests::chat(addr, id).status, 200);
 }
 
 /// The lines of `p` so far, those of request `id` only.
@@ -42,39 +38,24 @@ fn lines_of(p: &Process, id: &str) -> Vec<Line> {
 /// balances round-robin), once that one's span has closed (lines are written by a background
 /// thread, after the response).
 fn debug_lines(p: &Process, ids: [&str; 2]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = || format!("{ids:?} served here:\n{}", p.output());
+    poll(10, what, || {
         let lines: Vec<Line> = ids.iter().flat_map(|id| lines_of(p, id)).collect();
-        if lines.iter().any(|l| l.message == "SPAN_CLOSED") {
-            return lines.iter().filter(|l| l.level == "DEBUG").count();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{ids:?} not served here:\n{}",
-            p.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        let closed = lines.iter().any(|l| l.message == "SPAN_CLOSED");
+        closed.then(|| lines.iter().filter(|l| l.level == "DEBUG").count())
+    })
 }
 
 /// Waits (up to 10 s) for `p`'s output to contain a line with `message`, `n` times.
 fn wait_for(p: &Process, message: &str, n: usize) -> Vec<Line> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = || format!("{message:?} ×{n} in:\n{}", p.output());
+    poll(10, what, || {
         let lines: Vec<Line> = json_lines(&p.output())
             .into_iter()
             .filter(|l| l.message == message)
             .collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {message:?} ×{n}:\n{}",
-            p.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        (lines.len() >= n).then_some(lines)
+    })
 }
 
 #[test]
@@ -235,16 +216,12 @@ fn health_is_503_while_draining() {
     call.read_until("data: {");
     assert_eq!(http(&sf, "GET", "/health", &[], "").status, 200);
     f.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let health = http(&sf, "GET", "/health", &[], "");
-        if health.status == 503 {
-            assert_eq!(health.json()["status"], "notready");
-            break;
-        }
-        assert!(Instant::now() < deadline, "still {}", health.status);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let health = poll(
+        5,
+        || "/health 503".to_owned(),
+        || Some(http(&sf, "GET", "/health", &[], "")).filter(|h| h.status == 503),
+    );
+    assert_eq!(health.json()["status"], "notready");
     assert_eq!(
         http(&sf, "GET", "/live", &[], "").status,
         200,
@@ -345,12 +322,4 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
