@@ -84,6 +84,17 @@ impl SpanFields {
     }
 }
 
+impl FromIterator<(&'static str, FieldValue)> for SpanFields {
+    /// Fields as given, a later value of a name replacing the earlier (as recording does).
+    fn from_iter<I: IntoIterator<Item = (&'static str, FieldValue)>>(iter: I) -> Self {
+        let mut fields = SpanFields::default();
+        for (name, value) in iter {
+            fields.set(name, value);
+        }
+        fields
+    }
+}
+
 /// Records a span's values into [`SpanFields`], redacting and bounding text as asked.
 pub(crate) struct Recorder<'a> {
     pub(crate) fields: &'a mut SpanFields,
