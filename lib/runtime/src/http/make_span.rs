@@ -9,6 +9,11 @@ use tracing::Span;
 
 use crate::trace::RemoteField;
 
+/// The target of the `http-request` span and of the `request completed` event, whoever makes
+/// the span: `DYN_LOG=tracewire_runtime::http=debug` reaches both. It names the module
+/// `TraceLayer` lives in, as it always has (a log pipeline may filter on it).
+pub const SPAN_TARGET: &str = "tracewire_runtime::http::trace_layer";
+
 /// Makes the span a request is served in. `remote` is the caller's context: put it among the
 /// span's fields as `remote_parent = remote`, so that the span continues the caller's trace.
 ///

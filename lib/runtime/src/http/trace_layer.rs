@@ -19,10 +19,6 @@ use tracing::{debug, error, info, warn, Span};
 use super::make_span::{DefaultMakeSpan, MakeSpan};
 use crate::propagation::{Incoming, X_REQUEST_ID_HEADER};
 
-/// The target of the `http-request` span and of the `request completed` event, whoever makes
-/// the span: `DYN_LOG=tracewire_runtime::http=debug` reaches both.
-pub const SPAN_TARGET: &str = module_path!();
-
 /// Lets a handler report how a streamed response ended after its status was sent: put a clone
 /// in the response's extensions, call [`fail`](Self::fail) or [`cancel`](Self::cancel) from the
 /// task that streams, and the `request completed` event says so: ERROR with the reason for a
@@ -383,6 +379,13 @@ mod tests {
     use tracing::Instrument;
 
     use super::*;
+    use crate::http::SPAN_TARGET;
+
+    #[test]
+    fn the_span_target_names_this_module_as_the_events_here_do() {
+        assert_eq!(format!("{SPAN_TARGET}::tests"), module_path!());
+    }
+
     use crate::{
         http::ChannelBody,
         logging::testing::{json, jsonl, Line},

@@ -5,27 +5,15 @@ use std::path::{Path, PathBuf};
 
 use super::{
     error::{ConfigError, Origin},
-    value::Rejected,
+    value::Flag,
 };
-
-const BOOLEANS_ACCEPTED: &str = "expected one of 1, true, yes, on, 0, false, no, off";
 
 /// Parses a boolean: `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
 pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
-    bool_text(value).map_err(|r| r.at(origin.clone()))
-}
-
-/// A boolean's text, as [`parse_bool`] takes it.
-pub(super) fn bool_text(value: &str) -> Result<bool, Rejected> {
-    let v = value.trim();
-    let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
-    if is(["1", "true", "yes", "on"]) {
-        Ok(true)
-    } else if is(["0", "false", "no", "off"]) {
-        Ok(false)
-    } else {
-        Err(Rejected::new(value, BOOLEANS_ACCEPTED))
-    }
+    value
+        .parse::<Flag>()
+        .map(|f| f.0)
+        .map_err(|r| r.at(origin.clone()))
 }
 
 /// Decodes `%XX` escapes (as the OpenTelemetry variables that carry key-value lists use them);
@@ -128,7 +116,8 @@ mod tests {
             let err = parse_bool(v, &origin).expect_err(reason).to_string();
             assert!(err.starts_with("DYN_LOGGING_JSONL: "), "{reason}: {err}");
             assert!(
-                err.contains(&format!("{v:?}")) && err.contains(BOOLEANS_ACCEPTED),
+                err.contains(&format!("{v:?}"))
+                    && err.contains(super::super::value::BOOLEANS_ACCEPTED),
                 "{reason}: {err}"
             );
         }

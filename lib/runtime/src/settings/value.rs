@@ -210,10 +210,21 @@ macro_rules! setting_value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flag(pub bool);
 
+/// What a boolean variable accepts.
+pub(super) const BOOLEANS_ACCEPTED: &str = "expected one of 1, true, yes, on, 0, false, no, off";
+
 impl FromStr for Flag {
     type Err = Rejected;
-    fn from_str(s: &str) -> Result<Self, Rejected> {
-        super::parse::bool_text(s).map(Flag)
+    fn from_str(value: &str) -> Result<Self, Rejected> {
+        let v = value.trim();
+        let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
+        if is(["1", "true", "yes", "on"]) {
+            Ok(Flag(true))
+        } else if is(["0", "false", "no", "off"]) {
+            Ok(Flag(false))
+        } else {
+            Err(Rejected::new(value, BOOLEANS_ACCEPTED))
+        }
     }
 }
 

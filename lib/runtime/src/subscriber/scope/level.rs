@@ -3,7 +3,7 @@
 
 use tracing::Level;
 
-use crate::{logging::directives::parse_level, trace::baggage_member};
+use crate::{subscriber::directives::parse_level, trace::baggage_member};
 
 /// The baggage member that asks for a request's level.
 pub const LOG_MEMBER: &str = "tracewire.log";
