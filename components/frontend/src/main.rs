@@ -6,8 +6,9 @@ use clap::Parser;
 use tokio::sync::oneshot;
 use tracewire_runtime::{
     plane::{
+        connect,
         distributed::{DistributedConfig, EndpointName},
-        etcd, nats, PlaneClient,
+        PlaneClient,
     },
     serve::{self, ServeOptions},
 };
@@ -76,26 +77,7 @@ async fn run(
             component: args.component.clone(),
             endpoint: args.endpoint.clone(),
         };
-        let client = etcd::connect(config).await.map_err(|e| {
-            std::io::Error::other(format!(
-                "cannot connect to etcd at {:?}: {e}",
-                config.etcd_endpoints
-            ))
-        })?;
-        let discovery = etcd::Discovery::start(client, name.clone())
-            .await
-            .map_err(|e| {
-                std::io::Error::other(format!("cannot list the instances in etcd: {e}"))
-            })?;
-        let client = nats::connect(&config.nats_server, "tracewire-frontend")
-            .await
-            .map_err(|e| {
-                std::io::Error::other(format!(
-                    "cannot connect to NATS at {}: {e}",
-                    config.nats_server
-                ))
-            })?;
-        plane = PlaneClient::distributed(client, discovery, name);
+        plane = connect::discover(config, name).await?;
     } else if args.workers.is_empty() {
         let config = args.engine.apply(WorkerConfig::default());
         let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into()).await?;

@@ -1,10 +1,14 @@
 //! tracewire's worker: the `tracewire-worker` binary's flags, and the worker endpoint it serves
-//! (`tracewire_runtime::plane::worker`, re-exported here), with the mock engine that streams
-//! the prompt's words back as tokens.
+//! (`tracewire_runtime::plane::worker` and the HTTP routes of `plane::http`, re-exported here),
+//! with the mock engine that streams the prompt's words back as tokens.
 
 use std::time::Duration;
 
-pub use tracewire_runtime::plane::worker::*;
+pub use tracewire_runtime::plane::{
+    http::{app, app_with, BoundWorker},
+    run_worker as run,
+    worker::*,
+};
 
 /// The mock engine's flags, shared by `tracewire-worker` and the frontend's embedded worker.
 #[derive(Debug, Clone, clap::Args)]

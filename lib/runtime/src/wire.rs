@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use crate::propagation::Extractor;
+
 /// Requests sent and received.
 pub const REQUEST: &str = "tracewire::wire::request";
 /// Responses sent and received.
@@ -36,24 +38,27 @@ pub fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
-/// Formats headers as `{name: "value", ...}` with secrets as `[REDACTED]` and every value
-/// escaped; only evaluated when a wire logger is enabled.
-pub struct Headers<'a>(pub &'a http::HeaderMap);
+/// Formats a carrier's headers (HTTP, NATS, any [`Extractor`]) as `{name: "value", ...}` with
+/// secrets as `[REDACTED]` and every value escaped; only evaluated when a wire logger is
+/// enabled.
+pub struct Headers<'a, C: ?Sized = http::HeaderMap>(pub &'a C);
 
-impl fmt::Display for Headers<'_> {
+impl<C: Extractor + ?Sized> fmt::Display for Headers<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
-        for (i, (name, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
+        let mut result = f.write_str("{");
+        let mut first = true;
+        self.0.each(&mut |name, value| {
+            if result.is_err() {
+                return;
             }
-            if is_secret_header(name.as_str()) {
-                write!(f, "{name}: [REDACTED]")?;
+            let sep = if std::mem::take(&mut first) { "" } else { ", " };
+            result = if is_secret_header(name) {
+                write!(f, "{sep}{name}: [REDACTED]")
             } else {
-                write!(f, "{name}: \"{}\"", value.as_bytes().escape_ascii())?;
-            }
-        }
-        f.write_str("}")
+                write!(f, "{sep}{name}: \"{}\"", value.escape_ascii())
+            };
+        });
+        result.and_then(|()| f.write_str("}"))
     }
 }
 
@@ -78,5 +83,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"x-request-id: "a\xffb""#), "{text}");
+        // NATS headers through the same formatter: redacted and escaped alike.
+        let mut nats = async_nats::HeaderMap::new();
+        nats.insert("authorization", "Bearer sk-SECRET");
+        nats.insert("x-request-id", "a\u{1b}b");
+        let text = Headers(&nats).to_string();
+        assert!(
+            !text.contains("SECRET") && text.contains("authorization: [REDACTED]"),
+            "{text}"
+        );
+        assert!(text.contains(r#"x-request-id: "a\x1bb""#), "{text}");
     }
 }

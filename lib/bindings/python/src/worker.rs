@@ -74,7 +74,7 @@ pub(crate) fn start_worker(
     };
     runtime()?.spawn(async move {
         let served = run_service("worker", system, || {
-            tracewire_runtime::plane::worker::run(
+            tracewire_runtime::plane::run_worker(
                 config,
                 engine,
                 listen,

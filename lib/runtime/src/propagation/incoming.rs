@@ -134,12 +134,16 @@ mod tests {
     struct Pairs(Vec<(&'static str, &'static [u8])>);
 
     impl Extractor for Pairs {
-        fn get_all(&self, name: &str) -> Vec<&[u8]> {
+        fn get_all(&self, name: &str) -> crate::propagation::Values<'_> {
             self.0
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| *v)
                 .collect()
+        }
+
+        fn each(&self, visit: &mut dyn FnMut(&str, &[u8])) {
+            self.0.iter().for_each(|(n, v)| visit(n, v));
         }
     }
 

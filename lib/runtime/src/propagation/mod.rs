@@ -1,5 +1,6 @@
 //! Propagation of trace identity across processes, written once against [`Extractor`] /
-//! [`Injector`] carriers (an impl for `http::HeaderMap`; a transport of its own adds one):
+//! [`Injector`] carriers (an impl for `http::HeaderMap` and one for NATS headers; a transport of
+//! its own adds one):
 //! W3C Trace Context Level 2 (`traceparent`, `tracestate`), W3C Baggage (`baggage`) and the
 //! request id (`x-request-id`).
 //!
@@ -22,7 +23,7 @@ pub use baggage::{
     baggage_member, extract_baggage, validate_baggage, InvalidBaggage, BAGGAGE, MAX_BAGGAGE_BYTES,
     MAX_BAGGAGE_MEMBERS,
 };
-pub use carrier::{Extractor, Injector};
+pub use carrier::{Extractor, Injector, Values};
 pub use incoming::{continue_trace, Incoming};
 pub use outgoing::{inject_context, inject_current, inject_into};
 pub use request_id::{

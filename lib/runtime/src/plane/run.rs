@@ -4,22 +4,23 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use crate::{
-    plane::{
-        distributed::{DistributedConfig, EndpointName},
-        etcd, nats,
-    },
-    serve::ServeOptions,
-};
 use tokio::sync::watch;
 
-use super::{BoundWorker, Engine, WorkerConfig};
+use super::{
+    connect::connect,
+    distributed::{DistributedConfig, EndpointName},
+    etcd,
+    http::BoundWorker,
+    nats::serve_nats,
+    worker::{Engine, WorkerConfig},
+};
+use crate::serve::ServeOptions;
 
 /// Serves `config`'s endpoint with `engine` until `shutdown` resolves: over HTTP on `listen`
 /// (logging `worker listening` with the bound address), and with `distributed`, registered in
 /// etcd under a kept-alive lease (the instance id) and called over NATS. At `shutdown` the
 /// registration is deleted first, so that frontends stop sending, then calls in flight drain.
-pub async fn run(
+pub async fn run_worker(
     config: WorkerConfig,
     engine: Arc<dyn Engine>,
     listen: SocketAddr,
@@ -46,21 +47,7 @@ pub async fn run(
         component: config.component.clone(),
         endpoint: config.endpoint.clone(),
     };
-    let client = nats::connect(&distributed.nats_server, "tracewire-worker")
-        .await
-        .map(|connection| connection.client)
-        .map_err(|e| {
-            std::io::Error::other(format!(
-                "cannot connect to NATS at {}: {e}",
-                distributed.nats_server
-            ))
-        })?;
-    let etcd_client = etcd::connect(&distributed).await.map_err(|e| {
-        std::io::Error::other(format!(
-            "cannot connect to etcd at {:?}: {e}",
-            distributed.etcd_endpoints
-        ))
-    })?;
+    let (nats, etcd_client) = connect(&distributed, "tracewire-worker").await?;
     let registered =
         etcd::Registered::register(etcd_client, &distributed, name, config.model.clone())
             .await
@@ -80,7 +67,7 @@ pub async fn run(
         registered.deregister().await;
     };
     let (served, ()) = tokio::join!(
-        super::serve_nats(config, engine, client, instance, signalled(stopping)),
+        serve_nats(config, engine, nats.client, instance, signalled(stopping)),
         deregistered
     );
     let http = http.await.map_err(std::io::Error::other)?;
@@ -90,6 +77,7 @@ pub async fn run(
 fn listening(worker: &BoundWorker, config: &WorkerConfig) -> std::io::Result<()> {
     let addr = worker.local_addr()?.to_string();
     tracing::info!(
+        target: "tracewire_runtime::plane::worker::run",
         addr,
         model = config.model,
         endpoint = config.endpoint,

@@ -1,0 +1,44 @@
+//! Setting up the distributed runtime (SPEC §10) for a process: the connections to NATS and
+//! etcd, and for a frontend, the client of the instances etcd lists. Each failure is one error
+//! naming the server.
+
+use std::io;
+
+use super::{
+    distributed::{DistributedConfig, EndpointName},
+    etcd::{self, Discovery},
+    nats::{self, Connection},
+    PlaneClient,
+};
+
+/// Connects to NATS as `client_name`, then to etcd.
+pub async fn connect(
+    config: &DistributedConfig,
+    client_name: &str,
+) -> io::Result<(Connection, etcd_client::Client)> {
+    let nats = nats::connect(&config.nats_server, client_name)
+        .await
+        .map_err(|e| {
+            io::Error::other(format!(
+                "cannot connect to NATS at {}: {e}",
+                config.nats_server
+            ))
+        })?;
+    let etcd = etcd::connect(config).await.map_err(|e| {
+        io::Error::other(format!(
+            "cannot connect to etcd at {:?}: {e}",
+            config.etcd_endpoints
+        ))
+    })?;
+    Ok((nats, etcd))
+}
+
+/// A frontend's client of the instances of `name`: connected to both servers, the instances
+/// listed, then watched.
+pub async fn discover(config: &DistributedConfig, name: EndpointName) -> io::Result<PlaneClient> {
+    let (nats, etcd) = connect(config, "tracewire-frontend").await?;
+    let discovery = Discovery::start(etcd, name.clone())
+        .await
+        .map_err(|e| io::Error::other(format!("cannot list the instances in etcd: {e}")))?;
+    Ok(PlaneClient::distributed(nats, discovery, name))
+}
