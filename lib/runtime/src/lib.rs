@@ -11,29 +11,44 @@
 //! The crate is built bottom up; a module imports only from the layers below it:
 //!
 //! ```text
-//!  3  propagation ──► http (TraceLayer)   plane (request plane)   serve   wire
-//!        │  carriers, W3C traceparent / tracestate / baggage, x-request-id
+//!  4  plane: PlaneClient over a Transport ── http/ (client, routes) · nats/ (client, serve)
+//!        worker/ (engine, the protocol)  etcd · distributed · connect ·  run_worker
+//!     serve (run_main, the HTTP server, the system server)
 //!        ▼
-//!  2  logging ───────────────────────────► otlp
-//!        line pieces → format (jsonl | readable)     config and exporters
-//!        output (queue, sinks) · directives · config  (implements the
-//!        layer · install                               trace exporter seam)
-//!        ▼                                             ▼
-//!  1  trace: ids, SpanContext, RemoteContext,     settings: ConfigError, every
-//!     field values, the exporter seam              variable name, value parsers
+//!  3  http (TraceLayer, make_span) ─► propagation: carriers (HTTP and NATS headers), W3C
+//!                                     traceparent / tracestate / baggage, x-request-id; wire
+//!        ▼
+//!  2½ logging: Config and SETTINGS (every variable and key, one row each), install, init
+//!        ▼                                         ▼
+//!  2  subscriber: line pieces → format           otlp: value types of [otlp], exporters
+//!     (jsonl | readable) · output · directives   (implement the trace exporter seam)
+//!     · scope · the layer · LoggingConfig
+//!        ▼                                         ▼
+//!  1  trace: ids, SpanContext, RemoteContext,    settings: ConfigError, every variable
+//!     field values, the exporter seam; metrics   (env::ALL), the settings table's machinery
 //! ```
 //!
-//! - [`trace`] and [`settings`] import nothing from the crate. Every span's identity
-//!   ([`trace::SpanContext`]) is decided in `trace` and only read elsewhere.
-//! - [`logging`] and [`otlp`] are siblings that meet through `trace`: the layer hands spans and
-//!   events to a [`trace::SpanExporter`] / [`trace::LogExporter`] without knowing OTLP; only
-//!   logging's configuration and install code name `otlp`, to read `[otlp]` and start it.
+//! - [`trace`] and [`settings`] import nothing from the crate but each other's bottom
+//!   (`settings` names no other module). Every span's identity ([`trace::SpanContext`]) is
+//!   decided in `trace` and only read elsewhere.
+//! - [`subscriber`] and [`otlp`] are siblings that never meet: the layer hands spans and events
+//!   to a [`trace::SpanExporter`] / [`trace::LogExporter`] without knowing OTLP. [`logging`] is
+//!   above both: it owns the whole configuration ([`logging::Config`], read through
+//!   [`logging::SETTINGS`]) and install, which starts the exporters and gives them to the layer.
 //! - [`propagation`] reads and writes identities at a process's edges, through carrier traits
 //!   (one impl per transport); [`http`], [`plane`] and [`serve`] build on it.
 //!
-//! Where a new thing goes: a new header or transport in `propagation`; a new output format
-//! beside the two in `logging/format`; a new exporter beside `otlp`, implementing the `trace`
-//! seam; a new server (a system server, a request plane) in layer 3.
+//! Where a new thing goes:
+//! - a setting: its field (default in its struct's `impl Default`), its value type's `FromStr`
+//!   and `Deserialize` (`setting_value!`), its row in `logging::SETTINGS`, its variable in
+//!   `settings::env` and `ALL`, its line in `docs/configuration.md` (a test checks the last
+//!   three);
+//! - a header or a transport's carrier: `propagation`;
+//! - an output format: beside the two in `subscriber/format`; an exporter: beside `otlp`,
+//!   implementing the `trace` seam;
+//! - a request-plane transport: a folder in `plane/` with its `Transport` (client) and its
+//!   serving side over `plane::worker`'s protocol;
+//! - a server (the system server, a request plane's): layer 4.
 
 pub mod http;
 pub mod logging;

@@ -1,26 +1,8 @@
-//! OTLP export settings: the standard `OTEL_*` variables over the TOML `[otlp]` table (their
-//! rows are in `logging::SETTINGS`), and the value types they are parsed into.
-//!
-//! | variable | TOML `[otlp]` key | meaning | default |
-//! |---|---|---|---|
-//! | `OTEL_EXPORT_ENABLED` | `enabled` | export spans (as in the reference system) | false |
-//! | `OTEL_EXPORT_LOGS_ENABLED` | `logs_enabled` | also export log records | false |
-//! | `OTEL_SDK_DISABLED` | | `true` turns all export off, whatever else says | false |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `protocol` | `grpc` or `http/protobuf` | `grpc` |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `endpoint` | base URL; `/v1/traces` or `/v1/logs` is appended for HTTP | `http://localhost:4317` (grpc), `http://localhost:4318` (http) |
-//! | `OTEL_EXPORTER_OTLP_HEADERS` | `headers` (table) | `key=value,...` (values percent-decoded) sent with every export; never logged | |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `timeout` | milliseconds one export attempt may take | 10000 |
-//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | `certificate` | PEM file of the CA(s) that verify an `https://` collector | the system's roots |
-//! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` | `client_certificate` | PEM client certificate chain (mTLS) | |
-//! | `OTEL_EXPORTER_OTLP_CLIENT_KEY` | `client_key` | PEM private key of that certificate | |
-//! | `OTEL_SERVICE_NAME` | `service_name` | `service.name` | the executable's name |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | `resource_attributes` (table) | `key=value,...` (values percent-decoded) | |
-//! | `OTEL_TRACES_SAMPLER` | `sampler` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
-//! | `OTEL_TRACES_SAMPLER_ARG` | `sampler_arg` | the ratio, 0 to 1 | 1 |
-//!
-//! Each `OTEL_EXPORTER_OTLP_*` setting but the sampler's has a `_TRACES_` and a `_LOGS_`
-//! variant (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, ...; TOML `traces_endpoint`, `logs_headers`, ...)
-//! that overrides it for one signal; a signal's endpoint is used as is.
+//! OTLP export settings: the values of the standard `OTEL_*` variables and the TOML `[otlp]`
+//! table, and the value types they are parsed into. Their rows are in `logging::SETTINGS`; the
+//! table a reader sees is `docs/configuration.md` ("OTLP export"). Each
+//! `OTEL_EXPORTER_OTLP_*` transport setting has a `_TRACES_` and a `_LOGS_` variant that
+//! overrides it for one signal ([`OtlpConfig::resolve`]); a signal's endpoint is used as is.
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr, time::Duration};
 

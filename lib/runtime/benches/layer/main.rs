@@ -4,177 +4,24 @@
 //! each and the median of the per-round ratios.
 //!
 //! `cargo bench -p tracewire-runtime --bench layer`  (`BENCH_QUICK=1` for a short run)
+//!
+//! The harness (sinks, subscribers, alternating rounds) is `harness.rs`.
 
 use std::{
     cell::RefCell,
     hint::black_box,
-    io,
     time::{Duration, Instant, SystemTime},
 };
 
-use tracewire_runtime::{
-    logging::{
-        directives, CaptureConfig, Format, LineSink, LoggingConfig, ScopeConfig, TracewireLayer,
-    },
-    settings::Origin,
+use tracewire_runtime::logging::{
+    CaptureConfig, Format, LoggingConfig, ScopeConfig, TracewireLayer,
 };
 use tracing::{debug, info, info_span, trace, Dispatch, Level};
 use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};
 
-thread_local! {
-    static SINK: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1 << 20));
-}
+mod harness;
 
-fn keep(bytes: &[u8]) {
-    SINK.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() > 1 << 20 {
-            s.clear();
-        }
-        s.extend_from_slice(bytes);
-    });
-}
-
-/// The in-memory sink for tracewire.
-struct Memory;
-
-impl LineSink for Memory {
-    fn write_line(&self, line: &[u8]) {
-        keep(line);
-    }
-}
-
-/// The same in-memory sink for tracing-subscriber.
-struct MemoryWriter;
-
-impl io::Write for MemoryWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        keep(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn config(format: Format, dyn_log: &str) -> LoggingConfig {
-    let mut c = LoggingConfig {
-        format,
-        span_events: Some(format == Format::Jsonl),
-        ..Default::default()
-    };
-    let parsed = directives::parse_directives(dyn_log, &Origin::Env("DYN_LOG")).expect("valid");
-    c.filter = c.filter.overlay(parsed);
-    c
-}
-
-fn tracewire(format: Format, dyn_log: &str) -> Dispatch {
-    Dispatch::new(
-        tracing_subscriber::registry().with(TracewireLayer::new(&config(format, dyn_log), Memory)),
-    )
-}
-
-fn fmt_json(spans: FmtSpan) -> Dispatch {
-    Dispatch::new(
-        tracing_subscriber::fmt()
-            .json()
-            .with_span_events(spans)
-            .with_writer(|| MemoryWriter)
-            .finish(),
-    )
-}
-
-fn fmt_text() -> Dispatch {
-    Dispatch::new(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(|| MemoryWriter)
-            .finish(),
-    )
-}
-
-fn rounds() -> usize {
-    if std::env::var_os("BENCH_QUICK").is_some() {
-        3
-    } else {
-        15
-    }
-}
-
-/// Where the timed loop runs.
-#[derive(Clone, Copy, PartialEq)]
-enum Spans {
-    /// Outside any span.
-    Off,
-    /// Inside two nested spans with fields, created before the timed loop.
-    Nested,
-    /// The same, the outer span a request (it has an `x_request_id`).
-    Request,
-}
-
-/// ns per iteration of `f` over one round of `iters` under `dispatch`, run where `spans` says.
-fn round(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32), spans: Spans) -> f64 {
-    tracing::dispatcher::with_default(dispatch, || {
-        let timed = || {
-            let start = Instant::now();
-            for i in 0..iters {
-                f(i);
-            }
-            start.elapsed().as_nanos() as f64 / f64::from(iters)
-        };
-        let outer = match spans {
-            Spans::Off => return timed(),
-            Spans::Nested => info_span!(
-                "http-request",
-                method = "POST",
-                uri = "/v1/chat/completions"
-            ),
-            Spans::Request => info_span!(
-                "http-request",
-                method = "POST",
-                uri = "/v1/chat/completions",
-                x_request_id = "8372eac7-5f43-4d76-beca-0a94cfb311d0"
-            ),
-        };
-        let _o = outer.enter();
-        let inner = info_span!("generate", model = "Qwen/Qwen3-0.6B", tokens = 7_u64);
-        let _i = inner.enter();
-        timed()
-    })
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-type Case<'a> = (&'a Dispatch, &'a dyn Fn(u32));
-
-/// Rounds of tracewire and of the baseline alternate, so that the machine's drift (shared,
-/// noisy) hits both alike; gives the median ns of each and the median of the per-round ratios.
-fn compare(ours: Case<'_>, theirs: Case<'_>, iters: u32, in_spans: Spans) -> (f64, f64, f64) {
-    round(ours.0, iters / 10, ours.1, in_spans);
-    round(theirs.0, iters / 10, theirs.1, in_spans);
-    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds() {
-        let x = round(ours.0, iters, ours.1, in_spans);
-        let y = round(theirs.0, iters, theirs.1, in_spans);
-        a.push(x);
-        b.push(y);
-        r.push(x / y);
-    }
-    (median(a), median(b), median(r))
-}
-
-/// Median ns per iteration of `f` alone (for a profiler or a breakdown).
-fn measure(dispatch: &Dispatch, iters: u32, f: &dyn Fn(u32)) -> f64 {
-    round(dispatch, iters / 10, f, Spans::Off);
-    median(
-        (0..rounds())
-            .map(|_| round(dispatch, iters, f, Spans::Off))
-            .collect(),
-    )
-}
+use harness::*;
 
 fn event(i: u32) {
     info!(
