@@ -202,13 +202,16 @@ fn compose_wires_the_services_together() {
 
 #[test]
 fn the_grafana_dashboard_is_valid_json_with_metric_names_that_exist() {
-    use tracewire_runtime::metrics::metrics;
+    use tracewire_runtime::{
+        http::metrics::http_metrics, metrics::metrics, plane::metrics::plane_metrics,
+    };
     // One of each labelled series, so that every family has samples to list.
     let m = metrics();
-    m.http_request(200, "ok", std::time::Duration::from_millis(5));
-    m.time_to_first_token(std::time::Duration::from_millis(5));
-    m.inter_token_latency(std::time::Duration::from_millis(5));
-    m.worker_request(
+    http_metrics().request(200, "ok", std::time::Duration::from_millis(5));
+    let plane = plane_metrics();
+    plane.time_to_first_token(std::time::Duration::from_millis(5));
+    plane.inter_token_latency(std::time::Duration::from_millis(5));
+    plane.worker_request(
         ["dynamo", "backend", "generate"],
         "ok",
         std::time::Duration::from_millis(5),

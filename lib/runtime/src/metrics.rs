@@ -1,5 +1,7 @@
-//! The process's Prometheus metrics (SPEC §8), all prefixed `tracewire_`, served as text by the
-//! system server's `GET /metrics`.
+//! The process's Prometheus metrics (SPEC §8), all prefixed `tracewire_`, in one registry served
+//! as text by the system server's `GET /metrics`. [`Metrics`] holds the registry and what
+//! logging and export count; the serving metrics live with the serving code
+//! (`http::metrics`, `plane::metrics`) and register themselves into the process's registry.
 //!
 //! prometheus-client (the Prometheus project's own Rust client) keeps the registry and writes
 //! the exposition format; chosen over `metrics` + `metrics-exporter-prometheus` because its
@@ -14,30 +16,22 @@
 //! | `log_lines_suppressed_total` | | the rate limit, per line suppressed |
 //! | `log_captured_dropped_total` | | capture on failure, per held line dropped at a limit |
 //! | `otlp_spans_exported_total`, `otlp_spans_dropped_total` | | the span exporter |
-//! | `http_requests_total` | `status`, `outcome` | `http::TraceLayer`, per request |
-//! | `http_request_duration_seconds` | | `http::TraceLayer` (histogram) |
-//! | `time_to_first_token_seconds`, `inter_token_latency_seconds` | | the frontend (histograms) |
-//! | `worker_requests_total` | `outcome`, `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint` | a worker |
-//! | `worker_request_duration_seconds` | `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint` | a worker (histogram) |
+//! | `http_requests_total`, `http_request_duration_seconds` | `status`, `outcome` | `http::TraceLayer` (`http/metrics.rs`) |
+//! | `time_to_first_token_seconds`, `inter_token_latency_seconds` | | the frontend (`plane/metrics.rs`) |
+//! | `worker_requests_total`, `worker_request_duration_seconds` | `outcome`, `dynamo_*` | a worker (`plane/metrics.rs`) |
 
-use std::{
-    sync::{Mutex, OnceLock, PoisonError},
-    time::Duration,
-};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus_client::{
-    metrics::{
-        counter::Counter,
-        family::Family,
-        histogram::{exponential_buckets, Histogram},
-    },
-    registry::Registry,
+    metrics::{counter::Counter, family::Family, histogram::exponential_buckets},
+    registry::{Metric, Registry},
 };
 use tracing::Level;
 
-type Labels = Vec<(&'static str, String)>;
+/// A metric's labels, as the serving metrics give them.
+pub type Labels = Vec<(&'static str, String)>;
 
-/// Every metric of the process.
+/// The registry, and what logging and export count.
 pub struct Metrics {
     registry: Mutex<Registry>,
     /// One counter per level, taken out of the family once: TRACE, DEBUG, INFO, WARN, ERROR.
@@ -47,30 +41,28 @@ pub struct Metrics {
     captured_dropped: Counter,
     spans_exported: Counter,
     spans_dropped: Counter,
-    http_requests: Family<Labels, Counter>,
-    http_duration: Histogram,
-    ttft: Histogram,
-    itl: Histogram,
-    worker_requests: Family<Labels, Counter>,
-    worker_duration: Family<Labels, Histogram>,
 }
 
 /// Request durations: 1 ms to about 65 s.
-fn duration_buckets() -> impl Iterator<Item = f64> {
+pub fn duration_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.001, 2.0, 17)
 }
 
 /// Token latencies: 100 µs to about 6.5 s.
-fn token_buckets() -> impl Iterator<Item = f64> {
+pub fn token_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.0001, 2.0, 17)
 }
 
-fn worker_histogram() -> Histogram {
-    Histogram::new(duration_buckets())
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    fn new() -> Self {
+    /// A registry of its own with the logging and export metrics (a test's; the process's is
+    /// [`metrics`]).
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tracewire");
         let lines_family = Family::<Labels, Counter>::default();
         let lines = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].map(|level| {
@@ -109,44 +101,6 @@ impl Metrics {
             "Spans lost: the export queue was full or the collector did not take them",
             spans_dropped.clone(),
         );
-        let http_requests = Family::<Labels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests completed, by status and outcome",
-            http_requests.clone(),
-        );
-        let http_duration = Histogram::new(duration_buckets());
-        registry.register(
-            "http_request_duration_seconds",
-            "From the request's arrival to the end of its response",
-            http_duration.clone(),
-        );
-        let ttft = Histogram::new(token_buckets());
-        registry.register(
-            "time_to_first_token_seconds",
-            "From a chat request's arrival to its first token",
-            ttft.clone(),
-        );
-        let itl = Histogram::new(token_buckets());
-        registry.register(
-            "inter_token_latency_seconds",
-            "Mean time between a chat request's tokens",
-            itl.clone(),
-        );
-        let worker_requests = Family::<Labels, Counter>::default();
-        registry.register(
-            "worker_requests",
-            "Generate calls a worker finished, by outcome",
-            worker_requests.clone(),
-        );
-        let worker_duration = Family::<Labels, Histogram>::new_with_constructor(
-            worker_histogram as fn() -> Histogram,
-        );
-        registry.register(
-            "worker_request_duration_seconds",
-            "From a generate call's arrival to its last token",
-            worker_duration.clone(),
-        );
         Metrics {
             registry: Mutex::new(registry),
             lines,
@@ -155,13 +109,13 @@ impl Metrics {
             captured_dropped,
             spans_exported,
             spans_dropped,
-            http_requests,
-            http_duration,
-            ttft,
-            itl,
-            worker_requests,
-            worker_duration,
         }
+    }
+
+    /// Adds `metric` to the registry, under `tracewire_<name>`.
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.register(name, help, metric);
     }
 
     /// A line at `level` was written.
@@ -202,42 +156,6 @@ impl Metrics {
         self.spans_dropped.inc_by(n);
     }
 
-    /// An HTTP request completed.
-    pub fn http_request(&self, status: u16, outcome: &'static str, duration: Duration) {
-        self.http_requests
-            .get_or_create(&vec![
-                ("status", status.to_string()),
-                ("outcome", outcome.to_owned()),
-            ])
-            .inc();
-        self.http_duration.observe(duration.as_secs_f64());
-    }
-
-    /// A chat request's first token came after `ttft`.
-    pub fn time_to_first_token(&self, ttft: Duration) {
-        self.ttft.observe(ttft.as_secs_f64());
-    }
-
-    /// A chat request's tokens came `itl` apart on average.
-    pub fn inter_token_latency(&self, itl: Duration) {
-        self.itl.observe(itl.as_secs_f64());
-    }
-
-    /// A worker finished a generate call of `endpoint` (namespace, component, endpoint).
-    pub fn worker_request(&self, endpoint: [&str; 3], outcome: &str, duration: Duration) {
-        let [namespace, component, endpoint] = endpoint.map(str::to_owned);
-        let mut labels = vec![
-            ("dynamo_namespace", namespace),
-            ("dynamo_component", component),
-            ("dynamo_endpoint", endpoint),
-        ];
-        self.worker_duration
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
-        labels.insert(0, ("outcome", outcome.to_owned()));
-        self.worker_requests.get_or_create(&labels).inc();
-    }
-
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -263,13 +181,15 @@ mod tests {
         let m = Metrics::new();
         m.line(&Level::INFO);
         m.line(&Level::INFO);
-        m.http_request(200, "ok", Duration::from_millis(30));
-        m.worker_request(
+        let http = crate::http::metrics::HttpMetrics::new(&m);
+        http.request(200, "ok", std::time::Duration::from_millis(30));
+        let plane = crate::plane::metrics::PlaneMetrics::new(&m);
+        plane.worker_request(
             ["dynamo", "backend", "generate"],
             "ok",
-            Duration::from_millis(20),
+            std::time::Duration::from_millis(20),
         );
-        m.time_to_first_token(Duration::from_millis(5));
+        plane.time_to_first_token(std::time::Duration::from_millis(5));
         let text = m.encode();
         for want in [
             "tracewire_log_lines_total{level=\"INFO\"} 2",

@@ -12,6 +12,7 @@
 mod body;
 mod channel_body;
 mod make_span;
+pub mod metrics;
 mod trace_layer;
 
 pub use body::{read_body, BodyError};

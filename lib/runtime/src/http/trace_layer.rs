@@ -204,7 +204,7 @@ impl Finish {
             Ended::Cancelled(_) => "cancelled",
             Ended::Failed(_) => "error",
         };
-        crate::metrics::metrics().http_request(status, outcome, elapsed);
+        super::metrics::http_metrics().request(status, outcome, elapsed);
         let _entered = span.enter();
         match ended {
             Ended::Failed(reason) => {

@@ -20,6 +20,7 @@ pub mod connect;
 pub mod distributed;
 pub mod etcd;
 pub mod http;
+pub mod metrics;
 pub mod nats;
 mod protocol;
 mod run;

@@ -46,7 +46,7 @@ impl TokenTimes {
             self.first = Some(now);
             span.record("ttft_us", micros(now - self.start));
             if self.metrics {
-                crate::metrics::metrics().time_to_first_token(now - self.start);
+                super::metrics::plane_metrics().time_to_first_token(now - self.start);
             }
         }
         self.last = Some(now);
@@ -59,7 +59,7 @@ impl TokenTimes {
             let itl = (last - first) / u32::try_from(self.count - 1).unwrap_or(u32::MAX);
             span.record("itl_us", micros(itl));
             if self.metrics {
-                crate::metrics::metrics().inter_token_latency(itl);
+                super::metrics::plane_metrics().inter_token_latency(itl);
             }
         }
     }

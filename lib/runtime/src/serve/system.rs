@@ -174,6 +174,10 @@ async fn health() -> Response {
 }
 
 async fn metrics_text() -> Response {
+    // The serving metrics register themselves on first use: here, so that a scrape shows them
+    // all (at 0) before the first request, as the dashboard expects.
+    crate::http::metrics::http_metrics();
+    crate::plane::metrics::plane_metrics();
     (
         [(
             header::CONTENT_TYPE,

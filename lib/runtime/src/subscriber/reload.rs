@@ -92,6 +92,16 @@ impl SharedFilter {
         self.dynamic.load(Ordering::Relaxed)
     }
 
+    /// Passes a span callback on to the filter, which follows spans only when it has span or
+    /// field directives: the one place the layer forwards what `EnvFilter` would see as a
+    /// layer of its own (it cannot be one: spans at INFO and above exist whatever it says).
+    #[inline]
+    pub(crate) fn follow(&self, f: impl FnOnce(&EnvFilter)) {
+        if self.is_dynamic() {
+            self.with(|active| f(&active.env));
+        }
+    }
+
     fn replace(&self, config: FilterConfig) {
         let dynamic = config.has_span_directives();
         let filter = ActiveFilter::new(config);

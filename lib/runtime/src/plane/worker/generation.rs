@@ -21,8 +21,7 @@ use tracing::{error, field::Empty, info, info_span, warn, Instrument, Span};
 
 use super::engine::{Engine, Step};
 use crate::{
-    metrics::metrics,
-    plane::{GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage},
+    plane::{metrics::plane_metrics, GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage},
     propagation::{continue_trace, Extractor},
     serve::Shutdown,
 };
@@ -198,7 +197,7 @@ pub(crate) fn spawn_generation(
 /// Counts a finished call, with its endpoint's labels, in `tracewire_worker_requests_total` and
 /// `tracewire_worker_request_duration_seconds`.
 pub(crate) fn count_call(info: &WorkerInfo, outcome: &str, start: Instant) {
-    metrics().worker_request(
+    plane_metrics().worker_request(
         [&info.namespace, &info.component, &info.endpoint],
         outcome,
         start.elapsed(),
