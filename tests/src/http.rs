@@ -6,6 +6,12 @@ use serde_json::Value;
 /// The chat request of the reference doc's curl.
 pub const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 
+/// The reference doc's curl body itself (with its `max_completion_tokens`).
+pub const REFERENCE_CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "max_completion_tokens": 2049, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
+
+/// An upstream caller's W3C `traceparent` (the spec's example ids, sampled).
+pub const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// Sends [`CHAT`] to the frontend at `addr` with `x-request-id: id`.
 pub fn chat(addr: &str, id: &str) -> HttpResponse {
     let header = format!("x-request-id: {id}");

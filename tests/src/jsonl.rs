@@ -62,3 +62,17 @@ pub fn lines_with<'a>(lines: &'a [Line], message: &str, span: Option<&str>) -> V
         .filter(|o| span.is_none() || o.span_name.as_deref() == span)
         .collect()
 }
+
+/// The one line with this message of span `span` in trace `trace_id`.
+pub fn span_event<'a>(lines: &'a [Line], message: &str, span: &str, trace_id: &str) -> &'a Line {
+    let found: Vec<_> = lines_with(lines, message, Some(span))
+        .into_iter()
+        .filter(|o| o.trace_id.as_deref() == Some(trace_id))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one {message} of {span} in trace {trace_id}: {found:?}"
+    );
+    found[0]
+}

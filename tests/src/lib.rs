@@ -16,10 +16,14 @@ pub mod wait;
 
 use std::path::{Path, PathBuf};
 
-pub use http::{chat, http, try_http, HttpCall, HttpResponse, CHAT};
-pub use jsonl::{check_jsonl, check_jsonl_allow_open, json_lines, json_objects, lines_with};
+pub use http::{chat, http, try_http, HttpCall, HttpResponse, CHAT, REFERENCE_CHAT, UPSTREAM};
+pub use jsonl::{
+    check_jsonl, check_jsonl_allow_open, json_lines, json_objects, lines_with, span_event,
+};
 pub use otlp::{certificates, start_exporting, Exporting, Receiver, ReceiverOptions};
-pub use process::{binary, clean_env, python, run, start_frontend, start_worker, Process, Run};
+pub use process::{
+    binary, clean_env, python, run, start_frontend, start_worker, Process, Run, JSONL,
+};
 pub use servers::{free_port, Server};
 pub use tracewire_runtime::logging::testing::{parse_line, Line};
 pub use wait::{poll, wait_until};

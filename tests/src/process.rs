@@ -12,6 +12,9 @@ use tracewire_runtime::settings::env::ALL;
 
 use crate::{jsonl::json_lines, repo_root, wait::poll, Line};
 
+/// JSONL on: the environment most tests give their processes.
+pub const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
+
 /// Clears every variable tracewire reads (`settings::env::ALL`) and `RUST_LOG` from what
 /// `command` inherits, so that a developer's own `DYN_LOG` cannot change a result.
 pub fn clean_env(command: &mut Command) -> &mut Command {

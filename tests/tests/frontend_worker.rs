@@ -4,26 +4,9 @@
 
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, check_jsonl_allow_open, http, lines_with, start_frontend, start_worker, temp_dir,
-    HttpCall, Line,
+    check_jsonl, check_jsonl_allow_open, http, lines_with, span_event, start_frontend,
+    start_worker, temp_dir, HttpCall, JSONL, REFERENCE_CHAT as CHAT, UPSTREAM,
 };
-
-const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "max_completion_tokens": 2049, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
-const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn span_event<'a>(lines: &'a [Line], message: &str, span: &str, trace_id: &str) -> &'a Line {
-    let found: Vec<_> = lines_with(lines, message, Some(span))
-        .into_iter()
-        .filter(|o| o.trace_id.as_deref() == Some(trace_id))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "one {message} of {span} in trace {trace_id}: {found:?}"
-    );
-    found[0]
-}
 
 #[test]
 fn two_processes_share_one_trace_per_request() {

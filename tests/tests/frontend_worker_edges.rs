@@ -3,26 +3,9 @@
 //! request ids the frontend generates.
 
 use tracewire_tests::{
-    check_jsonl, http, json_lines, lines_with, start_frontend, start_worker, temp_dir, HttpCall,
-    Line, Process,
+    check_jsonl, http, json_lines, lines_with, span_event, start_frontend, start_worker, temp_dir,
+    HttpCall, Line, Process, JSONL, REFERENCE_CHAT as CHAT, UPSTREAM,
 };
-
-const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
-const CHAT: &str = r#"{"model": "Qwen/Qwen3-0.6B", "max_completion_tokens": 2049, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
-const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn span_event<'a>(lines: &'a [Line], message: &str, span: &str, trace_id: &str) -> &'a Line {
-    let found: Vec<_> = lines_with(lines, message, Some(span))
-        .into_iter()
-        .filter(|o| o.trace_id.as_deref() == Some(trace_id))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "one {message} of {span} in trace {trace_id}: {found:?}"
-    );
-    found[0]
-}
 
 #[test]
 fn sigterm_finishes_in_flight_streams_and_closes_every_span() {

@@ -7,14 +7,12 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use tracewire_tests::{http, lines_with, start_exporting, temp_dir, Receiver, CHAT};
+use tracewire_tests::{http, lines_with, start_exporting, temp_dir, Receiver, CHAT, UPSTREAM};
 
 /// Sends the chat request with `headers`; its status.
 fn post(addr: &str, headers: &[&str]) -> u16 {
     http(addr, "POST", "/v1/chat/completions", headers, CHAT).status
 }
-
-const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn exported_matches_logged(protocol: &str) {
     let dir = temp_dir(&format!("otlp-{}", protocol.replace('/', "-")));

@@ -4,10 +4,9 @@
 use serde_json::Value;
 use tracewire_tests::{
     check_jsonl, check_jsonl_allow_open, http, lines_with, start_frontend, start_worker, temp_dir,
-    HttpCall, Line,
+    HttpCall, Line, JSONL,
 };
 
-const JSONL: (&str, &str) = ("DYN_LOGGING_JSONL", "true");
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
 
 fn of<'a>(lines: &'a [Line], id: &str) -> Vec<&'a Line> {

@@ -205,34 +205,16 @@ pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
         Setting::both(
             DYN_LOG_CAPTURE_MAX_LINES,
             "capture.max_lines",
-            |c: &mut Config, v| {
-                let accepted =
-                    format!("[capture] max_lines: expected a number from 1 to {MAX_CAPTURE_LINES}");
-                let lines = v.number(1..=MAX_CAPTURE_LINES, accepted)?;
-                if let Some(capture) = &mut c.logging.scope.capture {
-                    capture.max_lines = lines;
-                }
-                Ok(())
-            },
+            capture_limit("max_lines", MAX_CAPTURE_LINES, |c| &mut c.max_lines),
         ),
-        Setting::file("capture.max_bytes", |c: &mut Config, v| {
-            let accepted =
-                format!("[capture] max_bytes: expected a number from 1 to {MAX_CAPTURE_BYTES}");
-            let bytes = v.number(1..=MAX_CAPTURE_BYTES, accepted)?;
-            if let Some(capture) = &mut c.logging.scope.capture {
-                capture.max_bytes = bytes;
-            }
-            Ok(())
-        }),
-        Setting::file("capture.total_bytes", |c: &mut Config, v| {
-            let accepted =
-                format!("[capture] total_bytes: expected a number from 1 to {MAX_CAPTURE_BYTES}");
-            let bytes = v.number(1..=MAX_CAPTURE_BYTES, accepted)?;
-            if let Some(capture) = &mut c.logging.scope.capture {
-                capture.total_bytes = bytes;
-            }
-            Ok(())
-        }),
+        Setting::file(
+            "capture.max_bytes",
+            capture_limit("max_bytes", MAX_CAPTURE_BYTES, |c| &mut c.max_bytes),
+        ),
+        Setting::file(
+            "capture.total_bytes",
+            capture_limit("total_bytes", MAX_CAPTURE_BYTES, |c| &mut c.total_bytes),
+        ),
         Setting::both(
             DYN_LOG_RATE_LIMIT,
             "rate_limit.per_callsite_per_s",
@@ -304,6 +286,23 @@ pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
     ]);
     rows
 });
+
+/// The setter of a `[capture]` limit, 1 to `max`: checked whether or not capture is on, applied
+/// to a capture that is (the level's row comes first).
+fn capture_limit(
+    key: &'static str,
+    max: usize,
+    slot: fn(&mut CaptureConfig) -> &mut usize,
+) -> impl Fn(&mut Config, &Input<'_>) -> Result<(), ConfigError> + Send + Sync + 'static {
+    move |c: &mut Config, v: &Input<'_>| {
+        let accepted = format!("[capture] {key}: expected a number from 1 to {max}");
+        let limit = v.number(1..=max, accepted)?;
+        if let Some(capture) = &mut c.logging.scope.capture {
+            *slot(capture) = limit;
+        }
+        Ok(())
+    }
+}
 
 /// How one OTLP signal (or both, for the base variables) reaches the collector: the variables
 /// of `vars` and the `[otlp]` keys starting with `prefix`, into the transport `pick` chooses.
