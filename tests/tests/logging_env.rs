@@ -224,6 +224,10 @@ fn every_bad_value_exits_2_with_one_line_naming_the_culprit() {
             "DYN_LOGGING_CONFIG_PATH: \"/dev/zero\": the configuration must be a regular file of at most 1 MiB of text, and this is a device".into(),
         ),
         (
+            vec![("DYN_LOG_CAPTURE", "debug"), ("DYN_LOG_CAPTURE_MAX_LINES", "0")],
+            "DYN_LOG_CAPTURE_MAX_LINES: \"0\": [capture] max_lines: expected a number from 1 to 100000".into(),
+        ),
+        (
             vec![("DYN_LOGGING_CONFIG_PATH", &unknown)],
             format!("{unknown}:4: unknown field `span_event`"),
         ),
