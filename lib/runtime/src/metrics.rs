@@ -53,6 +53,12 @@ pub fn token_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.0001, 2.0, 17)
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()

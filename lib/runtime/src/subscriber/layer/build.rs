@@ -90,7 +90,7 @@ impl TracewireLayer {
             outputs: Outputs::default(),
             exports: Exports::default(),
             metrics: metrics(),
-            scoping: Scoping::new(&config.scope),
+            scoping: Scoping::new(&config.scope, metrics()),
         }
     }
 
@@ -115,10 +115,12 @@ impl TracewireLayer {
         self
     }
 
-    /// Counts its lines in `metrics` instead of the process's registry (`metrics::metrics()`,
-    /// which the system server serves): a test's own, or a service's.
+    /// Counts its lines, and what request scoping drops or suppresses, in `metrics` instead of
+    /// the process's registry (`metrics::metrics()`, which the system server serves): a test's
+    /// own, or a service's. Call it before the layer is used.
     pub fn with_metrics(mut self, metrics: &'static Metrics) -> Self {
         self.metrics = metrics;
+        self.scoping = self.scoping.map(|s| s.counting_in(metrics));
         self
     }
 

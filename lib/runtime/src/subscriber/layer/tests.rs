@@ -377,3 +377,24 @@ fn no_subscriber_means_no_context() {
     assert!(current_context().is_none());
     assert!(span_context(&Span::none()).is_none());
 }
+
+#[test]
+fn a_layer_counts_its_lines_in_the_metrics_it_is_given() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let own: &'static crate::metrics::Metrics = Box::leak(Box::default());
+    let sink = crate::subscriber::MemorySink::default();
+    let layer = crate::subscriber::TracewireLayer::new(&jsonl(), sink.clone()).with_metrics(own);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        info!("counted");
+        warn!("counted too");
+    });
+    assert_eq!(sink.lines().len(), 2);
+    let text = own.encode();
+    for want in [
+        "tracewire_log_lines_total{level=\"INFO\"} 1",
+        "tracewire_log_lines_total{level=\"WARN\"} 1",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+}

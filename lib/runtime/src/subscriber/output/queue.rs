@@ -25,6 +25,7 @@ use std::{
 };
 
 use super::sink::LineSink;
+use crate::metrics::Metrics;
 
 /// What a producer does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +92,8 @@ struct State {
 }
 
 struct Shared {
+    /// Where dropped lines are counted.
+    metrics: &'static Metrics,
     /// The output's name in reports (`stream`, `file`).
     name: String,
     /// Why the last write failed, for the report.
@@ -133,13 +136,25 @@ pub struct QueuedSink {
 }
 
 impl QueuedSink {
-    /// Starts the writer thread over `sink`, named `name` (for thread listings).
+    /// Starts the writer thread over `sink`, named `name` (for thread listings), counting the
+    /// lines it drops in the process's registry.
     pub fn new(
         name: &str,
         config: QueueConfig,
         sink: impl Write + Send + 'static,
     ) -> io::Result<Self> {
+        Self::counting(name, config, sink, crate::metrics::metrics())
+    }
+
+    /// As [`new`](Self::new), counting the lines it drops in `metrics`.
+    pub fn counting(
+        name: &str,
+        config: QueueConfig,
+        sink: impl Write + Send + 'static,
+        metrics: &'static Metrics,
+    ) -> io::Result<Self> {
         let shared = Arc::new(Shared {
+            metrics,
             name: name.to_owned(),
             last_error: Mutex::new(None),
             state: Mutex::new(State {
@@ -205,7 +220,7 @@ impl LineSink for QueuedSink {
                 shared.config.overflow == Overflow::Block && !IS_WRITER.get() && !shared.stalled();
             if !may_wait {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::metrics().lines_dropped(1);
+                shared.metrics.lines_dropped(1);
                 return;
             }
             state = shared
@@ -303,7 +318,7 @@ fn write_batch(shared: &Shared, sink: &mut impl Write, batch: &[u8]) {
     if !rest.is_empty() {
         let lost = rest.iter().filter(|&&b| b == b'\n').count() as u64;
         shared.dropped.fetch_add(lost, Ordering::Relaxed);
-        crate::metrics::metrics().lines_dropped(lost);
+        shared.metrics.lines_dropped(lost);
     }
     let _ = sink.flush();
 }

@@ -41,7 +41,7 @@ pub use config::{Verbosity, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES, MAX_RATE};
 pub use level::LOG_MEMBER;
 pub(crate) use rate::RateLimiter;
 
-use crate::{metrics::metrics, trace::SpanContext};
+use crate::{metrics::Metrics, trace::SpanContext};
 
 /// Request-scoped logging's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +76,8 @@ pub(crate) struct RequestScope {
 #[derive(Debug)]
 struct Holding {
     lines: Captured,
+    /// Where the lines dropped at a limit are counted.
+    metrics: &'static Metrics,
     /// The request has failed: held lines were written, and new ones are written at once.
     failed: bool,
 }
@@ -119,7 +121,7 @@ impl RequestScope {
         }
         let dropped = holding.lines.push(line, level);
         if dropped > 0 {
-            metrics().captured_dropped(dropped);
+            holding.metrics.captured_dropped(dropped);
         }
         Hold::Held
     }
@@ -149,20 +151,34 @@ pub(crate) struct Scoping {
     pub(crate) rate: Option<Arc<RateLimiter>>,
     /// Requests running now with a raised level.
     raised: AtomicUsize,
+    /// Where what it drops or suppresses is counted.
+    metrics: &'static Metrics,
 }
 
 impl Scoping {
     /// `None` when nothing of it is configured.
-    pub(crate) fn new(config: &ScopeConfig) -> Option<Self> {
+    pub(crate) fn new(config: &ScopeConfig, metrics: &'static Metrics) -> Option<Self> {
         if *config == ScopeConfig::default() {
             return None;
         }
         Some(Scoping {
             request_level: config.request_level,
             capture: config.capture.map(CaptureLimits::new),
-            rate: config.rate_limit.map(RateLimiter::new),
+            rate: config
+                .rate_limit
+                .map(|per_s| RateLimiter::new(per_s, metrics)),
             raised: AtomicUsize::new(0),
+            metrics,
         })
+    }
+
+    /// The same, counting in `metrics` (while the layer is built: nothing counted yet).
+    pub(crate) fn counting_in(self, metrics: &'static Metrics) -> Self {
+        Scoping {
+            rate: self.rate.map(|r| RateLimiter::new(r.per_s(), metrics)),
+            metrics,
+            ..self
+        }
     }
 
     fn capture_level(&self) -> Option<Level> {
@@ -226,6 +242,7 @@ impl Scoping {
         let held = self.capture.as_ref().map(|c| {
             Mutex::new(Holding {
                 lines: c.buffer(),
+                metrics: self.metrics,
                 failed: false,
             })
         });

@@ -20,7 +20,7 @@ use std::{
 
 use tracing::{dispatcher::WeakDispatch, Dispatch, Metadata};
 
-use crate::metrics::metrics;
+use crate::metrics::Metrics;
 use crate::subscriber::line::callsite::{self, Slots};
 
 /// The target of the report lines (never limited themselves).
@@ -81,17 +81,25 @@ pub(crate) struct RateLimiter {
     reporting: AtomicBool,
     /// The subscriber the layer belongs to, for the report lines.
     dispatch: OnceLock<WeakDispatch>,
+    /// Where suppressed lines are counted.
+    metrics: &'static Metrics,
 }
 
 impl RateLimiter {
-    pub(crate) fn new(per_s: u32) -> Arc<Self> {
+    pub(crate) fn new(per_s: u32, metrics: &'static Metrics) -> Arc<Self> {
         Arc::new(RateLimiter {
             per_s: u64::from(per_s),
             id: LIMITER_IDS.fetch_add(1, Ordering::Relaxed),
             callsites: Mutex::default(),
             reporting: AtomicBool::new(false),
             dispatch: OnceLock::new(),
+            metrics,
         })
+    }
+
+    /// The lines a second each callsite may write.
+    pub(crate) fn per_s(&self) -> u32 {
+        u32::try_from(self.per_s).unwrap_or(u32::MAX)
     }
 
     /// The subscriber the report lines go to.
@@ -176,7 +184,7 @@ impl RateLimiter {
         };
         tracing::dispatcher::with_default(&dispatch, || {
             for (callsite, n) in suppressed {
-                metrics().lines_suppressed(n);
+                self.metrics.lines_suppressed(n);
                 tracing::warn!(target: REPORT_TARGET, callsite, suppressed = n, "lines suppressed");
             }
         });
