@@ -49,3 +49,22 @@ pub fn http_metrics() -> &'static HttpMetrics {
     static HTTP: LazyLock<HttpMetrics> = LazyLock::new(|| HttpMetrics::new(metrics()));
     &HTTP
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_by_status_and_outcome_and_their_durations() {
+        let m = Metrics::new();
+        HttpMetrics::new(&m).request(200, "ok", Duration::from_millis(30));
+        let text = m.encode();
+        for want in [
+            "tracewire_http_requests_total{status=\"200\",outcome=\"ok\"} 1",
+            "tracewire_http_request_duration_seconds_count 1",
+            "tracewire_http_request_duration_seconds_bucket{le=\"0.032\"} 1",
+        ] {
+            assert!(text.contains(want), "{want} in\n{text}");
+        }
+    }
+}

@@ -61,6 +61,8 @@ pub struct PlaneClient {
 impl PlaneClient {
     /// A client over `transport`.
     pub fn over(transport: impl Transport + 'static) -> Self {
+        // Registered now, so that a scrape shows them before the first request.
+        super::metrics::plane_metrics();
         PlaneClient {
             transport: Arc::new(transport),
         }

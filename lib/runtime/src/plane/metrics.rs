@@ -90,3 +90,29 @@ pub fn plane_metrics() -> &'static PlaneMetrics {
     static PLANE: LazyLock<PlaneMetrics> = LazyLock::new(|| PlaneMetrics::new(metrics()));
     &PLANE
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_latencies_and_worker_calls_with_their_labels() {
+        let m = Metrics::new();
+        let plane = PlaneMetrics::new(&m);
+        plane.worker_request(
+            ["dynamo", "backend", "generate"],
+            "ok",
+            Duration::from_millis(20),
+        );
+        plane.time_to_first_token(Duration::from_millis(5));
+        let text = m.encode();
+        for want in [
+            "tracewire_time_to_first_token_seconds_count 1",
+            "tracewire_inter_token_latency_seconds_count 0",
+            "tracewire_worker_requests_total{outcome=\"ok\",dynamo_namespace=\"dynamo\",dynamo_component=\"backend\",dynamo_endpoint=\"generate\"} 1",
+            "tracewire_worker_request_duration_seconds_count{dynamo_namespace=\"dynamo\",dynamo_component=\"backend\",dynamo_endpoint=\"generate\"} 1",
+        ] {
+            assert!(text.contains(want), "{want} in\n{text}");
+        }
+    }
+}

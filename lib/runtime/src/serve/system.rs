@@ -174,10 +174,10 @@ async fn health() -> Response {
 }
 
 async fn metrics_text() -> Response {
-    // The serving metrics register themselves on first use: here, so that a scrape shows them
-    // all (at 0) before the first request, as the dashboard expects.
+    // The HTTP metrics register themselves on first use: here, so that a scrape shows them
+    // before the first request, as the dashboard expects (the request plane's register when
+    // its client or a worker is made).
     crate::http::metrics::http_metrics();
-    crate::plane::metrics::plane_metrics();
     (
         [(
             header::CONTENT_TYPE,

@@ -72,6 +72,8 @@ pub(crate) struct Worker {
 
 /// The served endpoint of `config`, generating with `engine`.
 pub(crate) fn worker(config: WorkerConfig, engine: Arc<dyn Engine>) -> Arc<Worker> {
+    // Registered now, so that a scrape shows them before the first call.
+    plane_metrics();
     let info = WorkerInfo {
         model: config.model.clone(),
         namespace: config.namespace.clone(),
