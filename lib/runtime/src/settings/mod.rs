@@ -20,6 +20,6 @@ mod value;
 
 pub use error::{ConfigError, Origin};
 pub use file::{read_config_file, MAX_CONFIG_BYTES};
-pub use parse::{parse_bool, percent_decode, TomlSource};
+pub use parse::{percent_decode, TomlSource};
 pub use table::{apply_env, apply_file, Input, Setter, Setting};
 pub use value::{deserialize_parsed, keyword, number_in, Flag, Kinds, Rejected};

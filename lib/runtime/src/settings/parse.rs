@@ -1,20 +1,8 @@
-//! Value parsers shared by every part of the configuration: booleans, keywords, percent-encoded
-//! text, and where in a TOML file a value was.
+//! Percent-encoded text, and where in a TOML file a value was.
 
 use std::path::{Path, PathBuf};
 
-use super::{
-    error::{ConfigError, Origin},
-    value::Flag,
-};
-
-/// Parses a boolean: `1 true yes on` and `0 false no off`, case-insensitive, trimmed.
-pub fn parse_bool(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
-    value
-        .parse::<Flag>()
-        .map(|f| f.0)
-        .map_err(|r| r.at(origin.clone()))
-}
+use super::error::{ConfigError, Origin};
 
 /// Decodes `%XX` escapes (as the OpenTelemetry variables that carry key-value lists use them);
 /// `None` for a bad escape or text that is not UTF-8 once decoded.
@@ -71,16 +59,8 @@ impl<'a> TomlSource<'a> {
         }
     }
 
-    /// Parses the file into `T`; a syntax error, an unknown key or a wrong type is one line
-    /// naming `file:line`.
-    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        toml::from_str(self.text).map_err(|e| ConfigError::File {
-            origin: self.at(e.span().map_or(0, |s| s.start)),
-            message: e.message().replace('\n', " "),
-        })
-    }
-
-    /// Walks the file with `seed` (a settings table); errors as [`parse`](Self::parse)'s.
+    /// Walks the file with `seed` (a settings table); a syntax error, an unknown key or a wrong
+    /// type is one line naming `file:line`.
     pub(super) fn parse_seed<'de, S: serde::de::DeserializeSeed<'de>>(
         &self,
         seed: S,
@@ -96,15 +76,16 @@ impl<'a> TomlSource<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Flag;
 
     #[test]
     fn booleans() {
         let origin = Origin::Env("DYN_LOGGING_JSONL");
         for v in ["1", "true", "TRUE", " yes ", "On"] {
-            assert_eq!(parse_bool(v, &origin).ok(), Some(true), "{v:?}");
+            assert_eq!(v.parse::<Flag>().ok().map(|f| f.0), Some(true), "{v:?}");
         }
         for v in ["0", "false", "False", "no", "OFF\n"] {
-            assert_eq!(parse_bool(v, &origin).ok(), Some(false), "{v:?}");
+            assert_eq!(v.parse::<Flag>().ok().map(|f| f.0), Some(false), "{v:?}");
         }
         for (v, reason) in [
             ("", "empty"),
@@ -113,7 +94,11 @@ mod tests {
             ("treu", "typo"),
             ("true!", "trailing junk"),
         ] {
-            let err = parse_bool(v, &origin).expect_err(reason).to_string();
+            let err = v
+                .parse::<Flag>()
+                .expect_err(reason)
+                .at(origin.clone())
+                .to_string();
             assert!(err.starts_with("DYN_LOGGING_JSONL: "), "{reason}: {err}");
             assert!(
                 err.contains(&format!("{v:?}"))

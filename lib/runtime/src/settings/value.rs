@@ -100,7 +100,7 @@ impl Kinds {
         float: true,
         ..Kinds::NONE
     };
-    /// Booleans, and the strings of [`parse_bool`](super::parse_bool).
+    /// Booleans, and the strings a [`Flag`] takes.
     pub const FLAG: Kinds = Kinds {
         string: true,
         boolean: true,

@@ -14,7 +14,7 @@
 //! A record's callsite has the logger's name as its target, so `DYN_LOG` directives
 //! (`vllm=debug`) apply to it as to a Rust module; its lines say `"target":"log"` in JSONL, with
 //! `log.target`, `log.file` and `log.line` fields, as records bridged from the `log` crate do
-//! (SPEC §3, §11), and the readable format marks them `[P]` ([`is_record`]).
+//! (SPEC §3, §11), and the readable format marks them `[P]` (`is_record`).
 
 use std::{
     collections::HashMap,

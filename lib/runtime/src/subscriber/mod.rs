@@ -19,7 +19,8 @@
 //!
 //! Lines reach the stream (and the `[file]`) through a [`QueuedSink`]: a bounded queue written out
 //! by a background thread, lossless unless the output stalls (or `overflow = "drop"`), with
-//! losses counted and reported at WARN. The [`LoggingGuard`] writes out what is queued.
+//! losses counted and reported at WARN. The guard of `logging::init` writes out what is
+//! queued.
 //!
 //! # Inside
 //!

@@ -170,8 +170,8 @@ impl std::fmt::Debug for FilterHandle {
 /// The handle of the installed subscriber's layer, set by `install`.
 static INSTALLED: OnceLock<FilterHandle> = OnceLock::new();
 
-/// The filter handle of the process's logging, once [`init`](super::init) (or
-/// [`LoggingConfig::install`](super::LoggingConfig::install)) has run.
+/// The filter handle of the process's logging, once `logging::init` (or
+/// `logging::Config::install`) has run.
 pub fn filter_handle() -> Option<FilterHandle> {
     INSTALLED.get().cloned()
 }

@@ -45,7 +45,7 @@ impl PlaneClient {
 impl Transport for NatsTransport {
     /// One call to the next live instance serving the model: its subject gets the request with
     /// the trace headers, the answer comes on a new inbox; the first message within
-    /// [`FIRST_MESSAGE`], the rest until the instance's key disappears.
+    /// 30 s (`FIRST_MESSAGE`), the rest until the instance's key disappears.
     async fn generate(&self, request: &GenerateRequest) -> Result<Started, PlaneError> {
         let Some(picked) = self.discovery.pick(&request.model) else {
             return Err(if self.discovery.instances().is_empty() {

@@ -29,7 +29,7 @@ use crate::{
 };
 
 /// The tracewire layer. Build it with [`TracewireLayer::new`] (or let
-/// [`LoggingConfig::layer`] build it with its outputs and exporters), add it to a
+/// `logging::Config::layer` build it with its outputs and exporters), add it to a
 /// `tracing_subscriber::registry()`, and install that (or use it scoped in tests):
 ///
 /// ```
