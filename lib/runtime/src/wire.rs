@@ -41,7 +41,7 @@ pub fn is_secret_header(name: &str) -> bool {
 /// Formats a carrier's headers (HTTP, NATS, any [`Extractor`]) as `{name: "value", ...}` with
 /// secrets as `[REDACTED]` and every value escaped; only evaluated when a wire logger is
 /// enabled.
-pub struct Headers<'a, C: ?Sized = http::HeaderMap>(pub &'a C);
+pub struct Headers<'a, C: ?Sized>(pub &'a C);
 
 impl<C: Extractor + ?Sized> fmt::Display for Headers<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

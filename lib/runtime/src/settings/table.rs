@@ -30,9 +30,9 @@ pub struct Setting<C> {
     /// any key of that table (`log_filters.*`).
     pub key: Option<String>,
     /// The key must be given when its table is.
-    pub required: bool,
+    required: bool,
     /// An empty or blank variable counts as unset (the OpenTelemetry variables).
-    pub blank_is_unset: bool,
+    blank_is_unset: bool,
     set: Setter<C>,
 }
 

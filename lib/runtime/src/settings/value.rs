@@ -229,6 +229,12 @@ impl FromStr for Flag {
 }
 
 impl Flag {
+    /// `on` or `off`, as the boolean `text` says: a setting whose values a boolean picks.
+    pub fn choose<T>(text: &str, on: T, off: T) -> Result<T, Rejected> {
+        let Flag(yes) = text.parse()?;
+        Ok(if yes { on } else { off })
+    }
+
     /// What a TOML value of the wrong type is told is expected.
     pub const EXPECTING: &'static str =
         "a boolean (true, false, or one of \"yes\", \"no\", \"on\", \"off\", \"1\", \"0\")";

@@ -24,8 +24,8 @@ use crate::{
     plane::{
         worker::{
             generation::{
-                count_call, error, handle_payload_span, parse, spawn_generation, worker, ApiError,
-                Worker, MAX_BODY, WORKER_TARGET,
+                count_call, handle_payload_span, parse, spawn_generation, worker, ApiError, Worker,
+                MAX_BODY, WORKER_TARGET,
             },
             Engine, MockEngine, WorkerConfig,
         },
@@ -155,6 +155,21 @@ async fn generate(
 }
 
 /// The worker's request handling through [`app`] with `oneshot`: each refusal's status and
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status, self.kind, &self.message)
+    }
+}
+
+/// An OpenAI-style error answer.
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": {"message": message, "type": kind}})),
+    )
+        .into_response()
+}
+
 /// body, logged inside the `handle_payload` span that continues the caller's trace.
 #[cfg(test)]
 mod tests {

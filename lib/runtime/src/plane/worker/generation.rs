@@ -9,12 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    body::Bytes,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    Json,
-};
+use axum::{body::Bytes, http::StatusCode};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::{error, field::Empty, info, info_span, warn, Instrument, Span};
@@ -206,17 +201,12 @@ pub(crate) fn count_call(info: &WorkerInfo, outcome: &str, start: Instant) {
     );
 }
 
-/// A refused call, answered with an OpenAI-style error body.
+/// A refused call: its status and OpenAI-style error type over HTTP, its message on any
+/// transport.
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) kind: &'static str,
     pub(crate) message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        error(self.status, self.kind, &self.message)
-    }
 }
 
 pub(crate) fn parse(worker: &Worker, bytes: &Bytes) -> Result<GenerateRequest, ApiError> {
@@ -240,13 +230,4 @@ pub(crate) fn parse(worker: &Worker, bytes: &Bytes) -> Result<GenerateRequest, A
         });
     }
     Ok(request)
-}
-
-/// An OpenAI-style error answer.
-pub(crate) fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": {"message": message, "type": kind}})),
-    )
-        .into_response()
 }

@@ -26,12 +26,7 @@ impl std::str::FromStr for Format {
     type Err = crate::settings::Rejected;
     /// A boolean: whether lines are JSONL (`DYN_LOGGING_JSONL`, `jsonl`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let jsonl = s.parse::<crate::settings::Flag>()?.0;
-        Ok(if jsonl {
-            Format::Jsonl
-        } else {
-            Format::Readable
-        })
+        crate::settings::Flag::choose(s, Format::Jsonl, Format::Readable)
     }
 }
 

@@ -32,6 +32,7 @@ impl Exports {
 
     /// Samples a new span at INFO or above: the answer sets its context's sampled flag (which
     /// outgoing calls propagate); a sampled span's start is kept for its export.
+    #[inline]
     pub(super) fn span_started(
         &self,
         meta: &'static Metadata<'static>,
@@ -49,6 +50,7 @@ impl Exports {
 
     /// Hands a closed, sampled span over. Its end is its start plus the duration its
     /// `SPAN_CLOSED` line reports, so both agree.
+    #[inline]
     pub(super) fn span_ended(
         &self,
         meta: &'static Metadata<'static>,
@@ -68,6 +70,7 @@ impl Exports {
     }
 
     /// Hands over an event the layer writes, in `span` if any, at the line's `time`.
+    #[inline]
     pub(super) fn event<S>(
         &self,
         event: &Event<'_>,

@@ -31,12 +31,7 @@ impl std::str::FromStr for TimeZone {
     type Err = crate::settings::Rejected;
     /// A boolean: whether times are local (`DYN_LOG_USE_LOCAL_TZ`, `local_tz`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let local = s.parse::<crate::settings::Flag>()?.0;
-        Ok(if local {
-            TimeZone::Local
-        } else {
-            TimeZone::Utc
-        })
+        crate::settings::Flag::choose(s, TimeZone::Local, TimeZone::Utc)
     }
 }
 
