@@ -77,7 +77,7 @@ pub use install::{init, init_or_exit, Built, InitError, LoggingGuard};
 #[cfg(any(test, feature = "testing"))]
 pub use crate::subscriber::testing;
 pub use crate::subscriber::{
-    current_context, directives, filter_handle, foreign, on_level_change, span_context,
+    current_context, directives, filter_handle, foreign, keys, on_level_change, span_context,
     CaptureConfig, ColorMode, FileOutput, FilterHandle, Format, LineSink, LoggingConfig,
     MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, ScopeConfig, StdStream, Stream,
     TimeZone, TracewireLayer, LOG_MEMBER,

@@ -73,7 +73,7 @@ mod timing;
 pub use config::{ColorMode, LoggingConfig, Stream};
 pub use format::Format;
 pub use layer::TracewireLayer;
-pub use line::TimeZone;
+pub use line::{keys, TimeZone};
 pub use output::{
     FileOutput, LineSink, MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, StdStream,
 };

@@ -4,7 +4,7 @@
 
 pub(crate) mod callsite;
 pub(crate) mod float;
-pub(crate) mod keys;
+pub mod keys;
 pub(crate) mod scan;
 pub(crate) mod timestamp;
 

@@ -1,0 +1,284 @@
+//! The waterfall in the terminal: one row per span on a common time axis, its lines beneath it.
+//!
+//! ```text
+//! trace 1a36fea12abb735cba6172052dc870f3  x_request_id abc-1
+//! 2026-12-03T17:02:58.301160Z  10.5ms  2 spans in 2 processes  0 errors
+//! span                   process     offset duration busy |0                10.5ms|
+//! http-request           frontend   +0.000ms   10.5ms  28% |██████████████████████|
+//!   handle_payload       worker     +6.017ms   3.19ms  24% |            ██████    |
+//!       +7.03ms INFO  generating prompt_tokens=2 max_tokens=4
+//! ```
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::{
+    model::{Line, Span, Trace},
+    record::Level,
+    time::{format_micros, human_duration},
+};
+
+/// How the waterfall is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// ANSI colour.
+    pub color: bool,
+    /// Columns; span rows fill exactly this many (60 at least).
+    pub width: usize,
+    /// Each span's lines beneath it.
+    pub lines: bool,
+    /// Cut line rows to the width too (on a terminal; a pipe gets them whole).
+    pub cut_lines: bool,
+}
+
+const NAME: usize = 22;
+const PROCESS: usize = 9;
+/// Everything on a span row but the name, the process and the bar.
+const FIXED: usize = 1 + 1 + 8 + 1 + 8 + 1 + 4 + 1 + 2;
+
+const RESET: &str = "\x1b[0m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const PROCESS_COLORS: [&str; 6] = [
+    "\x1b[36m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[33m", "\x1b[91m",
+];
+
+/// Keys of a line that the waterfall leaves out: where it was written, and its span's name.
+const HIDDEN: [&str; 3] = ["file", "line", "span_name"];
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, out: &mut String, code: &str, text: &str) {
+        if self.color {
+            let _ = write!(out, "{code}{text}{RESET}");
+        } else {
+            out.push_str(text);
+        }
+    }
+}
+
+/// The waterfall of one trace.
+pub fn waterfall(trace: &Trace, processes: &[String], style: &Style) -> String {
+    let width = style.width.max(60);
+    let bar = width - NAME - PROCESS - FIXED;
+    let p = Painter { color: style.color };
+    let mut out = String::new();
+    let total = trace.duration_us();
+
+    p.paint(&mut out, BOLD, &format!("trace {}", trace.trace_id));
+    if let Some(id) = &trace.x_request_id {
+        let _ = write!(out, "  x_request_id {id}");
+    }
+    out.push('\n');
+    let used: Vec<&str> = trace
+        .processes
+        .iter()
+        .map(|&i| processes[i].as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}  {}  {} span{} in {} process{} ({})  {} error{}",
+        format_micros(trace.start_us),
+        human_duration(total),
+        trace.spans.len(),
+        plural(trace.spans.len()),
+        used.len(),
+        if used.len() == 1 { "" } else { "es" },
+        used.join(", "),
+        trace.errors,
+        plural(trace.errors),
+    );
+    let end_label = human_duration(total);
+    let axis = format!("0{end_label:>w$}", w = bar - 1);
+    let _ = writeln!(
+        out,
+        "{:<NAME$} {:<PROCESS$} {:>8} {:>8} {:>4} |{axis}|",
+        "span", "process", "offset", "duration", "busy"
+    );
+
+    for span in &trace.spans {
+        row(&mut out, &p, trace, span, processes, bar, total);
+        marks(&mut out, &p, trace, span);
+        if style.lines {
+            for line in &span.lines {
+                line_row(
+                    &mut out,
+                    &p,
+                    trace,
+                    span.depth + 2,
+                    line,
+                    Some(span),
+                    style,
+                    width,
+                );
+            }
+        }
+    }
+    if !trace.loose.is_empty() {
+        let _ = writeln!(out, "lines with this trace's id but no span:");
+        for line in &trace.loose {
+            line_row(&mut out, &p, trace, 1, line, None, style, width);
+        }
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Cuts `text` to `max` characters, marking the cut with `…`.
+fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn row(
+    out: &mut String,
+    p: &Painter,
+    trace: &Trace,
+    span: &Span,
+    processes: &[String],
+    bar: usize,
+    total: i64,
+) {
+    let indent = "  ".repeat(span.depth.min(8));
+    let name = fit(&format!("{indent}{}", span.name), NAME);
+    let process = fit(&processes[span.process], PROCESS);
+    let offset = format!("+{}", human_duration(span.start_us - trace.start_us));
+    let length = span.end_us - span.start_us;
+    let duration = match span.duration_us {
+        Some(d) => human_duration(d as i64),
+        None => format!("≥{}", human_duration(length)),
+    };
+    let busy = match (span.busy_us, span.duration_us) {
+        (Some(b), Some(d)) if d > 0 => format!("{}%", (b * 100 / d).min(100)),
+        _ => "-".to_owned(),
+    };
+    let _ = write!(out, "{name:<NAME$} ");
+    let color = PROCESS_COLORS[span.process % PROCESS_COLORS.len()];
+    p.paint(out, color, &format!("{process:<PROCESS$}"));
+    let _ = write!(out, " {offset:>8} {duration:>8} {busy:>4} |");
+    let scale = |t: i64| ((t - trace.start_us) as f64 / total as f64 * bar as f64).round() as usize;
+    let from = scale(span.start_us).min(bar - 1);
+    let to = scale(span.end_us).clamp(from + 1, bar);
+    let fill = if span.marks.never_closed {
+        "▒"
+    } else {
+        "█"
+    };
+    out.push_str(&" ".repeat(from));
+    p.paint(out, color, &fill.repeat(to - from));
+    out.push_str(&" ".repeat(bar - to));
+    out.push_str("|\n");
+}
+
+fn marks(out: &mut String, p: &Painter, trace: &Trace, span: &Span) {
+    let m = span.marks;
+    let mut said = Vec::new();
+    if m.never_closed {
+        said.push(
+            "never closed (no SPAN_CLOSED: the process stopped or its output was cut)".to_owned(),
+        );
+    }
+    if m.no_created {
+        said.push("no SPAN_CREATED in the input (start = close - duration)".to_owned());
+    }
+    if m.parent_missing {
+        let parent = span.parent_id.as_deref().unwrap_or("?");
+        said.push(format!("parent {parent} not in the input"));
+    }
+    if m.before_parent {
+        let parent = span.parent.map(|i| &trace.spans[i]);
+        let early = parent.map_or(0, |parent| parent.start_us - span.start_us);
+        said.push(format!(
+            "starts {} before its parent: clock skew between hosts?",
+            human_duration(early)
+        ));
+    }
+    if m.parent_loop {
+        said.push("its parent links loop back to it".to_owned());
+    }
+    for text in said {
+        let _ = write!(out, "{}", "  ".repeat(span.depth.min(8) + 1));
+        p.paint(out, RED, &format!("! {text}"));
+        out.push('\n');
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn line_row(
+    out: &mut String,
+    p: &Painter,
+    trace: &Trace,
+    depth: usize,
+    line: &Line,
+    span: Option<&Span>,
+    style: &Style,
+    width: usize,
+) {
+    let mut text = format!(
+        "{}{:>8} {:<5} {}",
+        "  ".repeat(depth.min(10)),
+        format!("+{}", human_duration(line.time_us - trace.start_us)),
+        line.level.as_str(),
+        line.message
+    );
+    for (key, value) in own_fields(line, span) {
+        let _ = write!(text, " {key}={}", value_text(value));
+    }
+    if line.captured {
+        text.push_str(" [captured]");
+    }
+    if style.cut_lines {
+        text = fit(&text, width);
+    }
+    let code = match line.level {
+        Level::Error => RED,
+        Level::Warn => YELLOW,
+        Level::Info => "",
+        Level::Debug | Level::Trace => DIM,
+    };
+    if code.is_empty() {
+        out.push_str(&text);
+    } else {
+        p.paint(out, code, &text);
+    }
+    out.push('\n');
+}
+
+/// The line's fields that its span does not already show (span fields repeat on every line).
+pub(crate) fn own_fields<'a>(
+    line: &'a Line,
+    span: Option<&'a Span>,
+) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    let span_fields = span.map(|s| s.fields.as_slice()).unwrap_or_default();
+    line.fields
+        .iter()
+        .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && k != "captured")
+        .filter(move |(k, v)| !span_fields.iter().any(|(sk, sv)| sk == k && sv == v))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+/// A value as `key=value` shows it: strings bare unless they hold spaces, others as JSON.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) if !s.is_empty() && !s.contains([' ', '"', '=']) => s.clone(),
+        other => other.to_string(),
+    }
+}
