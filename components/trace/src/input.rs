@@ -115,18 +115,28 @@ pub struct ReadEnd {
     pub error: Option<String>,
 }
 
-/// Calls `line` with each line of `reader` (without `\n` or `\r\n`), holding at most
-/// [`MAX_LINE_BYTES`] plus one read's worth. An error before the first byte is returned; one
+/// Calls `block` with the input in blocks of whole lines, each ending in `\n` but for a last
+/// line without one, holding at most [`MAX_LINE_BYTES`] plus one read's worth: a longer line
+/// is dropped as it streams by and counted. An error before the first byte is returned; one
 /// later (a gzip stream cut short) ends the read and is reported in [`ReadEnd::error`].
-pub fn each_line(mut reader: impl BufRead, mut line: impl FnMut(&[u8])) -> io::Result<ReadEnd> {
+/// [`ReadEnd::lines`] is left for the caller to count.
+pub fn each_block(mut reader: impl Read, mut block: impl FnMut(&[u8])) -> io::Result<ReadEnd> {
     let mut end = ReadEnd::default();
-    // A line that spans reads: the part already seen, or `None` while skipping one too long.
-    let mut partial: Option<Vec<u8>> = Some(Vec::new());
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0; // bytes held: the start of a line not yet ended
+    let mut skipping = false; // inside a line too long to hold
     let mut read_any = false;
     loop {
-        let chunk = match reader.fill_buf() {
-            Ok([]) => break,
-            Ok(chunk) => chunk,
+        if len == buf.len() {
+            if buf.len() < MAX_LINE_BYTES {
+                buf.resize((buf.len() * 2).min(MAX_LINE_BYTES), 0);
+            } else {
+                (skipping, len) = (true, 0);
+            }
+        }
+        let n = match reader.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if !read_any => return Err(e),
             Err(e) => {
@@ -135,52 +145,62 @@ pub fn each_line(mut reader: impl BufRead, mut line: impl FnMut(&[u8])) -> io::R
             }
         };
         read_any = true;
-        let len = chunk.len();
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', chunk) {
-            let piece = &chunk[start..nl];
-            start = nl + 1;
-            end.lines += 1;
-            match partial.as_mut() {
-                Some(held) if held.is_empty() => line(trim_cr(piece)),
-                Some(held) if held.len() + piece.len() > MAX_LINE_BYTES => {
-                    end.too_long += 1;
-                    held.clear();
-                }
-                Some(held) => {
-                    held.extend_from_slice(piece);
-                    line(trim_cr(held));
-                    held.clear();
-                }
+        let mut fresh = len;
+        len += n;
+        if skipping {
+            match memchr::memchr(b'\n', &buf[fresh..len]) {
                 None => {
+                    len = 0;
+                    continue;
+                }
+                Some(at) => {
                     end.too_long += 1;
-                    partial = Some(Vec::new());
+                    skipping = false;
+                    buf.copy_within(fresh + at + 1..len, 0);
+                    len -= fresh + at + 1;
+                    fresh = 0;
                 }
             }
         }
-        if let Some(held) = partial.as_mut() {
-            let rest = &chunk[start..];
-            if held.len() + rest.len() > MAX_LINE_BYTES {
-                partial = None;
-            } else {
-                held.extend_from_slice(rest);
-            }
-        }
-        reader.consume(len);
-    }
-    match partial {
-        Some(held) if !held.is_empty() => {
-            end.lines += 1;
-            end.cut_last_line = true;
-            line(trim_cr(&held));
-        }
-        Some(_) => {}
-        None => {
-            end.lines += 1;
-            end.too_long += 1;
-            end.cut_last_line = true;
+        // What was held before this read has no newline: only the fresh bytes are searched.
+        if let Some(last) = memchr::memrchr(b'\n', &buf[fresh..len]).map(|at| fresh + at) {
+            block(&buf[..=last]);
+            buf.copy_within(last + 1..len, 0);
+            len -= last + 1;
         }
     }
+    if skipping {
+        end.too_long += 1;
+        end.cut_last_line = true;
+    } else if len > 0 {
+        end.cut_last_line = true;
+        block(&buf[..len]);
+    }
+    Ok(end)
+}
+
+/// The lines of a block (without `\n` or `\r\n`).
+pub fn lines_of(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let ends =
+        memchr::memchr_iter(b'\n', block).chain((!block.ends_with(b"\n")).then_some(block.len()));
+    ends.map(move |end| {
+        let line = &block[start.min(end)..end];
+        start = end + 1;
+        trim_cr(line)
+    })
+}
+
+/// Calls `line` with each line of `reader`; [`each_block`] split.
+pub fn each_line(reader: impl Read, mut line: impl FnMut(&[u8])) -> io::Result<ReadEnd> {
+    let mut lines = 0;
+    let mut end = each_block(reader, |block| {
+        for l in lines_of(block) {
+            lines += 1;
+            line(l);
+        }
+    })?;
+    end.lines = lines + end.too_long;
     Ok(end)
 }
 
@@ -192,9 +212,21 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn lines_of(input: &[u8]) -> (Vec<String>, ReadEnd) {
+    /// Reads of at most 7 bytes: every line spans reads.
+    struct Tiny<'a>(&'a [u8]);
+
+    impl Read for Tiny<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_lines(input: &[u8]) -> (Vec<String>, ReadEnd) {
         let mut seen = Vec::new();
-        let end = each_line(BufReader::with_capacity(7, input), |l| {
+        let end = each_line(Tiny(input), |l| {
             seen.push(String::from_utf8_lossy(l).into_owned())
         })
         .unwrap();
@@ -204,7 +236,7 @@ mod tests {
     #[test]
     fn lines_across_reads_and_a_cut_last_line() {
         let (lines, end) =
-            lines_of(b"first line\r\nsecond, longer than a read\n\nlast without newl");
+            read_lines(b"first line\r\nsecond, longer than a read\n\nlast without newl");
         assert_eq!(
             lines,
             [
@@ -215,7 +247,7 @@ mod tests {
             ]
         );
         assert_eq!((end.lines, end.cut_last_line, end.too_long), (4, true, 0));
-        let (_, end) = lines_of(b"a\nb\n");
+        let (_, end) = read_lines(b"a\nb\n");
         assert!(!end.cut_last_line);
     }
 
@@ -225,9 +257,15 @@ mod tests {
         input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
         input.extend_from_slice(b"\nafter\n");
         let mut seen = Vec::new();
-        let end = each_line(BufReader::new(&input[..]), |l| seen.push(l.len())).unwrap();
+        let end = each_line(&input[..], |l| seen.push(l.len())).unwrap();
         assert_eq!(seen, [5, 5]);
         assert_eq!((end.lines, end.too_long), (3, 1));
+        // Cut at the end, and in reads of any size.
+        input.truncate(input.len() - 7);
+        let mut seen = Vec::new();
+        let end = each_line(Tiny(&input), |l| seen.push(l.len())).unwrap();
+        assert_eq!(seen, [5]);
+        assert_eq!((end.lines, end.too_long, end.cut_last_line), (2, 1, true));
     }
 
     #[test]

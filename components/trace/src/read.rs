@@ -1,6 +1,11 @@
 //! Reading every input once, line by line, and the account of what was skipped.
 
-use std::{collections::BTreeMap, fmt, io};
+use std::{
+    collections::BTreeMap,
+    fmt, io,
+    sync::{mpsc, Mutex},
+    thread,
+};
 
 use crate::{
     input::{self, Inputs},
@@ -79,6 +84,122 @@ impl Report {
         self.first_skipped
             .get_or_insert_with(|| format!("{path}:{line}"));
     }
+
+    fn end(&mut self, path: &str, end: input::ReadEnd, last_line: u64) {
+        for _ in 0..end.too_long {
+            self.skip(Skip::TooLong, path, last_line);
+        }
+        self.lines += end.lines;
+        if end.cut_last_line {
+            self.cut.push(path.to_owned());
+        }
+        if let Some(error) = end.error {
+            self.stopped.push((path.to_owned(), error));
+        }
+    }
+}
+
+/// A block of whole lines on its way to a parsing thread: its file, its first line's number.
+struct Block {
+    file: usize,
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+/// [`each_line`] on every core: one thread reads blocks of whole lines and hands them out;
+/// `threads` threads parse, each into its own state made by `init`, which are returned (to be
+/// merged: the lines of one trace may have gone to any of them). The state must not depend on
+/// the order of lines.
+pub fn each_line_parallel<S: Send>(
+    inputs: &Inputs,
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    line: impl Fn(&mut S, usize, &[u8]) -> Result<(), Skip> + Sync,
+) -> Result<(Vec<S>, Report), Unreadable> {
+    let (to_parse, blocks) = mpsc::sync_channel::<Block>(threads * 2);
+    let (to_reuse, spent) = mpsc::channel::<Vec<u8>>();
+    let blocks = Mutex::new(blocks);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let (blocks, to_reuse, init, line) = (&blocks, to_reuse.clone(), &init, &line);
+                scope.spawn(move || {
+                    let mut state = init();
+                    // (file, line, why) of each skipped line, merged into the report after.
+                    let mut skipped: Vec<(usize, u64, Skip)> = Vec::new();
+                    loop {
+                        let next = blocks
+                            .lock()
+                            .map_err(|_| ())
+                            .and_then(|rx| rx.recv().map_err(|_| ()));
+                        let Ok(block) = next else { break };
+                        let process = inputs.files[block.file].1;
+                        for (i, bytes) in input::lines_of(&block.bytes).enumerate() {
+                            if bytes.iter().all(u8::is_ascii_whitespace) {
+                                continue;
+                            }
+                            if let Err(why) = line(&mut state, process, bytes) {
+                                skipped.push((block.file, block.first_line + i as u64, why));
+                            }
+                        }
+                        let _ = to_reuse.send(block.bytes);
+                    }
+                    (state, skipped)
+                })
+            })
+            .collect();
+        drop(to_reuse);
+        let mut report = Report::default();
+        let mut read = || -> Result<(), Unreadable> {
+            for (file, (path, _)) in inputs.files.iter().enumerate() {
+                let unreadable = |error| Unreadable {
+                    path: path.clone(),
+                    error,
+                };
+                let reader = input::open(path).map_err(unreadable)?;
+                let mut lines = 0u64;
+                let mut end = input::each_block(reader, |bytes| {
+                    let mut buffer = spent.try_recv().unwrap_or_default();
+                    buffer.clear();
+                    buffer.extend_from_slice(bytes);
+                    let first_line = lines + 1;
+                    lines += memchr::memchr_iter(b'\n', bytes).count() as u64;
+                    if !bytes.ends_with(b"\n") {
+                        lines += 1;
+                    }
+                    let _ = to_parse.send(Block {
+                        file,
+                        first_line,
+                        bytes: buffer,
+                    });
+                })
+                .map_err(unreadable)?;
+                end.lines = lines + end.too_long;
+                report.end(path, end, lines);
+            }
+            Ok(())
+        };
+        let read = read();
+        drop(to_parse);
+        let mut states = Vec::new();
+        let mut skipped = Vec::new();
+        for worker in workers {
+            let (state, mut skips) = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            states.push(state);
+            skipped.append(&mut skips);
+        }
+        read?;
+        skipped.sort_by_key(|(file, line, _)| (*file, *line));
+        let first = report.first_skipped.take();
+        for (file, line, why) in skipped {
+            report.skip(why, &inputs.files[file].0, line);
+        }
+        // Lines too long were counted while reading; one parsed is named first if there is one.
+        report.first_skipped = report.first_skipped.take().or(first);
+        Ok((states, report))
+    })
 }
 
 /// Reads every input in order, calling `line(process, bytes)` for each line; an `Err` it returns
@@ -105,16 +226,7 @@ pub fn each_line(
             }
         })
         .map_err(unreadable)?;
-        for _ in 0..end.too_long {
-            report.skip(Skip::TooLong, path, n);
-        }
-        report.lines += end.lines;
-        if end.cut_last_line {
-            report.cut.push(path.clone());
-        }
-        if let Some(error) = end.error {
-            report.stopped.push((path.clone(), error));
-        }
+        report.end(path, end, n);
     }
     Ok(report)
 }

@@ -1,7 +1,7 @@
 //! `list`: one summary per trace, built in one pass over every line, holding per trace only its
 //! ids, times and counts (never its lines).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{hash_map::Entry, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -44,7 +44,8 @@ pub struct TraceSummary {
 /// What one trace keeps while the lines stream by.
 #[derive(Default)]
 struct Acc {
-    x_request_id: Option<String>,
+    /// The request id of the earliest line that has one, and that line's time.
+    x_request_id: Option<(i64, String)>,
     start_us: i64,
     end_us: i64,
     processes: Vec<usize>,
@@ -59,12 +60,25 @@ struct Acc {
 
 /// The summaries of every trace in the input, oldest first, and the read's report.
 pub fn summarize(inputs: &Inputs) -> Result<(Vec<TraceSummary>, Report), Unreadable> {
-    let mut traces: HashMap<u128, Acc> = HashMap::new();
-    let report = read::each_line(inputs, |process, bytes| {
-        let r = Record::parse(bytes, false)?;
-        add(&mut traces, process, &r);
-        Ok(())
-    })?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (states, report) =
+        read::each_line_parallel(inputs, threads, HashMap::new, |traces, process, bytes| {
+            let r = Record::parse(bytes, false)?;
+            add(traces, process, &r);
+            Ok(())
+        })?;
+    let mut states = states.into_iter();
+    let mut traces: HashMap<u128, Acc> = states.next().unwrap_or_default();
+    for other in states {
+        for (id, acc) in other {
+            match traces.entry(id) {
+                Entry::Vacant(slot) => {
+                    slot.insert(acc);
+                }
+                Entry::Occupied(mut slot) => slot.get_mut().merge(acc),
+            }
+        }
+    }
     let mut out: Vec<TraceSummary> = traces
         .into_iter()
         .map(|(id, acc)| finish(id, acc, inputs))
@@ -91,8 +105,14 @@ fn add(traces: &mut HashMap<u128, Acc>, process: usize, r: &Record<'_>) {
     if !acc.processes.contains(&process) {
         acc.processes.push(process);
     }
-    if acc.x_request_id.is_none() {
-        acc.x_request_id = r.x_request_id.as_deref().map(str::to_owned);
+    if let Some(id) = r.x_request_id.as_deref() {
+        if acc
+            .x_request_id
+            .as_ref()
+            .is_none_or(|(at, _)| r.time_us < *at)
+        {
+            acc.x_request_id = Some((r.time_us, id.to_owned()));
+        }
     }
     if r.level == Level::Error {
         acc.errors += 1;
@@ -113,6 +133,33 @@ fn add(traces: &mut HashMap<u128, Acc>, process: usize, r: &Record<'_>) {
         acc.failed |= r.status.is_some_and(|s| s >= 500) || outcome.is_some_and(|o| o != "ok");
         acc.results
             .push((span, r.status, outcome.map(str::to_owned)));
+    }
+}
+
+impl Acc {
+    /// Adds what another thread read of the same trace.
+    fn merge(&mut self, mut other: Acc) {
+        self.start_us = self.start_us.min(other.start_us);
+        self.end_us = self.end_us.max(other.end_us);
+        if let Some((at, id)) = other.x_request_id {
+            if self
+                .x_request_id
+                .as_ref()
+                .is_none_or(|(mine, _)| at < *mine)
+            {
+                self.x_request_id = Some((at, id));
+            }
+        }
+        for p in other.processes {
+            if !self.processes.contains(&p) {
+                self.processes.push(p);
+            }
+        }
+        self.spans.append(&mut other.spans);
+        self.closed_only.append(&mut other.closed_only);
+        self.results.append(&mut other.results);
+        self.errors += other.errors;
+        self.failed |= other.failed;
     }
 }
 
@@ -143,7 +190,7 @@ fn finish(id: u128, mut acc: Acc, inputs: &Inputs) -> TraceSummary {
     acc.processes.sort_unstable();
     TraceSummary {
         trace_id: format!("{id:032x}"),
-        x_request_id: acc.x_request_id,
+        x_request_id: acc.x_request_id.map(|(_, id)| id),
         start: format_micros(acc.start_us),
         duration_us: acc.end_us - acc.start_us,
         processes: acc

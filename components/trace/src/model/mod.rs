@@ -337,9 +337,9 @@ fn link(spans: &mut Vec<Span>, index: &HashMap<String, usize>) {
     }
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut tops = Vec::new();
-    for s in 0..n {
-        match parent[s] {
-            Some(p) => children[p].push(s),
+    for (s, up) in parent.iter().enumerate() {
+        match up {
+            Some(p) => children[*p].push(s),
             None => tops.push(s),
         }
     }
