@@ -66,6 +66,8 @@ pub fn binary(name: &str) -> PathBuf {
             "tracewire-frontend",
             "-p",
             "tracewire-worker",
+            "-p",
+            "tracewire-trace",
             "--bins",
         ]);
         if profile_dir().ends_with("release") {
