@@ -384,6 +384,26 @@ fn link(spans: &mut Vec<Span>, index: &HashMap<String, usize>) {
     }
 }
 
+/// Keys of a line that views leave out: where it was written, its span's name, and the
+/// `captured` mark (shown as a mark).
+const NOT_SHOWN: [&str; 4] = ["file", "line", "span_name", "captured"];
+
+impl Line {
+    /// The fields worth showing under its span: not those the span already shows (span fields
+    /// repeat on every line inside it), nor where it was written.
+    pub fn own_fields<'a>(
+        &'a self,
+        span: Option<&'a Span>,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> {
+        let span_fields = span.map(|s| s.fields.as_slice()).unwrap_or_default();
+        self.fields
+            .iter()
+            .filter(|(k, _)| !NOT_SHOWN.contains(&k.as_str()))
+            .filter(move |(k, v)| !span_fields.iter().any(|(sk, sv)| sk == k && sv == v))
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
 impl Trace {
     /// Its length on the time axis, at least 1µs.
     pub fn duration_us(&self) -> i64 {

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{Line, Marks, Trace};
+use crate::model::{Line, Marks, Span, Trace};
 
 const TEMPLATE: &str = include_str!("../../assets/waterfall.html");
 
@@ -51,10 +51,10 @@ fn marks(m: Marks, parent_id: Option<&str>) -> Vec<String> {
 
 fn trace_json(trace: &Trace) -> Value {
     let t0 = trace.start_us;
-    let line = |l: &Line| {
+    let line = |l: &Line, span: Option<&Span>| {
         json!({
             "t": l.time_us - t0, "level": l.level.as_str(), "message": l.message, "target": l.target,
-            "fields": l.fields.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "captured": l.captured,
+            "fields": l.own_fields(span).map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "captured": l.captured,
         })
     };
     let spans: Vec<Value> = trace
@@ -68,7 +68,7 @@ fn trace_json(trace: &Trace) -> Value {
                 "duration": s.duration_us, "busy": s.busy_us, "idle": s.idle_us,
                 "marks": marks(s.marks, s.parent_id.as_deref()),
                 "fields": s.fields.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-                "lines": s.lines.iter().map(line).collect::<Vec<_>>(),
+                "lines": s.lines.iter().map(|l| line(l, Some(s))).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -76,6 +76,6 @@ fn trace_json(trace: &Trace) -> Value {
         "trace_id": trace.trace_id, "x_request_id": trace.x_request_id,
         "start": crate::time::format_micros(t0), "duration_us": trace.duration_us(),
         "errors": trace.errors, "processes": trace.processes, "spans": spans,
-        "loose": trace.loose.iter().map(line).collect::<Vec<_>>(),
+        "loose": trace.loose.iter().map(|l| line(l, None)).collect::<Vec<_>>(),
     })
 }

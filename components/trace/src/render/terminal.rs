@@ -46,9 +46,6 @@ const PROCESS_COLORS: [&str; 6] = [
     "\x1b[36m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[33m", "\x1b[91m",
 ];
 
-/// Keys of a line that the waterfall leaves out: where it was written, and its span's name.
-const HIDDEN: [&str; 3] = ["file", "line", "span_name"];
-
 struct Painter {
     color: bool,
 }
@@ -239,7 +236,7 @@ fn line_row(
         line.level.as_str(),
         line.message
     );
-    for (key, value) in own_fields(line, span) {
+    for (key, value) in line.own_fields(span) {
         let _ = write!(text, " {key}={}", value_text(value));
     }
     if line.captured {
@@ -260,19 +257,6 @@ fn line_row(
         p.paint(out, code, &text);
     }
     out.push('\n');
-}
-
-/// The line's fields that its span does not already show (span fields repeat on every line).
-pub(crate) fn own_fields<'a>(
-    line: &'a Line,
-    span: Option<&'a Span>,
-) -> impl Iterator<Item = (&'a str, &'a Value)> {
-    let span_fields = span.map(|s| s.fields.as_slice()).unwrap_or_default();
-    line.fields
-        .iter()
-        .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && k != "captured")
-        .filter(move |(k, v)| !span_fields.iter().any(|(sk, sv)| sk == k && sv == v))
-        .map(|(k, v)| (k.as_str(), v))
 }
 
 /// A value as `key=value` shows it: strings bare unless they hold spaces, others as JSON.
