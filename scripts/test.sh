@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine (protoc for the build;
-# python3, curl, and the real servers the tests start: Prometheus, nats-server and etcd, from
-# the system's packages if missing; the OTLP receiver's Python packages,
-# opentelemetry-proto, grpcio and cryptography, and maturin and pytest, into a virtual
+# python3, curl, and the real servers the tests start: Prometheus, nats-server and etcd, and
+# headless Chromium, from the system's packages if missing; the OTLP receiver's Python packages,
+# opentelemetry-proto, grpcio and cryptography, maturin, pytest and playwright, into a virtual
 # environment at target/test-venv, never into the system's Python; the tracewire Python
 # package, built into it), then
 # runs every test of the workspace and the Python package's pytest suite with that environment
@@ -20,6 +20,8 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v nats-server >/dev/null || need_apt+=(nats-server)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
+# Headless Chromium opens tracewire-trace's HTML page as a person would (tests/tests/trace_reader.rs).
+command -v chromium >/dev/null || need_apt+=(chromium)
 bash scripts/build-deps.sh
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
@@ -27,12 +29,13 @@ fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv
 case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest" 2>/dev/null; then
+if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest, playwright" 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
     apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
   }
-  echo "installing opentelemetry-proto, grpcio, maturin and pytest into $venv"
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest
+  echo "installing opentelemetry-proto, grpcio, maturin, pytest and playwright into $venv"
+  # Playwright drives the system's chromium (its own browser downloads are never used).
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest playwright
 fi
 export PATH="$venv/bin:$PATH"
 

@@ -7,7 +7,7 @@
 
 use std::{borrow::Cow, fmt};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use tracewire_runtime::logging::keys;
 
@@ -145,6 +145,8 @@ impl Record<'_> {
 pub enum Skip {
     /// Not one JSON object (the readable format, another program's text, a line cut short).
     NotJson,
+    /// Not UTF-8 (SPEC §3: lines are UTF-8).
+    NotUtf8,
     /// One of `time`, `level`, `target`, `message` missing or of the wrong type.
     Missing(&'static str),
     /// `time` is not RFC 3339.
@@ -161,6 +163,7 @@ impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Skip::NotJson => f.write_str("not a JSON object"),
+            Skip::NotUtf8 => f.write_str("not UTF-8"),
             Skip::Missing(key) => write!(f, "no {key:?}"),
             Skip::BadTime => f.write_str("a time that is not RFC 3339"),
             Skip::BadLevel => f.write_str("an unknown level"),
@@ -174,7 +177,8 @@ impl<'a> Record<'a> {
     /// Parses one line (without its `\n`). `keep_fields` keeps every other key's value in
     /// [`Record::fields`]; without it they are skipped unparsed.
     pub fn parse(line: &'a [u8], keep_fields: bool) -> Result<Record<'a>, Skip> {
-        let mut de = serde_json::Deserializer::from_slice(line);
+        let line = std::str::from_utf8(line).map_err(|_| Skip::NotUtf8)?;
+        let mut de = serde_json::Deserializer::from_str(line);
         let raw = Seed { keep_fields }
             .deserialize(&mut de)
             .map_err(|_| Skip::NotJson)?;
@@ -296,7 +300,7 @@ impl<'de> Visitor<'de> for Seed {
                     continue;
                 }
                 _ if !self.keep_fields && !is_meaningful(&key) => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                     continue;
                 }
                 _ => {
@@ -389,13 +393,58 @@ impl<'de> Visitor<'de> for LenientVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_seq(seq).map(|()| None)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_map(map).map(|()| None)
+    }
+}
+
+/// A value read as `serde_json::Value` reads one (numbers in range, escapes valid) and kept
+/// nowhere: a line is then accepted alike whether its fields are kept or not. (serde's
+/// `IgnoredAny` skips numbers and escapes unchecked, and `list` would count lines `show`
+/// refuses.)
+struct Checked;
+
+impl<'de> de::Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor).map(|()| Checked)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<Str<'de>, Checked>()?.is_some() {}
+        Ok(())
     }
 }
 
@@ -481,5 +530,24 @@ mod tests {
             );
         }
         assert!(Record::parse(format!("{{{ok}}}").as_bytes(), false).is_ok());
+        // Refused alike whether the other fields are kept or skipped: `list` and `show` agree.
+        let odd = [
+            (
+                [format!("{{{ok},\"x\":\"a").as_bytes(), &[0xff], b"\"}"].concat(),
+                "invalid UTF-8 in a value",
+            ),
+            (
+                format!(r#"{{{ok},"x":"\ud800"}}"#).into_bytes(),
+                "a lone surrogate escape",
+            ),
+            (
+                format!(r#"{{{ok},"x":1e999}}"#).into_bytes(),
+                "a number out of range",
+            ),
+        ];
+        for (line, why) in odd {
+            assert!(Record::parse(&line, false).is_err(), "{why}");
+            assert!(Record::parse(&line, true).is_err(), "{why}");
+        }
     }
 }

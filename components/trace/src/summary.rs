@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{
     input::Inputs,
     read::{self, Report, Unreadable},
-    record::{Kind, Level, Record},
+    record::{Kind, Level, Record, Skip},
     time::format_micros,
 };
 
@@ -62,16 +62,32 @@ struct Acc {
 pub fn summarize(inputs: &Inputs) -> Result<(Vec<TraceSummary>, Report), Unreadable> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (states, report) =
-        read::each_line_parallel(inputs, threads, HashMap::new, |traces, process, bytes| {
-            let r = Record::parse(bytes, false)?;
-            add(traces, process, &r);
-            Ok(())
-        })?;
-    let mut states = states.into_iter();
-    let mut traces: HashMap<u128, Acc> = states.next().unwrap_or_default();
-    for other in states {
-        for (id, acc) in other {
-            match traces.entry(id) {
+        read::each_line_parallel(inputs, threads, Summaries::default, Summaries::add_line)?;
+    let mut all = Summaries::default();
+    for part in states {
+        all.merge(part);
+    }
+    Ok((all.finish(&inputs.processes), report))
+}
+
+/// Traces being summarized, line by line; one per reading thread, merged at the end.
+#[derive(Default)]
+pub struct Summaries {
+    traces: HashMap<u128, Acc>,
+}
+
+impl Summaries {
+    /// Reads one line of `process` into its trace's summary.
+    pub fn add_line(&mut self, process: usize, bytes: &[u8]) -> Result<(), Skip> {
+        let r = Record::parse(bytes, false)?;
+        add(&mut self.traces, process, &r);
+        Ok(())
+    }
+
+    /// Adds what another reader summarized (lines of one trace may be in both).
+    pub fn merge(&mut self, other: Summaries) {
+        for (id, acc) in other.traces {
+            match self.traces.entry(id) {
                 Entry::Vacant(slot) => {
                     slot.insert(acc);
                 }
@@ -79,12 +95,18 @@ pub fn summarize(inputs: &Inputs) -> Result<(Vec<TraceSummary>, Report), Unreada
             }
         }
     }
-    let mut out: Vec<TraceSummary> = traces
-        .into_iter()
-        .map(|(id, acc)| finish(id, acc, inputs))
-        .collect();
-    out.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
-    Ok((out, report))
+
+    /// The summaries, oldest first; `processes` names the process indices given to
+    /// [`add_line`](Self::add_line).
+    pub fn finish(self, processes: &[String]) -> Vec<TraceSummary> {
+        let mut out: Vec<TraceSummary> = self
+            .traces
+            .into_iter()
+            .map(|(id, acc)| finish(id, acc, processes))
+            .collect();
+        out.sort_by(|a, b| (a.start_us, &a.trace_id).cmp(&(b.start_us, &b.trace_id)));
+        out
+    }
 }
 
 fn hex(text: &str) -> u128 {
@@ -163,7 +185,7 @@ impl Acc {
     }
 }
 
-fn finish(id: u128, mut acc: Acc, inputs: &Inputs) -> TraceSummary {
+fn finish(id: u128, mut acc: Acc, processes: &[String]) -> TraceSummary {
     // Spans seen only by their SPAN_CLOSED (their SPAN_CREATED rotated away) count too.
     let created: HashSet<u64> = acc.spans.iter().map(|s| s.0).collect();
     acc.closed_only.retain(|c| !created.contains(&c.0));
@@ -196,7 +218,7 @@ fn finish(id: u128, mut acc: Acc, inputs: &Inputs) -> TraceSummary {
         processes: acc
             .processes
             .iter()
-            .map(|&p| inputs.processes[p].clone())
+            .map(|&p| processes.get(p).cloned().unwrap_or_default())
             .collect(),
         spans: acc.spans.len(),
         status,

@@ -102,8 +102,12 @@ pub fn human_duration(micros: i64) -> String {
         format!("{:.1}ms", us as f64 / 1e3)
     } else if us < 60_000_000 {
         format!("{:.2}s", us as f64 / 1e6)
-    } else {
+    } else if us < 3_600_000_000 {
         format!("{}m{:02}s", us / 60_000_000, (us / 1_000_000) % 60)
+    } else if us < 86_400_000_000 {
+        format!("{}h{:02}m", us / 3_600_000_000, (us / 60_000_000) % 60)
+    } else {
+        format!("{}d{:02}h", us / 86_400_000_000, (us / 3_600_000_000) % 24)
     }
 }
 

@@ -170,6 +170,8 @@ fn row(
     let _ = write!(out, "{name:<NAME$} ");
     let color = PROCESS_COLORS[span.process % PROCESS_COLORS.len()];
     p.paint(out, color, &format!("{process:<PROCESS$}"));
+    // Times of a trace spanning days (or clocks years apart) still fit their columns.
+    let (offset, duration) = (fit(&offset, 8), fit(&duration, 8));
     let _ = write!(out, " {offset:>8} {duration:>8} {busy:>4} |");
     let scale = |t: i64| ((t - trace.start_us) as f64 / total as f64 * bar as f64).round() as usize;
     let from = scale(span.start_us).min(bar - 1);
