@@ -2,6 +2,8 @@
 //! gzip files, the readable format and other programs' lines mixed in, a last line cut in half,
 //! a process that stopped mid-request, files that cannot be read. The fixtures are the real
 //! output of a frontend and a worker (request `abc-1`, and one streamed request).
+// Test code: a failed unwrap is a failed test, with its line.
+#![allow(clippy::unwrap_used)]
 
 use std::{
     io::Write,
@@ -270,7 +272,7 @@ fn the_same_file_given_twice_adds_nothing() {
 fn an_unknown_id_exits_1_and_an_unreadable_file_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "frontend.jsonl", &fixture("frontend.jsonl"));
-    let ran = show(&[f.clone()], "no-such-request");
+    let ran = show(std::slice::from_ref(&f), "no-such-request");
     assert_eq!(ran.status, 1);
     assert_eq!(
         ran.err.trim(),
