@@ -96,14 +96,16 @@ pub fn human_duration(micros: i64) -> String {
     let us = micros.max(0);
     if us < 1_000 {
         format!("{us}µs")
-    } else if us < 10_000 {
+    } else if us < 9_995 {
+        // The bounds are where rounding would carry into the next unit (`1000.0ms`).
         format!("{:.2}ms", us as f64 / 1e3)
-    } else if us < 1_000_000 {
+    } else if us < 999_950 {
         format!("{:.1}ms", us as f64 / 1e3)
-    } else if us < 60_000_000 {
+    } else if us < 59_995_000 {
         format!("{:.2}s", us as f64 / 1e6)
     } else if us < 3_600_000_000 {
-        format!("{}m{:02}s", us / 60_000_000, (us / 1_000_000) % 60)
+        let secs = (us + 500_000) / 1_000_000;
+        format!("{}m{:02}s", secs / 60, secs % 60)
     } else if us < 86_400_000_000 {
         format!("{}h{:02}m", us / 3_600_000_000, (us / 60_000_000) % 60)
     } else {
@@ -179,6 +181,9 @@ mod tests {
             (12_345, "12.3ms"),
             (4_560_000, "4.56s"),
             (123_000_000, "2m03s"),
+            (999_950, "1.00s"),
+            (59_999_000, "1m00s"),
+            (9_996, "10.0ms"),
         ];
         for (us, text) in cases {
             assert_eq!(human_duration(us), text);
