@@ -1,11 +1,6 @@
 //! Reading every input once, line by line, and the account of what was skipped.
 
-use std::{
-    collections::BTreeMap,
-    fmt, io,
-    sync::{mpsc, Mutex},
-    thread,
-};
+use std::{collections::BTreeMap, fmt, io, sync::mpsc, thread};
 
 use crate::{
     input::{self, Inputs},
@@ -99,88 +94,106 @@ impl Report {
     }
 }
 
-/// A block of whole lines on its way to a parsing thread: its file, its first line's number.
+/// Lines on their way to a parsing thread: their file, each line's number, the lines (each
+/// ending in `\n`).
 struct Block {
     file: usize,
-    first_line: u64,
+    numbers: Vec<u64>,
     bytes: Vec<u8>,
 }
 
-/// [`each_line`] on every core: one thread reads blocks of whole lines and hands them out;
-/// `threads` threads parse, each into its own state made by `init`, which are returned (to be
-/// merged: the lines of one trace may have gone to any of them). The state must not depend on
-/// the order of lines.
+/// What is sent to a parsing thread at once.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// [`each_line`] on every core: one thread reads and hands each line to the parsing thread
+/// `route(line) % threads` picks (so that all the lines of one trace can go to one thread, and
+/// its state is not split between them); `threads` threads parse, each into its own state
+/// made by `init`. The states are returned to be merged (a route is a hint: a line it cannot
+/// place may go anywhere).
 pub fn each_line_parallel<S: Send>(
     inputs: &Inputs,
     threads: usize,
     init: impl Fn() -> S + Sync,
+    route: impl Fn(&[u8]) -> usize,
     line: impl Fn(&mut S, usize, &[u8]) -> Result<(), Skip> + Sync,
 ) -> Result<(Vec<S>, Report), Unreadable> {
-    let (to_parse, blocks) = mpsc::sync_channel::<Block>(threads * 2);
-    let (to_reuse, spent) = mpsc::channel::<Vec<u8>>();
-    let blocks = Mutex::new(blocks);
+    let threads = threads.max(1);
+    let (to_reuse, spent) = mpsc::channel::<Block>();
     thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                let (blocks, to_reuse, init, line) = (&blocks, to_reuse.clone(), &init, &line);
-                scope.spawn(move || {
-                    let mut state = init();
-                    // (file, line, why) of each skipped line, merged into the report after.
-                    let mut skipped: Vec<(usize, u64, Skip)> = Vec::new();
-                    loop {
-                        let next = blocks
-                            .lock()
-                            .map_err(|_| ())
-                            .and_then(|rx| rx.recv().map_err(|_| ()));
-                        let Ok(block) = next else { break };
-                        let process = inputs.files[block.file].1;
-                        for (i, bytes) in input::lines_of(&block.bytes).enumerate() {
-                            if bytes.iter().all(u8::is_ascii_whitespace) {
-                                continue;
-                            }
-                            if let Err(why) = line(&mut state, process, bytes) {
-                                skipped.push((block.file, block.first_line + i as u64, why));
-                            }
+        let mut senders = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (to_parse, blocks) = mpsc::sync_channel::<Block>(2);
+            senders.push(to_parse);
+            let (to_reuse, init, line) = (to_reuse.clone(), &init, &line);
+            workers.push(scope.spawn(move || {
+                let mut state = init();
+                // (file, line, why) of each skipped line, merged into the report after.
+                let mut skipped: Vec<(usize, u64, Skip)> = Vec::new();
+                while let Ok(block) = blocks.recv() {
+                    let process = inputs.files[block.file].1;
+                    for (bytes, &number) in input::lines_of(&block.bytes).zip(&block.numbers) {
+                        if bytes.iter().all(u8::is_ascii_whitespace) {
+                            continue;
                         }
-                        let _ = to_reuse.send(block.bytes);
+                        if let Err(why) = line(&mut state, process, bytes) {
+                            skipped.push((block.file, number, why));
+                        }
                     }
-                    (state, skipped)
-                })
-            })
-            .collect();
+                    let _ = to_reuse.send(block);
+                }
+                (state, skipped)
+            }));
+        }
         drop(to_reuse);
         let mut report = Report::default();
         let mut read = || -> Result<(), Unreadable> {
+            let fresh = |file| {
+                let mut block = spent.try_recv().unwrap_or(Block {
+                    file,
+                    numbers: Vec::new(),
+                    bytes: Vec::new(),
+                });
+                block.file = file;
+                block.numbers.clear();
+                block.bytes.clear();
+                block
+            };
             for (file, (path, _)) in inputs.files.iter().enumerate() {
                 let unreadable = |error| Unreadable {
                     path: path.clone(),
                     error,
                 };
                 let reader = input::open(path).map_err(unreadable)?;
+                let mut pending: Vec<Block> = (0..threads).map(|_| fresh(file)).collect();
                 let mut lines = 0u64;
                 let mut end = input::each_block(reader, |bytes| {
-                    let mut buffer = spent.try_recv().unwrap_or_default();
-                    buffer.clear();
-                    buffer.extend_from_slice(bytes);
-                    let first_line = lines + 1;
-                    lines += memchr::memchr_iter(b'\n', bytes).count() as u64;
-                    if !bytes.ends_with(b"\n") {
+                    for l in input::lines_of(bytes) {
                         lines += 1;
+                        let to = route(l) % threads;
+                        let block = &mut pending[to];
+                        block.bytes.extend_from_slice(l);
+                        block.bytes.push(b'\n');
+                        block.numbers.push(lines);
+                        if block.bytes.len() >= BLOCK_BYTES {
+                            let full = std::mem::replace(block, fresh(file));
+                            let _ = senders[to].send(full);
+                        }
                     }
-                    let _ = to_parse.send(Block {
-                        file,
-                        first_line,
-                        bytes: buffer,
-                    });
                 })
                 .map_err(unreadable)?;
+                for (to, block) in pending.into_iter().enumerate() {
+                    if !block.numbers.is_empty() {
+                        let _ = senders[to].send(block);
+                    }
+                }
                 end.lines = lines + end.too_long;
                 report.end(path, end, lines);
             }
             Ok(())
         };
         let read = read();
-        drop(to_parse);
+        drop(senders);
         let mut states = Vec::new();
         let mut skipped = Vec::new();
         for worker in workers {

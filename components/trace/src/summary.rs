@@ -61,8 +61,25 @@ struct Acc {
 /// The summaries of every trace in the input, oldest first, and the read's report.
 pub fn summarize(inputs: &Inputs) -> Result<(Vec<TraceSummary>, Report), Unreadable> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (states, report) =
-        read::each_line_parallel(inputs, threads, Summaries::default, Summaries::add_line)?;
+    let finder = memchr::memmem::Finder::new(b"\"trace_id\":\"");
+    let route = |line: &[u8]| {
+        // The trace id's first 16 hex digits pick the thread, so that a trace's summary is
+        // built by one of them (not half by each, doubling the memory); a line without one
+        // (another format, startup lines) may go anywhere.
+        finder.find(line).map_or(0, |at| {
+            let id = &line[at + 12..line.len().min(at + 28)];
+            id.iter().fold(0usize, |h, &b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            })
+        })
+    };
+    let (states, report) = read::each_line_parallel(
+        inputs,
+        threads,
+        Summaries::default,
+        route,
+        Summaries::add_line,
+    )?;
     let mut all = Summaries::default();
     for part in states {
         all.merge(part);
