@@ -55,20 +55,27 @@ fn created_spans(
     spans
 }
 
-/// The spans of an OTLP/JSON file as the official messages parse them.
-fn otlp_json_spans(file: &Path) -> Vec<Value> {
-    let tool = repo_root().join("tests/tools/otlp_json_spans.py");
+/// Runs one of `tests/tools/` under the test environment's Python with `args`; its stdout,
+/// the test failing with its stderr if it fails.
+fn python_tool(script: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let tool = repo_root().join("tests/tools").join(script);
     let out = Command::new(python())
         .arg(tool)
-        .arg(file)
+        .args(args)
         .output()
         .expect("python runs");
     assert!(
         out.status.success(),
-        "opentelemetry-proto refused the file:\n{}",
+        "{script} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    out.stdout
+}
+
+/// The spans of an OTLP/JSON file as the official messages parse them.
+fn otlp_json_spans(file: &Path) -> Vec<Value> {
+    let out = python_tool("otlp_json_spans.py", &[file.as_os_str()]);
+    String::from_utf8_lossy(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect()
@@ -76,16 +83,9 @@ fn otlp_json_spans(file: &Path) -> Vec<Value> {
 
 /// The page as headless Chromium shows it (tests/tools/html_page.py), clicking `span`.
 fn open_page(page: &Path, span: &str, screenshot: Option<&Path>) -> Value {
-    let tool = repo_root().join("tests/tools/html_page.py");
-    let mut command = Command::new(python());
-    command.arg(tool).arg(page).arg(span).args(screenshot);
-    let out = command.output().expect("python runs");
-    assert!(
-        out.status.success(),
-        "html_page.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    let mut args = vec![page.as_os_str(), span.as_ref()];
+    args.extend(screenshot.map(Path::as_os_str));
+    serde_json::from_slice(&python_tool("html_page.py", &args)).expect("one JSON object")
 }
 
 /// The span rows of a waterfall: (indentation, name, process).
@@ -403,18 +403,8 @@ fn check_chrome(file: &Path, spans: &BTreeMap<String, (Option<String>, String, O
 /// its trace processor reports no import error or data loss, names the processes, and made a
 /// slice of every span, line and remote-call marker.
 fn open_in_perfetto(file: &Path, tracks: &[&str]) {
-    let tool = repo_root().join("tests/tools/perfetto_open.py");
-    let out = Command::new(python())
-        .arg(tool)
-        .arg(file)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "perfetto_open.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let out = python_tool("perfetto_open.py", &[file.as_os_str()]);
+    let seen: Value = serde_json::from_slice(&out).expect("one JSON object");
     let problems = seen["problems"].as_str().expect("problems");
     assert!(
         problems.starts_with("Query result (0 rows)"),

@@ -16,6 +16,7 @@ use crate::{
     input::Inputs,
     read::{self, Report, Unreadable},
     record::{Kind, Level, Record, Skip},
+    time::human_duration,
 };
 
 /// One line inside a trace.
@@ -404,7 +405,48 @@ impl Line {
     }
 }
 
+impl Span {
+    /// Where the span ends on the axis: start + `time.duration_us` when it closed (exactly the
+    /// input's duration), else its last line or child ([`Span::end_us`]).
+    pub fn end_on_axis(&self) -> i64 {
+        self.duration_us
+            .map_or(self.end_us, |d| self.start_us + d as i64)
+    }
+}
+
 impl Trace {
+    /// What is unusual about `span`, in words, as every view says it.
+    pub fn mark_notes(&self, span: &Span) -> Vec<String> {
+        let m = span.marks;
+        let mut said = Vec::new();
+        if m.never_closed {
+            said.push(
+                "never closed (no SPAN_CLOSED: the process stopped or its output was cut)"
+                    .to_owned(),
+            );
+        }
+        if m.no_created {
+            said.push("no SPAN_CREATED in the input (start = close - duration)".to_owned());
+        }
+        if m.parent_missing {
+            let parent = span.parent_id.as_deref().unwrap_or("?");
+            said.push(format!("parent {parent} not in the input"));
+        }
+        if m.before_parent {
+            let early = span
+                .parent
+                .map_or(0, |p| self.spans[p].start_us - span.start_us);
+            said.push(format!(
+                "starts {} before its parent: clock skew between hosts?",
+                human_duration(early)
+            ));
+        }
+        if m.parent_loop {
+            said.push("its parent links loop back to it".to_owned());
+        }
+        said
+    }
+
     /// Its length on the time axis, at least 1µs.
     pub fn duration_us(&self) -> i64 {
         (self.end_us - self.start_us).max(1)

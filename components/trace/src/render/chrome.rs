@@ -29,9 +29,7 @@ pub fn chrome_trace(traces: &[Trace], processes: &[String]) -> Value {
     for trace in traces {
         for span in &trace.spans {
             let pid = pid(span.process);
-            let end = span
-                .duration_us
-                .map_or(span.end_us, |d| span.start_us + d as i64);
+            let end = span.end_on_axis();
             let mut args = fields(&span.fields);
             args.insert("trace_id".into(), json!(trace.trace_id));
             args.insert("span_id".into(), json!(span.span_id));

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{Line, Marks, Span, Trace};
+use crate::model::{Line, Span, Trace};
 
 const TEMPLATE: &str = include_str!("../../assets/waterfall.html");
 
@@ -26,29 +26,6 @@ pub fn page(traces: &[Trace], processes: &[String]) -> String {
         .replacen("{{DATA}}", &data, 1)
 }
 
-fn marks(m: Marks, parent_id: Option<&str>) -> Vec<String> {
-    let mut out = Vec::new();
-    if m.never_closed {
-        out.push("never closed".to_owned());
-    }
-    if m.no_created {
-        out.push("no SPAN_CREATED in the input".to_owned());
-    }
-    if m.parent_missing {
-        out.push(format!(
-            "parent {} not in the input",
-            parent_id.unwrap_or("?")
-        ));
-    }
-    if m.before_parent {
-        out.push("starts before its parent (clock skew?)".to_owned());
-    }
-    if m.parent_loop {
-        out.push("its parent links loop".to_owned());
-    }
-    out
-}
-
 fn trace_json(trace: &Trace) -> Value {
     let t0 = trace.start_us;
     let line = |l: &Line, span: Option<&Span>| {
@@ -66,7 +43,7 @@ fn trace_json(trace: &Trace) -> Value {
                 "name": s.name, "process": s.process, "target": s.target, "level": s.level.as_str(),
                 "start": s.start_us - t0, "end": s.end_us.max(s.start_us) - t0,
                 "duration": s.duration_us, "busy": s.busy_us, "idle": s.idle_us,
-                "marks": marks(s.marks, s.parent_id.as_deref()),
+                "marks": trace.mark_notes(s),
                 "fields": s.fields.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
                 "lines": s.lines.iter().map(|l| line(l, Some(s))).collect::<Vec<_>>(),
             })

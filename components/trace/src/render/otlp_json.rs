@@ -40,9 +40,7 @@ fn nanos(micros: i64) -> String {
 }
 
 fn span_json(trace: &Trace, span: &Span) -> Value {
-    let end = span
-        .duration_us
-        .map_or(span.end_us, |d| span.start_us + d as i64);
+    let end = span.end_on_axis();
     let remote = span
         .parent
         .is_none_or(|p| trace.spans[p].process != span.process);

@@ -188,32 +188,7 @@ fn row(
 }
 
 fn marks(out: &mut String, p: &Painter, trace: &Trace, span: &Span) {
-    let m = span.marks;
-    let mut said = Vec::new();
-    if m.never_closed {
-        said.push(
-            "never closed (no SPAN_CLOSED: the process stopped or its output was cut)".to_owned(),
-        );
-    }
-    if m.no_created {
-        said.push("no SPAN_CREATED in the input (start = close - duration)".to_owned());
-    }
-    if m.parent_missing {
-        let parent = span.parent_id.as_deref().unwrap_or("?");
-        said.push(format!("parent {parent} not in the input"));
-    }
-    if m.before_parent {
-        let parent = span.parent.map(|i| &trace.spans[i]);
-        let early = parent.map_or(0, |parent| parent.start_us - span.start_us);
-        said.push(format!(
-            "starts {} before its parent: clock skew between hosts?",
-            human_duration(early)
-        ));
-    }
-    if m.parent_loop {
-        said.push("its parent links loop back to it".to_owned());
-    }
-    for text in said {
+    for text in trace.mark_notes(span) {
         let _ = write!(out, "{}", "  ".repeat(span.depth.min(8) + 1));
         p.paint(out, RED, &format!("! {text}"));
         out.push('\n');
