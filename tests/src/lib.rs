@@ -24,7 +24,7 @@ pub use otlp::{certificates, start_exporting, Exporting, Receiver, ReceiverOptio
 pub use process::{
     binary, clean_env, python, run, start_frontend, start_worker, Process, Run, JSONL,
 };
-pub use servers::{free_port, Server};
+pub use servers::{free_port, owns_listener, spawn_on_free_port, Server};
 pub use tracewire_runtime::logging::testing::{parse_line, Line};
 pub use wait::{poll, wait_until};
 

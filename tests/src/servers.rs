@@ -2,10 +2,9 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
+    process::{Child, Command},
+    time::{Duration, Instant},
 };
-
-use crate::wait::wait_until;
 
 /// A free loopback port (bound and released: another process may take it, rarely).
 pub fn free_port() -> u16 {
@@ -15,17 +14,61 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Waits (up to 20 s) until `port` accepts connections.
-fn wait_for_port(port: u16, what: &str, log: &Path) {
-    let listening = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-    if !listening() {
-        let log = std::fs::read_to_string(log).unwrap_or_default();
-        wait_until(
-            20,
-            &format!("{what} listening on {port}; its log:\n{log}"),
-            listening,
-        );
+/// Whether process `pid` itself holds the listening TCP socket on loopback `port` (Linux
+/// `/proc`). A connect is not enough: a port picked free can be taken by another test's process
+/// before the child binds it; the child then exits, and a connect reaches the other process.
+pub fn owns_listener(pid: u32, port: u16) -> bool {
+    let address = format!("0100007F:{port:04X}");
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    // sl local_address rem_address st ... inode: state 0A is LISTEN, the inode is column 9.
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() > 9 && c[1] == address && c[3] == "0A")
+        .map(|c| format!("socket:[{}]", c[9]))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
+}
+
+/// Waits (up to 20 s) until `child` listens on `port`; `None` when it exits first (the port was
+/// taken before it could bind it).
+fn wait_until_owns(child: &mut Child, port: u16) -> Option<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if owns_listener(child.id(), port) {
+            return Some(());
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    panic!(
+        "process {} is not listening on {port} after 20 s",
+        child.id()
+    );
+}
+
+/// Starts `command(port)` on a free loopback port and returns once that very process listens on
+/// it, trying new ports (up to 5) when another process took the one picked.
+pub fn spawn_on_free_port(mut command: impl FnMut(u16) -> Command) -> (Child, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = command(port).spawn().expect("spawn");
+        if wait_until_owns(&mut child, port).is_some() {
+            return (child, format!("127.0.0.1:{port}"));
+        }
+    }
+    panic!("no free port could be kept for 5 tries");
 }
 
 /// A real server from the system's packages (`nats-server`, `etcd`) on free loopback ports, in
@@ -100,8 +143,15 @@ impl Server {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} (is it installed?): {e}", self.program));
+        let mut child = child;
+        if wait_until_owns(&mut child, self.port).is_none() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            panic!(
+                "{} exited before listening on {}; its log:\n{log}",
+                self.program, self.port
+            );
+        }
         self.child = Some(child);
-        wait_for_port(self.port, self.program, &self.log);
     }
 
     /// Its URL: `nats://127.0.0.1:<port>` or `http://127.0.0.1:<port>`.
@@ -132,5 +182,23 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owns_listener;
+
+    #[test]
+    fn a_listener_is_owned_by_the_process_that_bound_it_only() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(owns_listener(std::process::id(), port));
+        let mut other = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(!owns_listener(other.id(), port), "a connect would succeed");
+        other.kill().unwrap();
+        other.wait().unwrap();
+        drop(listener);
+        assert!(!owns_listener(std::process::id(), port));
     }
 }

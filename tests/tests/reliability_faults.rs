@@ -10,7 +10,7 @@ use std::{
 };
 
 use tracewire_tests::{
-    binary, clean_env, free_port, http, json_lines, lines_with, temp_dir, wait_until,
+    binary, clean_env, free_port, http, json_lines, lines_with, spawn_on_free_port, temp_dir,
 };
 
 const CHAT: &str =
@@ -32,13 +32,8 @@ fn frontend(port: u16) -> Command {
     c
 }
 
-fn wait_until_serving(addr: &str) {
-    wait_until(20, "serving", || std::net::TcpStream::connect(addr).is_ok());
-}
-
 /// The frontend answers 50 requests, then exits 0 on SIGTERM (no panic).
 fn serves_then_exits_cleanly(mut child: std::process::Child, addr: &str) {
-    wait_until_serving(addr);
     for _ in 0..50 {
         assert_eq!(
             http(addr, "POST", "/v1/chat/completions", &[], CHAT).status,
@@ -54,10 +49,11 @@ fn serves_then_exits_cleanly(mut child: std::process::Child, addr: &str) {
 
 #[test]
 fn a_stderr_pipe_nobody_reads_does_not_stop_serving_and_losses_are_reported() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = frontend(port).stderr(Stdio::piped()).spawn().unwrap();
-    wait_until_serving(&addr);
+    let (mut child, addr) = spawn_on_free_port(|port| {
+        let mut c = frontend(port);
+        c.stderr(Stdio::piped());
+        c
+    });
     // ~3 KB of lines per request: the 64 KiB pipe and the 64 KiB queue fill within a few dozen
     // requests; after the stall bound the process drops lines instead of waiting.
     for i in 0..300 {
@@ -111,9 +107,11 @@ fn a_stderr_pipe_nobody_reads_does_not_stop_serving_and_losses_are_reported() {
 
 #[test]
 fn a_closed_stderr_does_not_stop_serving_or_panic() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = frontend(port).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut child, addr) = spawn_on_free_port(|port| {
+        let mut c = frontend(port);
+        c.stderr(Stdio::piped());
+        c
+    });
     drop(child.stderr.take()); // the read end is closed: every write fails with EPIPE
     serves_then_exits_cleanly(child, &addr);
 }
@@ -124,17 +122,15 @@ fn a_full_disk_for_the_log_file_and_stderr_does_not_stop_serving() {
     let dir = tracewire_tests::temp_dir("full-disk");
     let config = dir.join("full.toml");
     std::fs::write(&config, "jsonl = true\n[file]\npath = \"/dev/full\"\n").unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let child = frontend(port)
-        .env("DYN_LOGGING_CONFIG_PATH", &config)
-        .stderr(full)
-        .spawn()
-        .unwrap();
+    let (child, addr) = spawn_on_free_port(|port| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut c = frontend(port);
+        c.env("DYN_LOGGING_CONFIG_PATH", &config).stderr(full);
+        c
+    });
     serves_then_exits_cleanly(child, &addr);
 }
 
