@@ -194,7 +194,10 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         assert!(owns_listener(std::process::id(), port));
-        let mut other = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         assert!(!owns_listener(other.id(), port), "a connect would succeed");
         other.kill().unwrap();
         other.wait().unwrap();
