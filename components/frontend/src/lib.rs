@@ -20,7 +20,7 @@ use axum::{
 use tracewire_runtime::{
     http::{read_body, BodyError, ChannelBody, StreamOutcome, TraceLayer},
     http_request_span,
-    logging::current_context,
+    logging::{client_logs, current_context, ClientLogs},
     plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, TokenTimes, WorkerMessage},
     serve::Shutdown,
     trace::RemoteField,
@@ -172,6 +172,49 @@ async fn chat_completions(
     shutdown: Shutdown,
     request: Request,
 ) -> Response {
+    let response = answer(plane, shutdown, request).await;
+    match client_logs(&Span::current()) {
+        Some(logs) if !is_event_stream(&response) => with_logs(response, &logs).await,
+        _ => response,
+    }
+}
+
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// A JSON answer (a completion or an error) with the request's lines for its caller as its
+/// top-level `tracewire_logs` array (SPEC §13), spliced in as the lines were written.
+async fn with_logs(response: Response, logs: &ClientLogs) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Some(open) = bytes.strip_suffix(b"}") else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let mut json = Vec::with_capacity(bytes.len() + 4096);
+    json.extend_from_slice(open);
+    json.extend_from_slice(b",\"tracewire_logs\":[");
+    let lines = logs.take();
+    let ctx = current_context();
+    let truncation = logs.truncation(ctx.as_ref());
+    for (i, line) in lines.iter().chain(truncation.as_ref()).enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(line);
+    }
+    json.extend_from_slice(b"]}");
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(json))
+}
+
+async fn answer(plane: Arc<PlaneClient>, shutdown: Shutdown, request: Request) -> Response {
     let start = Instant::now();
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return error(
@@ -294,6 +337,8 @@ async fn collect(
                     &format!("the worker failed: {message}"),
                 )
             }
+            // The token stream keeps log lines for the caller to itself.
+            Ok(WorkerMessage::Log { .. } | WorkerMessage::LogsDropped { .. }) => {}
             Err(e) => return plane_error(&e),
         }
     }
@@ -321,8 +366,10 @@ fn stream(
     let reported = outcome.clone();
     let event = |value: serde_json::Value| Bytes::from(format!("data: {value}\n\n"));
     let stopping = shutdown.clone();
+    let logs = client_logs(&span);
     shutdown.spawn(
         async move {
+            let for_caller = LogEvents { logs, tx: &tx };
             let mut sent = 0u32;
             let mut times = TokenTimes::new(start).with_metrics();
             loop {
@@ -335,8 +382,19 @@ fn stream(
                         times.finish(&Span::current());
                         warn!(tokens_sent = sent, "the server is shutting down; stream ended");
                         reported.cancel(SHUTTING_DOWN);
-                        let _ = tx.send(event(error_body("server_error", SHUTTING_DOWN))).await;
+                        if tx.send(event(error_body("server_error", SHUTTING_DOWN))).await.is_ok() {
+                            for_caller.last().await;
+                        }
                         return;
+                    }
+                    // A line for the caller while the worker works: sent now, not with the next token.
+                    () = for_caller.added() => {
+                        if for_caller.send().await.is_err() {
+                            times.finish(&Span::current());
+                            info!(tokens_sent = sent, "client disconnected; generation cancelled");
+                            return;
+                        }
+                        continue;
                     }
                 };
                 let (data, last) = match message {
@@ -348,7 +406,8 @@ fn stream(
                         times.finish(&Span::current());
                         record_done(&Span::current(), &finish_reason, prompt_tokens, completion_tokens);
                         let last = event(chunk(&id, created, &model, None, Some(&finish_reason)));
-                        if tx.send(last).await.is_ok() {
+                        if for_caller.send().await.is_ok() && tx.send(last).await.is_ok() {
+                            for_caller.last().await;
                             let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
                         }
                         return;
@@ -363,16 +422,21 @@ fn stream(
                         reported.fail(e.to_string());
                         (event(error_body("server_error", &e.to_string())), true)
                     }
+                    // The token stream keeps log lines for the caller to itself.
+                    Ok(WorkerMessage::Log { .. } | WorkerMessage::LogsDropped { .. }) => continue,
                 };
                 if last {
                     times.finish(&Span::current());
                 }
-                if tx.send(data).await.is_err() {
+                // A token follows the lines written before it; an error event comes first, and
+                // the lines after it, so that an OpenAI client raises the error it carries.
+                if (!last && for_caller.send().await.is_err()) || tx.send(data).await.is_err() {
                     times.finish(&Span::current());
                     info!(tokens_sent = sent, "client disconnected; generation cancelled");
                     return;
                 }
                 if last {
+                    for_caller.last().await;
                     return;
                 }
                 sent += 1;
@@ -390,6 +454,54 @@ fn stream(
         .into_response();
     response.extensions_mut().insert(outcome);
     response
+}
+
+/// The request's lines for its caller as SSE `tracewire.log` events (SPEC §13), if it asked:
+/// sent on the stream before the chunk that follows them, under the stream's back-pressure.
+struct LogEvents<'a> {
+    logs: Option<ClientLogs>,
+    tx: &'a tokio::sync::mpsc::Sender<Bytes>,
+}
+
+impl LogEvents<'_> {
+    /// The event of one line.
+    fn event(line: &[u8]) -> Bytes {
+        let mut event = Vec::with_capacity(line.len() + 40);
+        event.extend_from_slice(b"event: tracewire.log\ndata: ");
+        event.extend_from_slice(line);
+        event.extend_from_slice(b"\n\n");
+        event.into()
+    }
+
+    /// Sends the lines gathered since the last call; `Err` when the client has gone.
+    async fn send(&self) -> Result<(), ()> {
+        let Some(logs) = &self.logs else {
+            return Ok(());
+        };
+        for line in logs.take() {
+            self.tx.send(Self::event(&line)).await.map_err(drop)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the last lines and, if any were dropped, the closing `client logs truncated`.
+    async fn last(&self) {
+        if self.send().await.is_err() {
+            return;
+        }
+        let ctx = current_context();
+        if let Some(entry) = self.logs.as_ref().and_then(|l| l.truncation(ctx.as_ref())) {
+            let _ = self.tx.send(Self::event(&entry)).await;
+        }
+    }
+
+    /// Waits until a line is gathered; never, when the caller did not ask.
+    async fn added(&self) {
+        match &self.logs {
+            Some(logs) => logs.added().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// The frontend's request handling through [`app`] with `oneshot`, no socket on the frontend's

@@ -17,7 +17,7 @@ use tower_service::Service;
 use tracing::{debug, error, info, warn, Span};
 
 use super::make_span::{DefaultMakeSpan, MakeSpan};
-use crate::propagation::{Incoming, X_REQUEST_ID_HEADER};
+use crate::propagation::{ask_client_logs, Incoming, X_REQUEST_ID_HEADER};
 
 /// Lets a handler report how a streamed response ended after its status was sent: put a clone
 /// in the response's extensions, call [`fail`](Self::fail) or [`cancel`](Self::cancel) from the
@@ -129,7 +129,8 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let make_span = &mut self.make_span;
         let probe = is_probe(request.uri().path());
-        let incoming = Incoming::extract(request.headers()).or_new_request_id();
+        let mut incoming = Incoming::extract(request.headers()).or_new_request_id();
+        let refused = ask_client_logs(request.headers(), &mut incoming.remote);
         let (span, remote) = incoming.open(|remote| {
             if probe {
                 probe_span(&request, remote)
@@ -137,6 +138,9 @@ where
                 make_span.make_span(&request, remote)
             }
         });
+        if let Some(reason) = refused {
+            span.in_scope(|| debug!(reason, "client logs not sent"));
+        }
         let future = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             inner: future,

@@ -16,7 +16,7 @@ use crate::{
     settings::{
         self,
         env::{self, Lookup, OtlpVars},
-        read_config_file, ConfigError, Flag, Input, Setting, TomlSource,
+        read_config_file, ConfigError, Flag, Input, Secret, Setting, TomlSource,
     },
     subscriber::{
         directives::{self, Directive},
@@ -227,6 +227,26 @@ pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
             },
         )
         .required(),
+        Setting::both(DYN_LOG_CLIENT_LEVEL, "client_level", |c: &mut Config, v| {
+            c.logging.scope.client_level = v.parse::<Verbosity>()?.0;
+            Ok(())
+        }),
+        Setting::env(DYN_LOG_CLIENT_TOKEN, |c: &mut Config, v| {
+            c.logging.scope.client_token = Secret::new(v.text()?);
+            Ok(())
+        }),
+        Setting::file("client_logs.max_lines", |c: &mut Config, v| {
+            let accepted =
+                format!("[client_logs] max_lines: expected a number from 1 to {MAX_CAPTURE_LINES}");
+            c.logging.scope.client_logs.max_lines = v.number(1..=MAX_CAPTURE_LINES, accepted)?;
+            Ok(())
+        }),
+        Setting::file("client_logs.max_bytes", |c: &mut Config, v| {
+            let accepted =
+                format!("[client_logs] max_bytes: expected a number from 1 to {MAX_CAPTURE_BYTES}");
+            c.logging.scope.client_logs.max_bytes = v.number(1..=MAX_CAPTURE_BYTES, accepted)?;
+            Ok(())
+        }),
         Setting::both(OTEL_EXPORT_ENABLED, "otlp.enabled", |c: &mut Config, v| {
             c.otlp.enabled = v.parse::<Flag>()?.0;
             Ok(())
@@ -701,6 +721,66 @@ sampler_arg = 0.5
     }
 
     #[test]
+    fn client_logs_from_file_and_environment() {
+        use crate::{logging::ClientLogsLimits, settings::Secret};
+        use tracing::Level;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/");
+        let sample = format!("{root}client-logs.toml");
+        let scope = |vars: &[(&str, &str)]| from_vars(vars).map(|c| c.logging.scope);
+        let c = scope(&[("DYN_LOGGING_CONFIG_PATH", &sample)]).unwrap();
+        assert_eq!(
+            (c.client_level, c.client_logs, c.client_token),
+            (
+                Some(Level::DEBUG),
+                ClientLogsLimits {
+                    max_lines: 200,
+                    max_bytes: 65536
+                },
+                None
+            )
+        );
+        let c = scope(&[
+            ("DYN_LOGGING_CONFIG_PATH", &sample),
+            ("DYN_LOG_CLIENT_LEVEL", "INFO"),
+            ("DYN_LOG_CLIENT_TOKEN", "s3cret"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.client_level,
+                c.client_logs.max_lines,
+                c.client_token.clone()
+            ),
+            (Some(Level::INFO), 200, Secret::new("s3cret")),
+            "the environment wins; the file's bounds stay"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"), "never in Debug");
+        let off = scope(&[]).unwrap();
+        assert_eq!(
+            (off.client_level, off.client_logs),
+            (None, ClientLogsLimits::default()),
+            "off by default, 1000 lines and 1 MiB"
+        );
+        assert_eq!(
+            scope(&[("DYN_LOG_CLIENT_LEVEL", "loud")])
+                .unwrap_err()
+                .to_string(),
+            "DYN_LOG_CLIENT_LEVEL: \"loud\": expected one of error, warn, info, debug, trace, off"
+        );
+        let err = from_toml("[client_logs]\nmax_lines = 0\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"0\": [client_logs] max_lines: expected a number from 1 to 100000"),
+            "{err}"
+        );
+        let err = from_toml("[client_logs]\nmax_line = 3\n").unwrap_err();
+        assert!(
+            err.to_string().contains("max_line"),
+            "an unknown key: {err}"
+        );
+    }
+
+    #[test]
     fn request_scoped_logging_from_file_and_environment() {
         use crate::logging::{CaptureConfig, ScopeConfig};
         use tracing::Level;
@@ -713,6 +793,7 @@ sampler_arg = 0.5
                 request_level: Some(Level::DEBUG),
                 capture: Some(CaptureConfig::at(Level::DEBUG)),
                 rate_limit: Some(200),
+                ..ScopeConfig::default()
             }
         );
         let c = from_vars(&[
@@ -728,6 +809,7 @@ sampler_arg = 0.5
                 request_level: Some(Level::TRACE),
                 capture: Some(CaptureConfig::at(Level::INFO)),
                 rate_limit: None,
+                ..ScopeConfig::default()
             },
             "the environment wins key by key; the file's limits stay"
         );

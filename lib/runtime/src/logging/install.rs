@@ -170,7 +170,7 @@ impl Config {
         let handle = layer.filter_handle().with_output(
             self.logging.format == Format::Jsonl,
             self.logging.span_events(),
-            self.logging.scope,
+            self.logging.scope.clone(),
         );
         // The `log` bridge first: it fails if another `log` logger is set, and then nothing is
         // installed yet. The subscriber after it can only fail if another thread installed one

@@ -77,6 +77,10 @@ pub use install::{init, init_or_exit, Built, InitError, LoggingGuard};
 #[cfg(any(test, feature = "testing"))]
 pub use crate::subscriber::testing;
 pub use crate::subscriber::{
+    allow_client_logs, client_logs, current_client_logs, ClientLogs, ClientLogsLimits,
+    ClientLogsRefused, CLIENT_LOGS_TRUNCATED, CLIENT_MEMBER,
+};
+pub use crate::subscriber::{
     current_context, directives, filter_handle, foreign, keys, on_level_change, span_context,
     CaptureConfig, ColorMode, FileOutput, FilterHandle, Format, LineSink, LoggingConfig,
     MemorySink, Overflow, QueueConfig, QueuedSink, RotatingFile, ScopeConfig, StdStream, Stream,

@@ -13,7 +13,10 @@ use super::{
     transport::{Frames, Started, Transport},
     GenerateRequest, WorkerInfo, WorkerMessage,
 };
-use crate::wire;
+use crate::{
+    logging::{current_client_logs, ClientLogs},
+    wire,
+};
 
 /// The longest line a worker may send.
 pub(super) const MAX_LINE: usize = 1 << 20;
@@ -87,16 +90,20 @@ impl PlaneClient {
             frames,
             buffer: Vec::new(),
             finished: false,
+            client_logs: current_client_logs(),
         })
     }
 }
 
-/// The tokens of one generation, as the worker streams them.
+/// The tokens of one generation, as the worker streams them. The request's log lines the
+/// worker sends back for its caller (SPEC §13) are not messages of it: they join the calling
+/// request's own [`ClientLogs`], in the order they came.
 pub struct TokenStream {
     worker: String,
     frames: Frames,
     buffer: Vec<u8>,
     finished: bool,
+    client_logs: Option<ClientLogs>,
 }
 
 impl TokenStream {
@@ -114,19 +121,34 @@ impl TokenStream {
         loop {
             if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buffer.drain(..=end).collect();
-                let message = serde_json::from_slice::<WorkerMessage>(&line[..end]).map_err(|e| {
-                    PlaneError::Broken {
+                let message =
+                    WorkerMessage::from_line(&line[..end]).map_err(|e| PlaneError::Broken {
                         worker: self.worker.clone(),
                         reason: format!("not a protocol line ({e})"),
+                    });
+                match (message, &self.client_logs) {
+                    (Ok(WorkerMessage::Log { line }), Some(logs)) => {
+                        logs.push(line.json().as_bytes());
+                        continue;
                     }
-                });
-                if matches!(
-                    message,
-                    Ok(WorkerMessage::Done { .. } | WorkerMessage::Error { .. }) | Err(_)
-                ) {
-                    self.finished = true;
+                    (Ok(WorkerMessage::LogsDropped { dropped }), Some(logs)) => {
+                        logs.add_dropped(dropped);
+                        continue;
+                    }
+                    // Lines nobody asked for here: the worker's, not this caller's, to show.
+                    (Ok(WorkerMessage::Log { .. } | WorkerMessage::LogsDropped { .. }), None) => {
+                        continue
+                    }
+                    (message, _) => {
+                        if matches!(
+                            message,
+                            Ok(WorkerMessage::Done { .. } | WorkerMessage::Error { .. }) | Err(_)
+                        ) {
+                            self.finished = true;
+                        }
+                        return Some(message);
+                    }
                 }
-                return Some(message);
             }
             if self.buffer.len() > MAX_LINE {
                 return Some(self.fail(format!("a line longer than {MAX_LINE} bytes")));

@@ -30,7 +30,7 @@ pub mod worker;
 
 pub use client::{PlaneClient, PlaneError, TokenStream};
 pub use http::InvalidWorkerUrl;
-pub use protocol::{GenerateRequest, WorkerInfo, WorkerMessage, INFO_PATH};
+pub use protocol::{GenerateRequest, LogLine, WorkerInfo, WorkerMessage, INFO_PATH};
 pub use run::run_worker;
 pub use timing::TokenTimes;
 pub use transport::{Frames, Started, Transport};

@@ -14,6 +14,7 @@
 
 mod baggage;
 mod carrier;
+mod client_logs;
 mod incoming;
 mod outgoing;
 mod request_id;
@@ -24,6 +25,7 @@ pub use baggage::{
     MAX_BAGGAGE_MEMBERS,
 };
 pub use carrier::{Extractor, Injector, Values};
+pub use client_logs::{ask_client_logs, CLIENT_LOGS_HEADER, CLIENT_LOGS_TOKEN_HEADER};
 pub use incoming::{continue_trace, Incoming};
 pub use outgoing::{inject_context, inject_current, inject_into};
 pub use request_id::{

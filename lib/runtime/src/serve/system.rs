@@ -36,7 +36,7 @@ use crate::{
     metrics::metrics,
     settings::{
         env::{self, Lookup},
-        ConfigError, Origin,
+        ConfigError, Origin, Secret,
     },
 };
 
@@ -130,7 +130,7 @@ pub async fn start_system_server(options: SystemOptions) -> std::io::Result<Sock
             "/logging/filter",
             axum::routing::put(put_filter).delete(delete_filter),
         )
-        .with_state(options.token.map(std::sync::Arc::<str>::from));
+        .with_state(options.token.as_deref().and_then(Secret::new));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             error!(error = %e, "the system server stopped");
@@ -211,7 +211,7 @@ async fn logging() -> Response {
     .into_response()
 }
 
-type Token = Option<std::sync::Arc<str>>;
+type Token = Option<Secret>;
 
 /// Whether `headers` carry the token, when one is set. Compared in constant time.
 fn authorised(token: &Token, headers: &HeaderMap) -> bool {
@@ -221,12 +221,7 @@ fn authorised(token: &Token, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+    token.matches(given.as_bytes())
 }
 
 fn unauthorised() -> Response {
@@ -320,7 +315,7 @@ mod tests {
 
     #[test]
     fn the_token_must_match_exactly() {
-        let token: Token = Some("t0ken".into());
+        let token: Token = Secret::new("t0ken");
         let with = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert(header::AUTHORIZATION, v.parse().unwrap());

@@ -32,6 +32,10 @@ pub const DYN_LOG_CAPTURE: &str = "DYN_LOG_CAPTURE";
 pub const DYN_LOG_CAPTURE_MAX_LINES: &str = "DYN_LOG_CAPTURE_MAX_LINES";
 /// The most lines a second from one callsite (0: no limit).
 pub const DYN_LOG_RATE_LIMIT: &str = "DYN_LOG_RATE_LIMIT";
+/// The most verbose level a caller's `x-tracewire-logs` may ask its lines at (or `off`).
+pub const DYN_LOG_CLIENT_LEVEL: &str = "DYN_LOG_CLIENT_LEVEL";
+/// The token a caller's `x-tracewire-logs-token` must carry to get its lines.
+pub const DYN_LOG_CLIENT_TOKEN: &str = "DYN_LOG_CLIENT_TOKEN";
 
 /// etcd endpoints, comma-separated URLs: with `NATS_SERVER`, the distributed runtime.
 pub const ETCD_ENDPOINTS: &str = "ETCD_ENDPOINTS";
@@ -144,6 +148,8 @@ pub const ALL: &[&str] = &[
     DYN_LOG_CAPTURE,
     DYN_LOG_CAPTURE_MAX_LINES,
     DYN_LOG_RATE_LIMIT,
+    DYN_LOG_CLIENT_LEVEL,
+    DYN_LOG_CLIENT_TOKEN,
     ETCD_ENDPOINTS,
     NATS_SERVER,
     DYN_LEASE_TTL_S,

@@ -15,11 +15,13 @@ pub mod env;
 mod error;
 mod file;
 mod parse;
+mod secret;
 mod table;
 mod value;
 
 pub use error::{ConfigError, Origin};
 pub use file::{read_config_file, MAX_CONFIG_BYTES};
 pub use parse::{percent_decode, TomlSource};
+pub use secret::Secret;
 pub use table::{apply_env, apply_file, Input, Setter, Setting};
 pub use value::{deserialize_parsed, keyword, number_in, Flag, Kinds, Rejected};

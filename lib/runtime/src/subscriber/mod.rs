@@ -56,6 +56,7 @@
 //! `tracing::subscriber::with_default`; nothing global is touched. The `testing` feature adds
 //! `testing`: capture and typed lines.
 
+mod client_logs;
 mod config;
 pub mod directives;
 pub mod foreign;
@@ -70,6 +71,7 @@ mod span_data;
 pub mod testing;
 mod timing;
 
+pub use client_logs::{allow_client_logs, client_logs, current_client_logs, ClientLogsRefused};
 pub use config::{ColorMode, LoggingConfig, Stream};
 pub use format::Format;
 pub use layer::TracewireLayer;
@@ -80,7 +82,7 @@ pub use output::{
 pub use reload::{filter_handle, on_level_change, FilterHandle};
 pub(crate) use scope::RateLimiter;
 pub use scope::{
-    CaptureConfig, ScopeConfig, Verbosity, LOG_MEMBER, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES,
-    MAX_RATE,
+    CaptureConfig, ClientLogs, ClientLogsLimits, ScopeConfig, Verbosity, CLIENT_LOGS_TRUNCATED,
+    CLIENT_MEMBER, LOG_MEMBER, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES, MAX_RATE,
 };
 pub use span_data::{current_context, span_context};

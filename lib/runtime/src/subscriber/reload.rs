@@ -200,7 +200,7 @@ impl FilterHandle {
 
     /// Request-scoped logging's settings (fixed at startup).
     pub fn scope(&self) -> ScopeConfig {
-        self.scope
+        self.scope.clone()
     }
 
     /// Whether lines are JSONL, and whether span events are written.

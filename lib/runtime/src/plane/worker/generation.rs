@@ -16,7 +16,11 @@ use tracing::{error, field::Empty, info, info_span, warn, Instrument, Span};
 
 use super::engine::{Engine, Step};
 use crate::{
-    plane::{metrics::plane_metrics, GenerateRequest, TokenTimes, WorkerInfo, WorkerMessage},
+    logging::{client_logs, ClientLogs},
+    plane::{
+        metrics::plane_metrics, protocol::LogLine, GenerateRequest, TokenTimes, WorkerInfo,
+        WorkerMessage,
+    },
     propagation::{continue_trace, Extractor},
     serve::Shutdown,
 };
@@ -121,7 +125,9 @@ pub(crate) fn spawn_generation(
     // Spawned on the server's tracker: a worker that stops waits for it, so its span closes.
     let stopping = shutdown.clone();
     let counted = Arc::clone(&worker);
+    let logs = client_logs(&span);
     let generation = async move {
+        let for_caller = Lines { logs, tx: &tx };
         let prompt_tokens = request.prompt.split_whitespace().count() as u32;
         let mut steps = worker.engine.generate(request);
         let mut times = TokenTimes::new(start);
@@ -139,8 +145,16 @@ pub(crate) fn spawn_generation(
                     let stopped = WorkerMessage::Error {
                         message: "the worker is shutting down".into(),
                     };
-                    let _ = tx.send(stopped.to_line()).await;
+                    let _ = for_caller.last(stopped).await;
                     return "cancelled";
+                }
+                // A line for the caller while the engine works: sent now, not with the next token.
+                () = for_caller.added() => {
+                    if for_caller.send().await.is_err() {
+                        info!(target: WORKER_TARGET, sent, "caller went away; generation stopped");
+                        return "cancelled";
+                    }
+                    continue;
                 }
             };
             let text = match step {
@@ -150,14 +164,15 @@ pub(crate) fn spawn_generation(
                 Some(Err(e)) => {
                     error!(target: WORKER_TARGET, sent, error = %e.message, exception = e.detail, "generation failed");
                     let failed = WorkerMessage::Error { message: e.message };
-                    let _ = tx.send(failed.to_line()).await;
+                    let _ = for_caller.last(failed).await;
                     return "error";
                 }
             };
-            if tx
-                .send(WorkerMessage::Token { text }.to_line())
-                .await
-                .is_err()
+            if for_caller.send().await.is_err()
+                || tx
+                    .send(WorkerMessage::Token { text }.to_line())
+                    .await
+                    .is_err()
             {
                 info!(target: WORKER_TARGET, sent, "caller went away; generation stopped");
                 return "cancelled";
@@ -171,11 +186,12 @@ pub(crate) fn spawn_generation(
             prompt_tokens,
             completion_tokens: sent,
         };
-        if tx.send(done.to_line()).await.is_ok() {
-            info!(target: WORKER_TARGET,
-                completion_tokens = sent,
-                finish_reason, "generation finished"
-            );
+        // Logged before `done` is sent, so that a caller asking for its lines gets this one.
+        info!(target: WORKER_TARGET,
+            completion_tokens = sent,
+            finish_reason, "generation finished"
+        );
+        if for_caller.last(done).await.is_ok() {
             "ok"
         } else {
             "cancelled"
@@ -189,6 +205,48 @@ pub(crate) fn spawn_generation(
         }
         .instrument(span),
     );
+}
+
+/// The request's lines for its caller (SPEC §13), if it asked: sent on the call's answer before
+/// each message, under the answer's back-pressure.
+struct Lines<'a> {
+    logs: Option<ClientLogs>,
+    tx: &'a mpsc::Sender<Bytes>,
+}
+
+impl Lines<'_> {
+    /// Sends the lines gathered since the last call.
+    async fn send(&self) -> Result<(), mpsc::error::SendError<Bytes>> {
+        let Some(logs) = &self.logs else {
+            return Ok(());
+        };
+        for line in logs.take() {
+            if let Some(line) = LogLine::new(&line) {
+                self.tx.send(WorkerMessage::Log { line }.to_line()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the lines, how many were dropped, then `message`, the answer's last.
+    async fn last(&self, message: WorkerMessage) -> Result<(), mpsc::error::SendError<Bytes>> {
+        self.send().await?;
+        if let Some(dropped) = self.logs.as_ref().map(ClientLogs::dropped) {
+            if dropped > 0 {
+                let count = WorkerMessage::LogsDropped { dropped };
+                self.tx.send(count.to_line()).await?;
+            }
+        }
+        self.tx.send(message.to_line()).await
+    }
+
+    /// Waits until a line is gathered; never, when the caller did not ask.
+    async fn added(&self) {
+        match &self.logs {
+            Some(logs) => logs.added().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Counts a finished call, with its endpoint's labels, in `tracewire_worker_requests_total` and

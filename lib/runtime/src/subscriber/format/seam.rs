@@ -165,6 +165,37 @@ impl Formatter {
         }
     }
 
+    /// Writes an event line for a request's caller (SPEC §13): JSONL whatever this format is,
+    /// with the span's identity; under the readable format the span's own fields are left out
+    /// (its spans keep them as text).
+    pub(crate) fn write_client_line<D, S>(
+        &self,
+        buf: &mut Vec<u8>,
+        event: &Event<'_>,
+        span: Option<&SpanRef<'_, S>>,
+        time: UnixMicros,
+    ) where
+        D: SpanView,
+        S: for<'a> LookupSpan<'a>,
+    {
+        let extensions = span.map(|s| s.extensions());
+        let data = extensions.as_ref().and_then(|e| e.get::<D>());
+        let identity;
+        let json = match data {
+            Some(data) => match data.lines() {
+                SpanLines::Jsonl(json) => Some(json),
+                SpanLines::Readable(_) => {
+                    let mut json = jsonl::SpanJson::default();
+                    json.set_identity(span.map_or("", |s| s.name()), SpanView::context(data));
+                    identity = json;
+                    Some(&identity)
+                }
+            },
+            None => None,
+        };
+        jsonl::write_event(buf, &self.style, event, json, time);
+    }
+
     /// Writes `line`, an event line this format wrote earlier and held for its request, marked
     /// as such: `"captured":true` (JSONL) or ` captured=true` (readable) at its end, and on the
     /// first line written for a request, how many of its held lines were dropped before.

@@ -59,7 +59,7 @@ pub struct TracewireLayer {
     /// Counts the lines written (`tracewire_log_lines_total`).
     pub(super) metrics: &'static Metrics,
     /// Request-scoped logging, if configured.
-    pub(super) scoping: Option<Scoping>,
+    pub(in crate::subscriber) scoping: Option<Scoping>,
 }
 
 impl TracewireLayer {

@@ -37,9 +37,19 @@ impl TracewireLayer {
         let meta = event.metadata();
         let level = meta.level();
         let shown = self.filter_shows_event(event, ctx);
-        // The usual case, a line the filter shows and no failure: no need of its request.
-        if !shown || *level == Level::ERROR {
+        // The usual case, a line the filter shows, no failure and no caller asking for lines:
+        // no need of its request.
+        if !shown || *level == Level::ERROR || scoping.asking() {
             let request = span.and_then(|s| s.extensions().get::<SpanData>()?.request.clone());
+            if let Some(client) = request.as_ref().and_then(|r| r.client.as_ref()) {
+                if client.wants(level) {
+                    with_buffer(|buf| {
+                        self.format
+                            .write_client_line::<SpanData, S>(buf, event, span, time);
+                        client.push(buf);
+                    });
+                }
+            }
             if *level == Level::ERROR {
                 if let Some(failed) = request.as_ref().and_then(|r| r.fail()) {
                     self.write_held(failed);

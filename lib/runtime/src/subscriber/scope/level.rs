@@ -8,13 +8,18 @@ use crate::{subscriber::directives::parse_level, trace::baggage_member};
 /// The baggage member that asks for a request's level.
 pub const LOG_MEMBER: &str = "tracewire.log";
 
-/// The level `baggage` asks for, no more verbose than `allowed`: `None` when the process allows
-/// none, when there is no `tracewire.log` member, or when its value is not a level name
-/// (`error` … `trace`, any case; `off` asks for nothing). Keys are case-sensitive, as W3C
-/// Baggage says; the first member of that name counts; properties are ignored.
-pub(crate) fn requested_level(baggage: Option<&str>, allowed: Option<Level>) -> Option<Level> {
+/// The level `baggage`'s `member` (`tracewire.log`, or `tracewire.logs` for client logs) asks
+/// for, no more verbose than `allowed`: `None` when the process allows none, when there is no
+/// such member, or when its value is not a level name (`error` … `trace`, any case; `off` asks
+/// for nothing). Keys are case-sensitive, as W3C Baggage says; the first member of that name
+/// counts; properties are ignored.
+pub(crate) fn requested(
+    baggage: Option<&str>,
+    member: &str,
+    allowed: Option<Level>,
+) -> Option<Level> {
     let allowed = allowed?;
-    let value = baggage_member(baggage?, LOG_MEMBER)?;
+    let value = baggage_member(baggage?, member)?;
     let level = parse_level(value)?.into_level()?;
     // More verbose levels compare greater: the less verbose of the two.
     Some(level.min(allowed))
@@ -109,7 +114,7 @@ mod tests {
         ];
         for (baggage, allowed, want, reason) in cases {
             assert_eq!(
-                requested_level(*baggage, *allowed),
+                requested(*baggage, LOG_MEMBER, *allowed),
                 *want,
                 "{reason}: {baggage:?}"
             );

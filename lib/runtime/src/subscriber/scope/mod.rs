@@ -20,9 +20,14 @@
 //!   (`BENCHMARKS.md`), never a second render. They are marked `"captured":true` only when
 //!   written.
 //!
+//! - a request whose caller asked for its lines back ([`client`], SPEC §13) gets a
+//!   [`ClientLogs`] in its scope: every line of its spans at or above the level asked for is
+//!   rendered as JSONL into it, whether the filter shows the line or not.
+//!
 //! [`Layer::enabled`]: tracing_subscriber::Layer::enabled
 
 mod capture;
+pub(crate) mod client;
 mod config;
 mod level;
 mod rate;
@@ -37,14 +42,15 @@ use tracing_subscriber::filter::LevelFilter;
 
 pub use capture::CaptureConfig;
 pub(crate) use capture::{CaptureLimits, Captured};
+pub use client::{ClientLogs, ClientLogsLimits, CLIENT_MEMBER, TRUNCATED as CLIENT_LOGS_TRUNCATED};
 pub use config::{Verbosity, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES, MAX_RATE};
 pub use level::LOG_MEMBER;
 pub(crate) use rate::RateLimiter;
 
-use crate::{metrics::Metrics, trace::SpanContext};
+use crate::{metrics::Metrics, settings::Secret, trace::SpanContext};
 
 /// Request-scoped logging's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScopeConfig {
     /// The most verbose level a request's `tracewire.log` baggage member may ask for
     /// (`DYN_LOG_REQUEST_LEVEL`, `request_level`); `None`: the member is ignored.
@@ -54,13 +60,22 @@ pub struct ScopeConfig {
     /// The most lines a second from one callsite (`DYN_LOG_RATE_LIMIT`, `[rate_limit]
     /// per_callsite_per_s`); `None`: no limit.
     pub rate_limit: Option<u32>,
+    /// The most verbose level a caller may ask its request's lines at (`DYN_LOG_CLIENT_LEVEL`,
+    /// `client_level`); `None`: a caller's ask is refused.
+    pub client_level: Option<Level>,
+    /// How much one request's caller is given (`[client_logs]`).
+    pub client_logs: ClientLogsLimits,
+    /// The token a caller must present to get its lines (`DYN_LOG_CLIENT_TOKEN`).
+    pub client_token: Option<Secret>,
 }
 
 impl ScopeConfig {
     /// The most verbose level beyond the filter any request may have written or held.
     pub(crate) fn most_verbose(&self) -> LevelFilter {
         let level = |l: Option<Level>| l.map_or(LevelFilter::OFF, LevelFilter::from_level);
-        level(self.request_level).max(level(self.capture.map(|c| c.level)))
+        level(self.request_level)
+            .max(level(self.capture.map(|c| c.level)))
+            .max(level(self.client_level))
     }
 }
 
@@ -71,6 +86,8 @@ pub(crate) struct RequestScope {
     level: Option<Level>,
     /// Its held lines, if capture is on.
     held: Option<Mutex<Holding>>,
+    /// Its lines for its caller, if the caller asked and may have them.
+    pub(crate) client: Option<ClientLogs>,
 }
 
 #[derive(Debug)]
@@ -149,8 +166,14 @@ pub(crate) struct Scoping {
     request_level: Option<Level>,
     capture: Option<CaptureLimits>,
     pub(crate) rate: Option<Arc<RateLimiter>>,
+    client_level: Option<Level>,
+    client_logs: ClientLogsLimits,
+    /// The token a caller's ask must carry, if one is set.
+    pub(crate) client_token: Option<Secret>,
     /// Requests running now with a raised level.
     raised: AtomicUsize,
+    /// Requests running now whose callers get their lines.
+    asking: AtomicUsize,
     /// Where what it drops or suppresses is counted.
     metrics: &'static Metrics,
 }
@@ -158,7 +181,18 @@ pub(crate) struct Scoping {
 impl Scoping {
     /// `None` when nothing of it is configured.
     pub(crate) fn new(config: &ScopeConfig, metrics: &'static Metrics) -> Option<Self> {
-        if *config == ScopeConfig::default() {
+        let ScopeConfig {
+            request_level,
+            capture,
+            rate_limit,
+            client_level,
+            ..
+        } = config;
+        if request_level.is_none()
+            && capture.is_none()
+            && rate_limit.is_none()
+            && client_level.is_none()
+        {
             return None;
         }
         Some(Scoping {
@@ -167,7 +201,11 @@ impl Scoping {
             rate: config
                 .rate_limit
                 .map(|per_s| RateLimiter::new(per_s, metrics)),
+            client_level: config.client_level,
+            client_logs: config.client_logs,
+            client_token: config.client_token.clone(),
             raised: AtomicUsize::new(0),
+            asking: AtomicUsize::new(0),
             metrics,
         })
     }
@@ -185,12 +223,25 @@ impl Scoping {
         self.capture.as_ref().map(|c| c.config.level)
     }
 
+    /// The most verbose level a caller may ask its lines at, if any.
+    pub(crate) fn client_level(&self) -> Option<Level> {
+        self.client_level
+    }
+
+    /// Whether a request whose caller gets its lines is running now (one counter load).
+    #[inline]
+    pub(crate) fn asking(&self) -> bool {
+        self.asking.load(Ordering::Relaxed) > 0
+    }
+
     /// Whether a request may ever want a line or span of this callsite that the filter hides:
     /// its events at or above the capture level or the allowed request level, its spans at or
     /// above the allowed request level. Such callsites are asked per event.
     pub(crate) fn may_ever_want(&self, meta: &Metadata<'_>) -> bool {
         let level = meta.level();
-        (meta.is_event() && self.capture_level().is_some_and(|c| *level <= c))
+        (meta.is_event()
+            && (self.capture_level().is_some_and(|c| *level <= c)
+                || self.client_level().is_some_and(|c| *level <= c)))
             || self.request_level.is_some_and(|r| *level <= r)
     }
 
@@ -199,7 +250,9 @@ impl Scoping {
     #[inline]
     pub(crate) fn may_want(&self, meta: &Metadata<'_>) -> bool {
         let level = meta.level();
-        (meta.is_event() && self.capture_level().is_some_and(|c| *level <= c))
+        (meta.is_event()
+            && (self.capture_level().is_some_and(|c| *level <= c)
+                || (self.client_level().is_some_and(|c| *level <= c) && self.asking())))
             || (self.request_level.is_some_and(|r| *level <= r)
                 && self.raised.load(Ordering::Relaxed) > 0)
     }
@@ -207,7 +260,9 @@ impl Scoping {
     /// The most verbose level beyond the filter a request may ever want.
     pub(crate) fn ceiling(&self) -> LevelFilter {
         let level = |l: Option<Level>| l.map_or(LevelFilter::OFF, LevelFilter::from_level);
-        level(self.capture_level()).max(level(self.request_level))
+        level(self.capture_level())
+            .max(level(self.request_level))
+            .max(level(self.client_level()))
     }
 
     /// Whether `scope`, the current span's, wants a line or span of `meta`.
@@ -216,8 +271,8 @@ impl Scoping {
         let level = meta.level();
         scope.raises(level)
             || (meta.is_event()
-                && scope.captures()
-                && self.capture_level().is_some_and(|c| *level <= c))
+                && ((scope.captures() && self.capture_level().is_some_and(|c| *level <= c))
+                    || scope.client.as_ref().is_some_and(|c| c.wants(level))))
     }
 
     /// Whether `scope` holds an event at `level` that the filter hides.
@@ -238,7 +293,10 @@ impl Scoping {
         if !starts {
             return (parent.cloned(), false);
         }
-        let level = level::requested_level(context.baggage.as_deref(), self.request_level);
+        let baggage = context.baggage.as_deref();
+        let level = level::requested(baggage, LOG_MEMBER, self.request_level);
+        let client = level::requested(baggage, CLIENT_MEMBER, self.client_level)
+            .map(|level| ClientLogs::new(level, &self.client_logs));
         let held = self.capture.as_ref().map(|c| {
             Mutex::new(Holding {
                 lines: c.buffer(),
@@ -246,10 +304,17 @@ impl Scoping {
                 failed: false,
             })
         });
-        if level.is_none() && held.is_none() {
+        if level.is_none() && held.is_none() && client.is_none() {
             return (None, true);
         }
-        (Some(Arc::new(RequestScope { level, held })), true)
+        (
+            Some(Arc::new(RequestScope {
+                level,
+                held,
+                client,
+            })),
+            true,
+        )
     }
 
     /// A request with `scope` started.
@@ -257,12 +322,18 @@ impl Scoping {
         if scope.level.is_some() {
             self.raised.fetch_add(1, Ordering::Relaxed);
         }
+        if scope.client.is_some() {
+            self.asking.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// A request with `scope` ended.
     pub(crate) fn ended(&self, scope: &RequestScope) {
         if scope.level.is_some() {
             self.raised.fetch_sub(1, Ordering::Relaxed);
+        }
+        if scope.client.is_some() {
+            self.asking.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
