@@ -22,7 +22,7 @@ pub use jsonl::{
 };
 pub use otlp::{certificates, start_exporting, Exporting, Receiver, ReceiverOptions};
 pub use process::{
-    binary, clean_env, python, run, start_frontend, start_worker, Process, Run, JSONL,
+    binary, clean_env, python, python_tool, run, start_frontend, start_worker, Process, Run, JSONL,
 };
 pub use servers::{free_port, owns_listener, spawn_on_free_port, Server};
 pub use tracewire_runtime::logging::testing::{parse_line, Line};

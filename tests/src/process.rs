@@ -331,3 +331,20 @@ pub fn start_frontend(
     let addr = p.wait_for_addr("frontend listening");
     (p, addr)
 }
+
+/// Runs one of `tests/tools/` under the test environment's Python with `args`; its stdout,
+/// the test failing with its stderr if it fails.
+pub fn python_tool(script: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let tool = repo_root().join("tests/tools").join(script);
+    let out = Command::new(python())
+        .arg(tool)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::Value;
 use tracewire_tests::{
-    binary, check_jsonl, check_jsonl_allow_open, python, repo_root, run, start_frontend,
+    binary, check_jsonl, check_jsonl_allow_open, python_tool, repo_root, run, start_frontend,
     start_worker, temp_dir, wait_until, HttpCall, Line, Process, Run, Server,
 };
 
@@ -53,23 +53,6 @@ fn created_spans(
         }
     }
     spans
-}
-
-/// Runs one of `tests/tools/` under the test environment's Python with `args`; its stdout,
-/// the test failing with its stderr if it fails.
-fn python_tool(script: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
-    let tool = repo_root().join("tests/tools").join(script);
-    let out = Command::new(python())
-        .arg(tool)
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The spans of an OTLP/JSON file as the official messages parse them.

@@ -33,14 +33,18 @@ from . import _tracewire
 from ._tracewire import Span
 
 __all__ = [
+    "CLIENT_LOGS_HEADER",
+    "CLIENT_LOGS_TOKEN_HEADER",
     "Finish",
     "Handler",
     "Span",
     "current_context",
     "init_logging",
     "inject",
+    "client_logs",
     "serve_worker",
     "span",
+    "with_client_logs",
 ]
 
 #: The span current in this context (an asyncio task, a thread), or None.
@@ -159,6 +163,77 @@ def current_context() -> Optional[Dict[str, Optional[str]]]:
     """``{"trace_id": …, "span_id": …, "x_request_id": …}`` of the current span (ids in
     lowercase hex, ``x_request_id`` None when the request had none), or None outside spans."""
     return _tracewire.context_of(_current.get())
+
+
+#: The request header asking for a request's own log lines back (SPEC §13), at a level.
+CLIENT_LOGS_HEADER = "x-tracewire-logs"
+#: The header carrying the token the server's ``DYN_LOG_CLIENT_TOKEN`` asks for.
+CLIENT_LOGS_TOKEN_HEADER = "x-tracewire-logs-token"
+
+_LOG_KEYS = ("time", "level", "message")
+
+
+def _as_dict(item: Any) -> Any:
+    """A parsed value as a dict: an OpenAI client's model (``to_dict``) or the value itself."""
+    to_dict = getattr(item, "to_dict", None)
+    return to_dict() if callable(to_dict) else item
+
+
+def _is_log_line(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(k in value for k in _LOG_KEYS)
+        and "choices" not in value
+    )
+
+
+def client_logs(answer: Any) -> list:
+    """The log lines a JSON answer carries in ``tracewire_logs`` (a dict, or an OpenAI client's
+    completion object), as dicts; ``[]`` when it has none."""
+    extra = getattr(answer, "model_extra", None)
+    if isinstance(extra, dict) and "tracewire_logs" in extra:
+        return list(extra["tracewire_logs"] or [])
+    answer = _as_dict(answer)
+    if isinstance(answer, dict):
+        return list(answer.get("tracewire_logs") or [])
+    return []
+
+
+def with_client_logs(stream: Any, on_log: Callable[[Dict[str, Any]], None]) -> Any:
+    """Reads a streamed answer asked with ``x-tracewire-logs``: calls ``on_log(line)`` for each
+    ``tracewire.log`` line and yields everything else, as vgi-rpc's client calls ``on_log``.
+
+    ``stream`` is an OpenAI client's stream (``client.chat.completions.create(...,
+    stream=True, extra_headers={CLIENT_LOGS_HEADER: "debug"})``, whose iteration hands the log
+    events over as chunk objects without ``choices``: they are taken out), or the lines of a
+    raw SSE body (``str`` or ``bytes``, as ``response.iter_lines()`` gives them), in which case
+    the ``data`` of the other events is yielded, parsed, up to ``[DONE]``."""
+    import json
+
+    event = None
+    for item in stream:
+        if isinstance(item, (bytes, str)):
+            line = item.decode() if isinstance(item, bytes) else item
+            line = line.rstrip("\r\n")
+            if not line:
+                event = None
+            elif line.startswith("event:"):
+                event = line[len("event:"):].strip()
+            elif line.startswith("data:"):
+                data = line[len("data:"):].strip()
+                if data == "[DONE]":
+                    return
+                value = json.loads(data)
+                if event == "tracewire.log":
+                    on_log(value)
+                else:
+                    yield value
+            continue
+        value = _as_dict(item)
+        if _is_log_line(value):
+            on_log(value)
+        else:
+            yield item
 
 
 def inject(headers: Dict[str, str]) -> Dict[str, str]:
