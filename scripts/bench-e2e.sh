@@ -9,7 +9,9 @@
 #   BENCH_TOGETHER=1 runs all the modes at once, each its own processes and load generator.
 #   modes: jsonl (no export), off (DYN_LOG=off), scoped (jsonl with request-scoped logging
 #   configured but not triggered: a request level, capture at DEBUG, a rate limit of 10^6/s),
-#   otlp-live, otlp-down, otlp-hung; nats and nats-off: jsonl and off on the NATS plane (the
+#   otlp-live, otlp-down, otlp-hung; client and client-off: jsonl and off with client logs
+#   allowed (DYN_LOG_CLIENT_LEVEL=debug) but not asked for; client-asking: every request asks
+#   for its lines at DEBUG (x-tracewire-logs); nats and nats-off: jsonl and off on the NATS plane (the
 #   worker found through etcd, called over NATS; needs nats-server and etcd, started here)
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
@@ -64,6 +66,10 @@ start() {
     nats) env+=("${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     nats-off) env+=(DYN_LOG=off "${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     scoped) env+=(DYN_LOG_REQUEST_LEVEL=debug DYN_LOG_CAPTURE=debug DYN_LOG_RATE_LIMIT=1000000) ;;
+    client) env+=(DYN_LOG_CLIENT_LEVEL=debug) ;;
+    client-off) env+=(DYN_LOG=off DYN_LOG_CLIENT_LEVEL=debug) ;;
+    client-asking) env+=(DYN_LOG_CLIENT_LEVEL=debug)
+      { cat "$lua"; echo 'wrk.headers["x-tracewire-logs"] = "debug"'; } > "$work/$i.lua" ;;
     otlp-live|otlp-hung)
       local flag=""; [ "$mode" = otlp-hung ] && flag=--hang
       python3 tests/tools/otlp_receiver.py --out "$work/$i.spans" $flag > "$work/$i.ready" &
@@ -97,7 +103,10 @@ snapshot() {
   [ -n "${wpids[$1]}" ] && wticks[$1]=$(cpu_ticks "${wpids[$1]}")
   return 0
 }
-load() { wrk -t2 -c64 -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$((18590 + 2 * $1))/v1/chat/completions" > "$work/$1.wrk"; }
+load() {
+  local script=$lua; [ -f "$work/$1.lua" ] && script="$work/$1.lua"
+  wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$((18590 + 2 * $1))/v1/chat/completions" > "$work/$1.wrk"
+}
 # Stops mode $1 and prints its row (ticks[] holds the CPU before the load).
 finish() {
   local i=$1 before=${ticks[$1]} wbefore=${wticks[$1]}

@@ -3,10 +3,12 @@
 //! HTTP and over etcd + NATS, from a Python engine too; within the permission, the token and the
 //! bounds; never another request's line, and never a line the caller did not ask for.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, python_tool, start_frontend, start_worker, temp_dir, wait_until, HttpCall, Line,
-    Process, Server,
+    binary, check_jsonl, python_tool, run, start_frontend, start_worker, temp_dir, wait_until,
+    HttpCall, Line, Process, Server,
 };
 
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -123,9 +125,13 @@ fn a_caller_gets_its_own_lines_from_the_frontend_and_the_worker_and_nobody_else_
     let plain = post(&addr, "plain", &[], STREAM);
     let (asking, plain) = (asking.finish(), plain.finish());
     assert_eq!((asking.status, plain.status), (200, 200));
+    let saved_stream = dir.join("answer.sse");
+    std::fs::write(&saved_stream, &asking.body).unwrap();
     let (asking, plain) = (events(&asking.body), events(&plain.body));
     let json = post(&addr, "json", &[ASK], JSON).finish();
     assert_eq!(json.status, 200, "{}", json.body);
+    let saved_json = dir.join("answer.json");
+    std::fs::write(&saved_json, &json.body).unwrap();
     let json = json.json();
     let plain_json = post(&addr, "plain-json", &[], JSON).finish().json();
     let (f, w) = (f.stop(), w.stop());
@@ -230,6 +236,24 @@ fn a_caller_gets_its_own_lines_from_the_frontend_and_the_worker_and_nobody_else_
         .all(|l| l["x_request_id"] == "json" && l["trace_id"] == trace_of(&f, "json").as_str()));
     assert!(plain_json.get("tracewire_logs").is_none());
     check_jsonl(&[&dir.join("frontend.log"), &dir.join("worker.log")]);
+
+    // tracewire-trace reads a saved answer: the stream's events and the JSON's array.
+    let trace = binary("tracewire-trace");
+    for (id, saved) in [("asking", &saved_stream), ("json", &saved_json)] {
+        let shown = run(
+            trace.to_str().unwrap(),
+            &["show", id, saved.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(shown.code, Some(0), "{id}: {}", shown.stderr);
+        for span in ["http-request", "handle_payload", "generation finished"] {
+            assert!(
+                shown.stdout.contains(span),
+                "{id}: {span} in\n{}",
+                shown.stdout
+            );
+        }
+    }
 }
 
 #[test]

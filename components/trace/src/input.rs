@@ -191,6 +191,37 @@ pub fn lines_of(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The lines in one line of a saved answer that asked for its lines (SPEC §13): the `data:` of
+/// an SSE event, each element of a JSON answer's `tracewire_logs`; SSE framing (`event:` lines,
+/// `data: [DONE]`) is no line at all. Any other line is itself.
+pub fn answer_lines(line: &[u8], mut each: impl FnMut(&[u8])) {
+    if line.starts_with(b"event:") {
+        return;
+    }
+    if let Some(data) = line.strip_prefix(b"data:") {
+        let data = data.trim_ascii_start();
+        if data != b"[DONE]" {
+            each(data);
+        }
+        return;
+    }
+    // Only an unescaped key can match: inside a string value the quotes are `\"`.
+    if line.starts_with(b"{") && memchr::memmem::find(line, br#""tracewire_logs":["#).is_some() {
+        #[derive(serde::Deserialize)]
+        struct Answer<'a> {
+            #[serde(borrow)]
+            tracewire_logs: Vec<&'a serde_json::value::RawValue>,
+        }
+        if let Ok(answer) = serde_json::from_slice::<Answer<'_>>(line) {
+            for log in answer.tracewire_logs {
+                each(log.get().as_bytes());
+            }
+            return;
+        }
+    }
+    each(line)
+}
+
 /// Calls `line` with each line of `reader`; [`each_block`] split.
 pub fn each_line(reader: impl Read, mut line: impl FnMut(&[u8])) -> io::Result<ReadEnd> {
     let mut lines = 0;
@@ -210,6 +241,36 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_saved_answers_lines_are_its_log_lines() {
+        let lines = |line: &[u8]| {
+            let mut out = Vec::new();
+            answer_lines(line, |l| out.push(String::from_utf8_lossy(l).into_owned()));
+            out
+        };
+        let log = r#"{"time":"t","level":"INFO","message":"m"}"#;
+        assert_eq!(
+            lines(b"event: tracewire.log"),
+            Vec::<String>::new(),
+            "framing"
+        );
+        assert_eq!(lines(format!("data: {log}").as_bytes()), [log]);
+        assert_eq!(lines(b"data: [DONE]"), Vec::<String>::new());
+        let answer = format!(r#"{{"id":"x","choices":[],"tracewire_logs":[{log},{log}]}}"#);
+        assert_eq!(
+            lines(answer.as_bytes()),
+            [log, log],
+            "a JSON answer's array"
+        );
+        let quoted = r#"{"time":"t","message":""tracewire_logs":[1]"}"#;
+        assert_eq!(
+            lines(quoted.as_bytes()),
+            [quoted],
+            "a value that only says it"
+        );
+        assert_eq!(lines(log.as_bytes()), [log], "a line is itself");
+    }
+
     use super::*;
 
     /// Reads of at most 7 bytes: every line spans reads.

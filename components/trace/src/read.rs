@@ -168,17 +168,19 @@ pub fn each_line_parallel<S: Send>(
                 let mut pending: Vec<Block> = (0..threads).map(|_| fresh(file)).collect();
                 let mut lines = 0u64;
                 let mut end = input::each_block(reader, |bytes| {
-                    for l in input::lines_of(bytes) {
+                    for raw in input::lines_of(bytes) {
                         lines += 1;
-                        let to = route(l) % threads;
-                        let block = &mut pending[to];
-                        block.bytes.extend_from_slice(l);
-                        block.bytes.push(b'\n');
-                        block.numbers.push(lines);
-                        if block.bytes.len() >= BLOCK_BYTES {
-                            let full = std::mem::replace(block, fresh(file));
-                            let _ = senders[to].send(full);
-                        }
+                        input::answer_lines(raw, |l| {
+                            let to = route(l) % threads;
+                            let block = &mut pending[to];
+                            block.bytes.extend_from_slice(l);
+                            block.bytes.push(b'\n');
+                            block.numbers.push(lines);
+                            if block.bytes.len() >= BLOCK_BYTES {
+                                let full = std::mem::replace(block, fresh(file));
+                                let _ = senders[to].send(full);
+                            }
+                        });
                     }
                 })
                 .map_err(unreadable)?;
@@ -234,9 +236,11 @@ pub fn each_line(
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return;
             }
-            if let Err(why) = line(*process, bytes) {
-                report.skip(why, path, n);
-            }
+            input::answer_lines(bytes, |l| {
+                if let Err(why) = line(*process, l) {
+                    report.skip(why, path, n);
+                }
+            });
         })
         .map_err(unreadable)?;
         report.end(path, end, n);

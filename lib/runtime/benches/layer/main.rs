@@ -201,6 +201,7 @@ fn request_scoped(n: u32) {
         request_level: Some(Level::DEBUG),
         capture: Some(CaptureConfig::at(Level::DEBUG)),
         rate_limit: Some(1_000_000_000),
+        ..ScopeConfig::default()
     };
     let scoped =
         Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&scoped, Memory)));
@@ -274,6 +275,7 @@ fn scoped() -> LoggingConfig {
         request_level: Some(Level::DEBUG),
         capture: Some(CaptureConfig::at(Level::DEBUG)),
         rate_limit: Some(1_000_000_000),
+        ..ScopeConfig::default()
     };
     scoped
 }

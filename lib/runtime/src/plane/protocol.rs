@@ -89,6 +89,37 @@ impl LogLine {
     }
 }
 
+impl PartialEq for LogLine {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+/// How a `log` message starts, as [`WorkerMessage::to_line`] writes it.
+const LOG_START: &[u8] = br#"{"type":"log","line":"#;
+
+impl WorkerMessage {
+    /// Reads one line (without its `\n`). A `log` message's line is taken as the bytes it is,
+    /// not parsed into values and written again (serde cannot hand a raw value through an
+    /// internally tagged enum): the line is still checked to be JSON.
+    pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
+        if let Some(rest) = line.strip_prefix(LOG_START) {
+            let raw = rest.strip_suffix(b"}").unwrap_or(rest);
+            let text = std::str::from_utf8(raw).map_err(serde::de::Error::custom)?;
+            let raw = serde_json::value::RawValue::from_string(text.to_owned())?;
+            return Ok(WorkerMessage::Log { line: LogLine(raw) });
+        }
+        serde_json::from_slice(line)
+    }
+
+    /// The message as one JSON line, `\n` included.
+    pub fn to_line(&self) -> bytes::Bytes {
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        line.push(b'\n');
+        line.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,36 +155,5 @@ mod tests {
         assert_eq!(read.json().as_bytes(), line, "1.50 stays 1.50");
         assert!(WorkerMessage::from_line(br#"{"type":"log","line":{"a":}"#).is_err());
         assert!(LogLine::new(b"not json").is_none());
-    }
-}
-
-impl PartialEq for LogLine {
-    fn eq(&self, other: &Self) -> bool {
-        self.json() == other.json()
-    }
-}
-
-/// How a `log` message starts, as [`WorkerMessage::to_line`] writes it.
-const LOG_START: &[u8] = br#"{"type":"log","line":"#;
-
-impl WorkerMessage {
-    /// Reads one line (without its `\n`). A `log` message's line is taken as the bytes it is,
-    /// not parsed into values and written again (serde cannot hand a raw value through an
-    /// internally tagged enum): the line is still checked to be JSON.
-    pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
-        if let Some(rest) = line.strip_prefix(LOG_START) {
-            let raw = rest.strip_suffix(b"}").unwrap_or(rest);
-            let text = std::str::from_utf8(raw).map_err(serde::de::Error::custom)?;
-            let raw = serde_json::value::RawValue::from_string(text.to_owned())?;
-            return Ok(WorkerMessage::Log { line: LogLine(raw) });
-        }
-        serde_json::from_slice(line)
-    }
-
-    /// The message as one JSON line, `\n` included.
-    pub fn to_line(&self) -> bytes::Bytes {
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
-        line.push(b'\n');
-        line.into()
     }
 }
