@@ -350,3 +350,69 @@ fn records_from_python_follow_their_requests_level_and_capture() {
     let held = failing.iter().find(|l| l.message == "held").expect("held");
     assert_eq!(held.fields["captured"], true);
 }
+
+#[test]
+fn a_caller_asking_gets_its_requests_lines_as_jsonl_in_either_format_and_only_those() {
+    use crate::subscriber::{client_logs, ClientLogs};
+    for format in [Format::Jsonl, Format::Readable] {
+        let config = LoggingConfig {
+            format,
+            scope: ScopeConfig {
+                client_level: Some(Level::DEBUG),
+                ..ScopeConfig::default()
+            },
+            ..jsonl()
+        };
+        let sink = MemorySink::default();
+        let layer = TracewireLayer::new(&config, sink.clone());
+        let mut gathered: Vec<Option<ClientLogs>> = Vec::new();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            let asking = request("asking", Some("user=ann,tracewire.logs=trace"));
+            let plain = request("plain", Some("tracewire.log=debug"));
+            for round in 0..2 {
+                for span in [&asking, &plain] {
+                    span.in_scope(|| {
+                        info_span!("engine", model = "m").in_scope(|| debug!(round, "detail"));
+                        trace!("finer");
+                        info!(round, "step");
+                    });
+                }
+            }
+            gathered = vec![client_logs(&asking), client_logs(&plain)];
+        });
+        let logs = gathered[0].as_ref().expect("the asking request's lines");
+        assert!(gathered[1].is_none(), "{format:?}: a request that did not ask");
+        assert_eq!(logs.level(), Level::DEBUG, "capped at client_level");
+        let lines: Vec<Line> = logs
+            .take()
+            .iter()
+            .map(|l| parse_line(std::str::from_utf8(l).unwrap()))
+            .collect();
+        let got: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| (l.level.as_str(), l.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("DEBUG", "detail"),
+                ("INFO", "step"),
+                ("DEBUG", "detail"),
+                ("INFO", "step")
+            ],
+            "{format:?}: its lines at DEBUG and above, in order"
+        );
+        assert!(lines.iter().all(|l| l.x_request_id.as_deref() == Some("asking")));
+        assert_eq!(lines[0].span(), "engine", "{format:?}");
+        let written = sink.lines().join("");
+        assert!(
+            !written.contains("detail"),
+            "{format:?}: the hidden DEBUG lines are not written"
+        );
+        assert_eq!(
+            written.matches("step").count(),
+            4,
+            "{format:?}: the filter's own lines are, once each"
+        );
+    }
+}
