@@ -381,7 +381,10 @@ fn a_caller_asking_gets_its_requests_lines_as_jsonl_in_either_format_and_only_th
             gathered = vec![client_logs(&asking), client_logs(&plain)];
         });
         let logs = gathered[0].as_ref().expect("the asking request's lines");
-        assert!(gathered[1].is_none(), "{format:?}: a request that did not ask");
+        assert!(
+            gathered[1].is_none(),
+            "{format:?}: a request that did not ask"
+        );
         assert_eq!(logs.level(), Level::DEBUG, "capped at client_level");
         let lines: Vec<Line> = logs
             .take()
@@ -402,7 +405,9 @@ fn a_caller_asking_gets_its_requests_lines_as_jsonl_in_either_format_and_only_th
             ],
             "{format:?}: its lines at DEBUG and above, in order"
         );
-        assert!(lines.iter().all(|l| l.x_request_id.as_deref() == Some("asking")));
+        assert!(lines
+            .iter()
+            .all(|l| l.x_request_id.as_deref() == Some("asking")));
         assert_eq!(lines[0].span(), "engine", "{format:?}");
         let written = sink.lines().join("");
         assert!(
