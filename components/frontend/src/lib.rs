@@ -478,10 +478,9 @@ impl LogEvents<'_> {
         let Some(logs) = &self.logs else {
             return Ok(());
         };
-        for line in logs.take() {
-            self.tx.send(Self::event(&line)).await.map_err(drop)?;
-        }
-        Ok(())
+        logs.send_to(self.tx, |line| Some(Self::event(line)))
+            .await
+            .map_err(drop)
     }
 
     /// Sends the last lines and, if any were dropped, the closing `client logs truncated`.
@@ -497,10 +496,7 @@ impl LogEvents<'_> {
 
     /// Waits until a line is gathered; never, when the caller did not ask.
     async fn added(&self) {
-        match &self.logs {
-            Some(logs) => logs.added().await,
-            None => std::future::pending().await,
-        }
+        ClientLogs::added_to(self.logs.as_ref()).await
     }
 }
 

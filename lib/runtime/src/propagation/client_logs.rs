@@ -26,11 +26,19 @@ pub fn ask_client_logs(
     carrier: &(impl Extractor + ?Sized),
     remote: &mut RemoteContext,
 ) -> Option<String> {
+    let asked = carrier.get_all(CLIENT_LOGS_HEADER);
+    let smuggled = remote
+        .baggage
+        .as_deref()
+        .is_some_and(|b| b.contains(CLIENT_MEMBER));
+    // The usual request: no ask and no member to drop, its baggage passed on as it came.
+    if asked.is_empty() && !smuggled {
+        return None;
+    }
     let kept = remote
         .baggage
         .as_deref()
         .map(|b| without_member(b, CLIENT_MEMBER));
-    let asked = carrier.get_all(CLIENT_LOGS_HEADER);
     let Some(asked) = asked.first() else {
         remote.baggage = kept.filter(|b| !b.is_empty()).map(Arc::from);
         return None;

@@ -220,12 +220,10 @@ impl Lines<'_> {
         let Some(logs) = &self.logs else {
             return Ok(());
         };
-        for line in logs.take() {
-            if let Some(line) = LogLine::new(&line) {
-                self.tx.send(WorkerMessage::Log { line }.to_line()).await?;
-            }
-        }
-        Ok(())
+        logs.send_to(self.tx, |line| {
+            LogLine::new(line).map(|line| WorkerMessage::Log { line }.to_line())
+        })
+        .await
     }
 
     /// Sends the lines, how many were dropped, then `message`, the answer's last.
@@ -242,10 +240,7 @@ impl Lines<'_> {
 
     /// Waits until a line is gathered; never, when the caller did not ask.
     async fn added(&self) {
-        match &self.logs {
-            Some(logs) => logs.added().await,
-            None => std::future::pending().await,
-        }
+        ClientLogs::added_to(self.logs.as_ref()).await
     }
 }
 

@@ -173,6 +173,30 @@ impl ClientLogs {
     pub async fn added(&self) {
         self.0.added.notified().await
     }
+
+    /// [`added`](Self::added) for a request that may not have asked: never, when it did not.
+    pub async fn added_to(logs: Option<&ClientLogs>) {
+        match logs {
+            Some(logs) => logs.added().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Sends the lines added since the last call to `tx`, each as `encode` frames it (`None`:
+    /// not sent), oldest first, under the channel's back-pressure; `Err` once the receiver
+    /// has gone.
+    pub async fn send_to(
+        &self,
+        tx: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+        encode: impl Fn(&[u8]) -> Option<bytes::Bytes>,
+    ) -> Result<(), tokio::sync::mpsc::error::SendError<bytes::Bytes>> {
+        for line in self.take() {
+            if let Some(frame) = encode(&line) {
+                tx.send(frame).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
