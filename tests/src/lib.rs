@@ -20,7 +20,7 @@ pub use http::{chat, http, try_http, HttpCall, HttpResponse, CHAT, REFERENCE_CHA
 pub use jsonl::{
     check_jsonl, check_jsonl_allow_open, json_lines, json_objects, lines_with, span_event,
 };
-pub use otlp::{certificates, start_exporting, Exporting, Receiver, ReceiverOptions};
+pub use otlp::{certificates, self_signed, start_exporting, Exporting, Receiver, ReceiverOptions};
 pub use process::{
     binary, clean_env, python, python_tool, run, start_frontend, start_worker, Process, Run, JSONL,
 };

@@ -4,7 +4,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
 };
 
 use serde_json::{Map, Value};
@@ -38,6 +38,26 @@ pub struct ReceiverOptions {
     pub mtls: bool,
     /// Require `authorization: Bearer <token>`.
     pub token: Option<String>,
+}
+
+/// Writes the certificate most collector guides make into `dir` as `server.pem` and
+/// `server.key` (the names `--tls DIR` serves): self-signed by openssl, for `localhost` and
+/// `127.0.0.1`, and `CA:TRUE` (openssl's default for `req -x509`). Returns `dir`.
+pub fn self_signed(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("certificate directory");
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(dir.join("server.key"))
+        .arg("-out")
+        .arg(dir.join("server.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl req -x509 failed");
+    dir.to_path_buf()
 }
 
 /// Writes a test CA, a server certificate for 127.0.0.1 and a client certificate into `dir`

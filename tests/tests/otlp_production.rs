@@ -12,8 +12,8 @@ use std::{
 
 use serde_json::{Map, Value};
 use tracewire_tests::{
-    binary, certificates, http, json_lines, lines_with, run, start_exporting, temp_dir, Exporting,
-    Line, Process, Receiver, ReceiverOptions, CHAT,
+    binary, certificates, http, json_lines, lines_with, run, self_signed, start_exporting,
+    temp_dir, Exporting, Line, Process, Receiver, ReceiverOptions, CHAT,
 };
 
 const ONE_WORD: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "hello"}]}"#;
@@ -126,6 +126,89 @@ fn tls_with_a_private_ca_and_an_api_key_for_both_protocols_and_no_secret_in_any_
         .map(|s| s["protocol"].as_str().unwrap())
         .collect();
     assert!(protocols.contains(&"grpc") && protocols.contains(&"http/protobuf"));
+}
+
+/// The time of a line.
+fn at(line: &Line) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(&line.time).unwrap()
+}
+
+#[test]
+fn a_self_signed_collector_certificate_is_trusted_as_itself_and_a_wrong_one_warns_at_once() {
+    let dir = temp_dir("otlp-self-signed");
+    let collector = self_signed(&dir.join("collector"));
+    let other = self_signed(&dir.join("other"));
+    let receiver = Receiver::start_with(
+        &dir,
+        ReceiverOptions {
+            tls: Some(collector.clone()),
+            ..ReceiverOptions::default()
+        },
+    );
+    let pinned = collector.join("server.pem");
+    let wrong = other.join("server.pem");
+    for protocol in ["grpc", "http/protobuf"] {
+        let endpoint = receiver.endpoint(protocol);
+        // The collector's own certificate, given as the CA file (the base and a per-signal
+        // variable): trusted as itself.
+        for variable in [
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        ] {
+            let d = start_exporting(
+                &dir,
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                    (variable, pinned.to_str().unwrap()),
+                ],
+            );
+            chat(&d.addr, 1);
+            let ids = stop_without_loss(d, protocol);
+            let spans = receiver.spans();
+            assert_eq!(ids.len(), 2);
+            for id in ids {
+                assert!(
+                    spans.iter().any(|s| s["span_id"] == id.as_str()),
+                    "{protocol} {variable}: span {id} not received"
+                );
+            }
+        }
+        // Another self-signed certificate: not the one the collector presents, so the spans
+        // are lost, and the first failure is a WARN with the reason at once, not at the next
+        // report or at shutdown.
+        let before = receiver.spans().len();
+        let mut d = start_exporting(
+            &dir,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", wrong.to_str().unwrap()),
+            ],
+        );
+        chat(&d.addr, 1);
+        let warn = d.frontend.wait_for_line("OTLP export is failing; retrying");
+        let served = d.frontend.wait_for_line("request completed");
+        let late = (at(&warn) - at(&served)).num_milliseconds();
+        assert!(
+            late < otlp_report_every_ms(),
+            "{protocol}: the first failure is reported at once, not {late} ms later"
+        );
+        let reason = warn.fields["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("invalid peer certificate"),
+            "{protocol}: the reason is the certificate: {reason}"
+        );
+        let f = d.frontend.stop();
+        drop(d.worker.stop());
+        assert_eq!(lines_with(&f, "OTLP export lost spans", None).len(), 1);
+        assert_eq!(receiver.spans().len(), before, "{protocol}");
+    }
+}
+
+/// How often losses are reported after the first: the first report must come sooner.
+fn otlp_report_every_ms() -> i64 {
+    tracewire_runtime::otlp::REPORT_EVERY.as_millis() as i64
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub mod propagation;
 pub mod serve;
 pub mod settings;
 pub mod subscriber;
+pub mod tls;
 pub mod trace;
 pub mod wire;
 

@@ -4,11 +4,15 @@
 //! `OTEL_EXPORTER_OTLP_*` transport setting has a `_TRACES_` and a `_LOGS_` variant that
 //! overrides it for one signal ([`OtlpConfig::resolve`]); a signal's endpoint is used as is.
 
-use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 use serde::Deserialize;
 
-use crate::settings::{keyword, number_in, percent_decode, Origin, Rejected};
+pub use crate::settings::FileSetting;
+use crate::{
+    settings::{keyword, number_in, percent_decode, Rejected},
+    tls::TlsFiles,
+};
 
 /// The wire protocol to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,15 +79,6 @@ impl fmt::Debug for Headers {
     }
 }
 
-/// A file path and where it was set, so that an unreadable file is an error naming both.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileSetting {
-    /// The path as given.
-    pub path: PathBuf,
-    /// The variable or file:line that named it.
-    pub origin: Origin,
-}
-
 /// How spans or log records reach the collector. In [`OtlpConfig::base`] these are the
 /// `OTEL_EXPORTER_OTLP_*` settings; in [`OtlpConfig::traces`] and [`OtlpConfig::logs`], the
 /// per-signal ones that override them. `None` is "not set here".
@@ -143,6 +138,17 @@ pub struct Resolved {
     pub client_certificate: Option<FileSetting>,
     /// The key of the client certificate.
     pub client_key: Option<FileSetting>,
+}
+
+impl Resolved {
+    /// The TLS files of this signal.
+    pub fn tls_files(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.certificate.clone(),
+            client_certificate: self.client_certificate.clone(),
+            client_key: self.client_key.clone(),
+        }
+    }
 }
 
 /// Resolved OTLP settings.

@@ -5,7 +5,8 @@
 //! retried with exponential backoff and jitter, honouring `Retry-After` and gRPC `RetryInfo`
 //! (the exporter's own retry, given a budget of [`RETRY_BUDGET`] per batch), while spans keep
 //! queueing; when the queue is full they are dropped and counted without being built. Losses
-//! and failing attempts are reported at WARN at most once per [`REPORT_EVERY`].
+//! and failing attempts are reported at WARN: the first at once, then at most once per
+//! [`REPORT_EVERY`].
 
 use std::{
     collections::HashMap,
@@ -304,12 +305,16 @@ impl SpanExporter for SpanExport {
     }
 }
 
-/// Reports, at most once per [`REPORT_EVERY`], new losses of `what` (spans or log records) and
-/// attempts that failed since the last report while the export is being retried.
+/// Reports new losses of `what` (spans or log records) and attempts that failed since the last
+/// report while the export is being retried: the first problem of the run at once (a wrong
+/// certificate shows within a second of the first export), then at most once per
+/// [`REPORT_EVERY`].
 pub(crate) async fn report_losses(stats: Arc<ExportStats>, what: &'static str) {
     let (mut dropped, mut failed, mut attempts) = (0, 0, 0);
+    stats.problem.notified().await;
     let mut tick = tokio::time::interval(REPORT_EVERY);
     loop {
+        // The first tick is at once: the first problem's report.
         tick.tick().await;
         let (d, f, a) = (
             stats.dropped.load(Ordering::Relaxed),

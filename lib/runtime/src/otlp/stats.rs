@@ -18,6 +18,9 @@ pub(crate) struct ExportStats {
     /// exporter's own errors say "network error" and come only once retrying gives up.
     transport: Mutex<Option<String>>,
     pub(crate) transport_errors: AtomicU64,
+    /// Woken at each problem (a failed attempt or a lost batch): the reporter waits on it for
+    /// the first one, so that it is a WARN at once rather than at the next report.
+    pub(crate) problem: tokio::sync::Notify,
 }
 
 impl ExportStats {
@@ -34,6 +37,7 @@ impl ExportStats {
             .last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(message);
+        self.problem.notify_one();
     }
 
     /// An attempt failed for `reason`; the export may still be retried.
@@ -43,6 +47,7 @@ impl ExportStats {
             .transport
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(reason.to_owned());
+        self.problem.notify_one();
     }
 
     /// The last export error, if any.

@@ -5,29 +5,34 @@
 use std::io;
 
 use super::{
+    client::error_chain,
     distributed::{DistributedConfig, EndpointName},
     etcd::{self, Discovery},
     nats::{self, Connection},
+    security::shown_url,
     PlaneClient,
 };
+
 
 /// Connects to NATS as `client_name`, then to etcd.
 pub async fn connect(
     config: &DistributedConfig,
     client_name: &str,
 ) -> io::Result<(Connection, etcd_client::Client)> {
-    let nats = nats::connect(&config.nats_server, client_name)
+    let nats = nats::connect(&config.nats_server, client_name, &config.nats_security)
         .await
         .map_err(|e| {
             io::Error::other(format!(
-                "cannot connect to NATS at {}: {e}",
-                config.nats_server
+                "cannot connect to NATS at {}: {}",
+                shown_url(&config.nats_server),
+                error_chain(&e)
             ))
         })?;
     let etcd = etcd::connect(config).await.map_err(|e| {
         io::Error::other(format!(
-            "cannot connect to etcd at {:?}: {e}",
-            config.etcd_endpoints
+            "cannot connect to etcd at {}: {}",
+            config.etcd_endpoints.join(","),
+            error_chain(&e)
         ))
     })?;
     Ok((nats, etcd))

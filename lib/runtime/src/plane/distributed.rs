@@ -1,23 +1,28 @@
 //! The distributed runtime's settings and names (SPEC §10): `ETCD_ENDPOINTS` and `NATS_SERVER`
-//! (both or neither), `DYN_LEASE_TTL_S`; the etcd key and the NATS subject of an instance, and
+//! (both or neither), their TLS and credentials (`security`), `DYN_LEASE_TTL_S`; the etcd key and the NATS subject of an instance, and
 //! what its key holds.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::security::{EtcdSecurity, NatsSecurity};
 use crate::settings::{
     env::{self, Lookup},
     ConfigError, Origin,
 };
 
-/// Where the distributed runtime's servers are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the distributed runtime's servers are, and how to connect to them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DistributedConfig {
-    /// etcd endpoints (`http://host:port`).
+    /// etcd endpoints (`http://host:port` or `https://host:port`).
     pub etcd_endpoints: Vec<String>,
-    /// The NATS server (`nats://host:port`).
+    /// etcd's TLS and user.
+    pub etcd_security: EtcdSecurity,
+    /// The NATS server (`nats://host:port` or `tls://host:port`).
     pub nats_server: String,
+    /// NATS's TLS and credentials.
+    pub nats_security: NatsSecurity,
     /// A worker's lease: its key disappears this long after the worker stops renewing it.
     pub lease_ttl: Duration,
 }
@@ -81,9 +86,13 @@ impl DistributedConfig {
                 }
             },
         };
+        let etcd_security = EtcdSecurity::from_lookup(lookup, &etcd_endpoints)?;
+        let nats_security = NatsSecurity::from_lookup(lookup, &nats_server)?;
         Ok(Some(DistributedConfig {
             etcd_endpoints,
+            etcd_security,
             nats_server,
+            nats_security,
             lease_ttl,
         }))
     }

@@ -24,12 +24,17 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause before trying etcd again after it failed.
 const RETRY: Duration = Duration::from_millis(500);
 
-/// Connects to etcd (the connection itself reconnects while the process runs).
+/// Connects to etcd with its TLS and user (the connection itself reconnects while the process
+/// runs; with a user, an expired token is renewed).
 pub async fn connect(config: &DistributedConfig) -> Result<Client, etcd_client::Error> {
     let options = ConnectOptions::new()
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_timeout(CALL_TIMEOUT)
         .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+    let options = config
+        .etcd_security
+        .apply(options)
+        .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))?;
     Client::connect(&config.etcd_endpoints, Some(options)).await
 }
 

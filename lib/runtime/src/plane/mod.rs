@@ -8,7 +8,8 @@
 //! - [`worker`] is the other side, for any [`worker::Engine`]: the `handle_payload` span and the
 //!   protocol, carried by [`http`]'s routes and [`nats`]'s subscription; [`run_worker`] serves
 //!   a worker process over both.
-//! - [`distributed`] has the distributed runtime's settings and names (SPEC §10), [`etcd`] the
+//! - [`distributed`] has the distributed runtime's settings and names (SPEC §10), [`security`]
+//!   their TLS and credentials, [`etcd`] the
 //!   registration under a lease and the discovery, [`connect`](mod@connect) the setup both
 //!   binaries use.
 //!
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod nats;
 mod protocol;
 mod run;
+pub mod security;
 mod timing;
 mod transport;
 pub mod worker;

@@ -43,6 +43,32 @@ pub const ETCD_ENDPOINTS: &str = "ETCD_ENDPOINTS";
 pub const NATS_SERVER: &str = "NATS_SERVER";
 /// Seconds of a worker's etcd lease.
 pub const DYN_LEASE_TTL_S: &str = "DYN_LEASE_TTL_S";
+/// The CA certificates (PEM) that verify the NATS server.
+pub const NATS_TLS_CA: &str = "NATS_TLS_CA";
+/// The client certificate (PEM) for NATS mutual TLS.
+pub const NATS_TLS_CLIENT_CERT: &str = "NATS_TLS_CLIENT_CERT";
+/// The client certificate's key (PEM) for NATS mutual TLS.
+pub const NATS_TLS_CLIENT_KEY: &str = "NATS_TLS_CLIENT_KEY";
+/// NATS user (with `NATS_AUTH_PASSWORD`).
+pub const NATS_AUTH_USERNAME: &str = "NATS_AUTH_USERNAME";
+/// NATS password (with `NATS_AUTH_USERNAME`).
+pub const NATS_AUTH_PASSWORD: &str = "NATS_AUTH_PASSWORD";
+/// NATS token.
+pub const NATS_AUTH_TOKEN: &str = "NATS_AUTH_TOKEN";
+/// NATS nkey seed (`SU…`).
+pub const NATS_AUTH_NKEY: &str = "NATS_AUTH_NKEY";
+/// A NATS `.creds` file (user JWT and nkey seed).
+pub const NATS_AUTH_CREDENTIALS_FILE: &str = "NATS_AUTH_CREDENTIALS_FILE";
+/// The CA certificates (PEM) that verify the etcd servers.
+pub const ETCD_AUTH_CA: &str = "ETCD_AUTH_CA";
+/// The client certificate (PEM) for etcd.
+pub const ETCD_AUTH_CLIENT_CERT: &str = "ETCD_AUTH_CLIENT_CERT";
+/// The client certificate's key (PEM) for etcd.
+pub const ETCD_AUTH_CLIENT_KEY: &str = "ETCD_AUTH_CLIENT_KEY";
+/// etcd user (with `ETCD_AUTH_PASSWORD`).
+pub const ETCD_AUTH_USERNAME: &str = "ETCD_AUTH_USERNAME";
+/// etcd password (with `ETCD_AUTH_USERNAME`).
+pub const ETCD_AUTH_PASSWORD: &str = "ETCD_AUTH_PASSWORD";
 
 /// How many HTTP connections a server serves at once.
 pub const DYN_HTTP_MAX_CONNECTIONS: &str = "DYN_HTTP_MAX_CONNECTIONS";
@@ -153,6 +179,19 @@ pub const ALL: &[&str] = &[
     ETCD_ENDPOINTS,
     NATS_SERVER,
     DYN_LEASE_TTL_S,
+    NATS_TLS_CA,
+    NATS_TLS_CLIENT_CERT,
+    NATS_TLS_CLIENT_KEY,
+    NATS_AUTH_USERNAME,
+    NATS_AUTH_PASSWORD,
+    NATS_AUTH_TOKEN,
+    NATS_AUTH_NKEY,
+    NATS_AUTH_CREDENTIALS_FILE,
+    ETCD_AUTH_CA,
+    ETCD_AUTH_CLIENT_CERT,
+    ETCD_AUTH_CLIENT_KEY,
+    ETCD_AUTH_USERNAME,
+    ETCD_AUTH_PASSWORD,
     DYN_HTTP_MAX_CONNECTIONS,
     DYN_SYSTEM_PORT,
     DYN_SYSTEM_HOST,

@@ -27,6 +27,25 @@ impl fmt::Display for Origin {
     }
 }
 
+/// A file path and where it was set, so that an unreadable file is an error naming both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSetting {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The variable or file:line that named it.
+    pub origin: Origin,
+}
+
+impl FileSetting {
+    /// `path`, named by the variable `name`.
+    pub fn env(name: &'static str, path: impl Into<PathBuf>) -> Self {
+        FileSetting {
+            path: path.into(),
+            origin: Origin::Env(name),
+        }
+    }
+}
+
 /// A configuration value that is not accepted, or a TOML file that cannot be read or parsed. Its
 /// `Display` is one line that names the culprit.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ mod secret;
 mod table;
 mod value;
 
-pub use error::{ConfigError, Origin};
+pub use error::{ConfigError, FileSetting, Origin};
 pub use file::{read_config_file, MAX_CONFIG_BYTES};
 pub use parse::{percent_decode, TomlSource};
 pub use secret::Secret;

@@ -7,7 +7,7 @@ use async_nats::{Client, ConnectOptions, Event};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::wire;
+use crate::{plane::security::NatsSecurity, wire};
 
 /// The target of the NATS plane's own lines (connection events, the subscription), as before
 /// the plane had a folder per transport.
@@ -27,9 +27,14 @@ pub struct Connection {
     pub losses: watch::Receiver<u64>,
 }
 
-/// Connects to the NATS server as `name`; disconnections and reconnections are logged and
-/// counted.
-pub async fn connect(url: &str, name: &str) -> Result<Connection, async_nats::ConnectError> {
+/// Connects to the NATS server as `name`, with `security`'s TLS and credentials;
+/// disconnections and reconnections are logged and counted. A server that refuses the
+/// credentials later (an expired JWT) is a WARN, and the client keeps reconnecting.
+pub async fn connect(
+    url: &str,
+    name: &str,
+    security: &NatsSecurity,
+) -> Result<Connection, async_nats::ConnectError> {
     let (lost, losses) = watch::channel(0_u64);
     let options = ConnectOptions::new()
         .name(name)
@@ -46,10 +51,19 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, async_nats::Co
                     Event::Connected => {
                         info!(target: NATS_TARGET, "NATS connection (re)established")
                     }
+                    Event::ClientError(e) => {
+                        warn!(target: NATS_TARGET, error = %e, "NATS client error; reconnecting")
+                    }
+                    Event::ServerError(e) => {
+                        warn!(target: NATS_TARGET, error = %e, "NATS server error")
+                    }
                     other => debug!(target: wire::TRANSPORT, event = %other, "NATS event"),
                 }
             }
         });
+    let options = security.apply(url, options).map_err(|e| {
+        async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::Tls, e)
+    })?;
     let client = async_nats::connect_with_options(url, options).await?;
     Ok(Connection { client, losses })
 }
