@@ -206,9 +206,11 @@ fn a_self_signed_collector_certificate_is_trusted_as_itself_and_a_wrong_one_warn
     }
 }
 
-/// How often losses are reported after the first: the first report must come sooner.
+/// Half the time between reports: the first problem must be reported well before the first
+/// scheduled report would have come (at `REPORT_EVERY` after startup, the request a second or
+/// so after startup), not merely before the next one.
 fn otlp_report_every_ms() -> i64 {
-    tracewire_runtime::otlp::REPORT_EVERY.as_millis() as i64
+    tracewire_runtime::otlp::REPORT_EVERY.as_millis() as i64 / 2
 }
 
 #[test]

@@ -91,6 +91,9 @@ const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 pub(crate) struct Connector {
     inner: HttpsConnector<HttpConnector>,
     stats: Arc<ExportStats>,
+    /// Connect with TLS whatever the URI's scheme: tonic is given `http://` (see
+    /// [`grpc_channel`]).
+    always_tls: bool,
 }
 
 impl Connector {
@@ -114,7 +117,11 @@ impl Connector {
         } else {
             builder.enable_http1().wrap_connector(http)
         };
-        Connector { inner, stats }
+        Connector {
+            inner,
+            stats,
+            always_tls: false,
+        }
     }
 }
 
@@ -142,6 +149,10 @@ impl tower_service::Service<http::Uri> for Connector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let uri = match self.always_tls {
+            true => with_scheme(uri, http::uri::Scheme::HTTPS),
+            false => uri,
+        };
         let connecting = self.inner.call(uri);
         let stats = self.stats.clone();
         Box::pin(async move {
@@ -153,6 +164,13 @@ impl tower_service::Service<http::Uri> for Connector {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `uri` with `scheme`.
+fn with_scheme(uri: http::Uri, scheme: http::uri::Scheme) -> http::Uri {
+    let mut parts = uri.into_parts();
+    parts.scheme = Some(scheme);
+    http::Uri::from_parts(parts).unwrap_or_else(|_| http::Uri::default())
+}
 
 /// An error and its sources on one line: "connect: invalid peer certificate: UnknownIssuer".
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -171,12 +189,23 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// The gRPC channel to `url`: tonic's, over [`Connector`] (so TLS is ours, not tonic's), each
 /// call bounded by `timeout`. Connects on first use: startup never waits for the collector.
+///
+/// tonic is built with its own TLS (etcd-client's TLS is tonic's), and then refuses an
+/// `https://` URI it has no TLS configuration for, after our connector did the handshake. So it
+/// is given the URL as `http://`, and the connector does TLS for it all the same.
 pub(crate) fn grpc_channel(
     url: &str,
     timeout: Duration,
-    connector: Connector,
+    mut connector: Connector,
 ) -> Result<tonic::transport::Channel, String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+    let url = match url.strip_prefix("https://") {
+        Some(rest) => {
+            connector.always_tls = true;
+            format!("http://{rest}")
+        }
+        None => url.to_owned(),
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(url)
         .map_err(|e| error_chain(&e))?
         .timeout(timeout)
         .connect_timeout(timeout);
