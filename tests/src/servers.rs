@@ -79,9 +79,43 @@ pub struct Server {
     args: Vec<String>,
     port: u16,
     log: PathBuf,
+    scheme: &'static str,
 }
 
 impl Server {
+    /// nats-server on a free port with this configuration (a `listen` line is added); `tls`
+    /// when it has a `tls` block, for its URL's scheme.
+    pub fn nats_with(dir: &Path, name: &str, conf: &str, tls: bool) -> Server {
+        let port = free_port();
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, format!("listen: 127.0.0.1:{port}\n{conf}\n")).expect("conf");
+        let args = vec!["-c".into(), path.display().to_string()];
+        Server::start_as(
+            "nats-server",
+            args,
+            port,
+            dir.join(format!("{name}.log")),
+            if tls { "tls" } else { "nats" },
+        )
+    }
+
+    /// A one-member etcd cluster serving clients over TLS with `certs` (`ca.pem`, `server.pem`,
+    /// `server.key`, as `certificates` writes them), client certificates of that CA required.
+    pub fn etcd_tls(dir: &Path, certs: &Path) -> Server {
+        Server::etcd_as(dir, "https", |args| {
+            let file = |f: &str| certs.join(f).display().to_string();
+            args.extend([
+                "--cert-file".into(),
+                file("server.pem"),
+                "--key-file".into(),
+                file("server.key"),
+                "--trusted-ca-file".into(),
+                file("ca.pem"),
+                "--client-cert-auth".into(),
+            ]);
+        })
+    }
+
     /// nats-server on a free port.
     pub fn nats(dir: &Path) -> Server {
         let port = free_port();
@@ -96,8 +130,12 @@ impl Server {
 
     /// A one-member etcd cluster on free ports, its data in `dir/etcd`.
     pub fn etcd(dir: &Path) -> Server {
+        Server::etcd_as(dir, "http", |_| {})
+    }
+
+    fn etcd_as(dir: &Path, scheme: &'static str, more: impl FnOnce(&mut Vec<String>)) -> Server {
         let (client, peer) = (free_port(), free_port());
-        let client_url = format!("http://127.0.0.1:{client}");
+        let client_url = format!("{scheme}://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
         let args = vec![
             "--name".into(),
@@ -115,16 +153,34 @@ impl Server {
             "--initial-cluster".into(),
             format!("test={peer_url}"),
         ];
-        Server::start("etcd", args, client, dir.join("etcd.log"))
+        let mut args = args;
+        more(&mut args);
+        Server::start_as("etcd", args, client, dir.join("etcd.log"), scheme)
     }
 
     fn start(program: &'static str, args: Vec<String>, port: u16, log: PathBuf) -> Server {
+        let scheme = if program == "nats-server" {
+            "nats"
+        } else {
+            "http"
+        };
+        Server::start_as(program, args, port, log, scheme)
+    }
+
+    fn start_as(
+        program: &'static str,
+        args: Vec<String>,
+        port: u16,
+        log: PathBuf,
+        scheme: &'static str,
+    ) -> Server {
         let mut server = Server {
             child: None,
             program,
             args,
             port,
             log,
+            scheme,
         };
         server.run();
         server
@@ -154,14 +210,9 @@ impl Server {
         self.child = Some(child);
     }
 
-    /// Its URL: `nats://127.0.0.1:<port>` or `http://127.0.0.1:<port>`.
+    /// Its URL: `nats://`, `tls://`, `http://` or `https://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        let scheme = if self.program == "nats-server" {
-            "nats"
-        } else {
-            "http"
-        };
-        format!("{scheme}://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// Stops it (SIGKILL) and waits for it to exit.

@@ -44,6 +44,11 @@ pub async fn discover(config: &DistributedConfig, name: EndpointName) -> io::Res
     let (nats, etcd) = connect(config, "tracewire-frontend").await?;
     let discovery = Discovery::start(etcd, name.clone())
         .await
-        .map_err(|e| io::Error::other(format!("cannot list the instances in etcd: {e}")))?;
+        .map_err(|e| {
+            io::Error::other(format!(
+                "cannot list the instances in etcd at {}: {e}",
+                config.etcd_endpoints.join(",")
+            ))
+        })?;
     Ok(PlaneClient::distributed(nats, discovery, name))
 }

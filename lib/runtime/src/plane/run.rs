@@ -51,7 +51,12 @@ pub async fn run_worker(
     let registered =
         etcd::Registered::register(etcd_client, &distributed, name, config.model.clone())
             .await
-            .map_err(|e| std::io::Error::other(format!("cannot register in etcd: {e}")))?;
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "cannot register in etcd at {}: {e}",
+                    distributed.etcd_endpoints.join(",")
+                ))
+            })?;
     let instance = registered.current();
     let config = WorkerConfig {
         instance_id: Some(instance.borrow().instance_id),

@@ -33,6 +33,11 @@ pub const QUIET_DEFAULTS: &[(&str, LevelFilter)] = &[
     ("opentelemetry_sdk", LevelFilter::WARN),
     ("opentelemetry-otlp", LevelFilter::WARN),
     ("opentelemetry_otlp", LevelFilter::WARN),
+    // async-nats's connector writes an ERROR of its own for every refused or failed connection
+    // attempt ("authorization violation", without the server); the plane reports each one, with
+    // the server: at startup as the one ERROR that ends the process, later as a WARN and a
+    // reconnect (`plane::nats::connect`'s event callback). `DYN_LOG=async_nats=debug` shows them.
+    ("async_nats::connector", LevelFilter::OFF),
 ];
 
 const LEVELS_ACCEPTED: &str = "expected one of error, warn, info, debug, trace, off";
