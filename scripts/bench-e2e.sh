@@ -12,7 +12,9 @@
 #   otlp-live, otlp-down, otlp-hung; client and client-off: jsonl and off with client logs
 #   allowed (DYN_LOG_CLIENT_LEVEL=debug) but not asked for; client-asking: every request asks
 #   for its lines at DEBUG (x-tracewire-logs); nats and nats-off: jsonl and off on the NATS plane (the
-#   worker found through etcd, called over NATS; needs nats-server and etcd, started here)
+#   worker found through etcd, called over NATS; needs nats-server and etcd, started here);
+#   nats-tls: jsonl on the NATS plane with mutual TLS and a token (python3 with cryptography
+#   makes the certificates)
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
 set -euo pipefail
@@ -55,6 +57,20 @@ if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
   done
   sleep 1
   cluster_env=(ETCD_ENDPOINTS=http://127.0.0.1:18571 NATS_SERVER=nats://127.0.0.1:18570)
+  # nats-tls: a second nats-server on the same etcd, with mutual TLS (certificates made by the
+  # OTLP receiver's gen-certs) and a token, as a production fleet runs it.
+  if printf '%s\n' "${modes[@]}" | grep -qx 'nats-tls'; then
+    python3 tests/tools/otlp_receiver.py gen-certs "$work/certs" > /dev/null
+    printf 'listen: 127.0.0.1:18573\ntls { cert_file: "%s" key_file: "%s" ca_file: "%s" verify: true }\nauthorization { token: "bench-token" }\n' \
+      "$work/certs/server.pem" "$work/certs/server.key" "$work/certs/ca.pem" > "$work/nats-tls.conf"
+    nats-server -c "$work/nats-tls.conf" > "$work/nats-tls.log" 2>&1 &
+    nats_tls_pid=$!
+    trap 'kill $nats_pid $etcd_pid $nats_tls_pid 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/18573") 2>/dev/null && break; sleep 0.05; done
+    tls_env=(ETCD_ENDPOINTS=http://127.0.0.1:18571 NATS_SERVER=tls://127.0.0.1:18573
+      NATS_TLS_CA="$work/certs/ca.pem" NATS_TLS_CLIENT_CERT="$work/certs/client.pem"
+      NATS_TLS_CLIENT_KEY="$work/certs/client.key" NATS_AUTH_TOKEN=bench-token)
+  fi
 fi
 # Starts mode number $1 (its receiver, worker and frontend) on its own ports.
 start() {
@@ -65,6 +81,7 @@ start() {
     off) env+=(DYN_LOG=off) ;;
     nats) env+=("${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     nats-off) env+=(DYN_LOG=off "${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
+    nats-tls) env+=("${tls_env[@]}"); plane=(--namespace "bench$i") ;;
     scoped) env+=(DYN_LOG_REQUEST_LEVEL=debug DYN_LOG_CAPTURE=debug DYN_LOG_RATE_LIMIT=1000000) ;;
     client) env+=(DYN_LOG_CLIENT_LEVEL=debug) ;;
     client-off) env+=(DYN_LOG=off DYN_LOG_CLIENT_LEVEL=debug) ;;
