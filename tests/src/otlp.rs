@@ -46,7 +46,9 @@ pub struct ReceiverOptions {
 pub fn self_signed(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).expect("certificate directory");
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")

@@ -101,11 +101,7 @@ fn refused(dir: &Path, env: &[(String, String)], server: &str, secrets: &[&str])
     env.push(("DYN_LOGGING_JSONL", "true"));
     let worker = tracewire_tests::binary("tracewire-worker");
     let _ = dir;
-    let out = run(
-        worker.to_str().unwrap(),
-        &["--listen", "127.0.0.1:0"],
-        &env,
-    );
+    let out = run(worker.to_str().unwrap(), &["--listen", "127.0.0.1:0"], &env);
     assert_eq!(out.code, Some(1), "{out:?}");
     let all = format!("{}{}", out.stdout, out.stderr);
     let errors: Vec<&str> = all
@@ -230,11 +226,17 @@ fn nats_token_and_nkey_and_etcd_users_with_auth_enabled() {
         false,
     );
     let mut good = etcd_user.clone();
-    good.extend(env(&[("NATS_SERVER", &nats.url()), ("NATS_AUTH_NKEY", &seed)]));
+    good.extend(env(&[
+        ("NATS_SERVER", &nats.url()),
+        ("NATS_AUTH_NKEY", &seed),
+    ]));
     serve_and_check(&dir, &good, &[&seed, ETCD_PASSWORD]);
     let other = nkeys::KeyPair::new_user().seed().unwrap();
     let mut wrong = etcd_user.clone();
-    wrong.extend(env(&[("NATS_SERVER", &nats.url()), ("NATS_AUTH_NKEY", &other)]));
+    wrong.extend(env(&[
+        ("NATS_SERVER", &nats.url()),
+        ("NATS_AUTH_NKEY", &other),
+    ]));
     refused(&dir, &wrong, &nats.url(), &[&other]);
 }
 

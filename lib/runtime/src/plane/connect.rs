@@ -13,7 +13,6 @@ use super::{
     PlaneClient,
 };
 
-
 /// Connects to NATS as `client_name`, then to etcd.
 pub async fn connect(
     config: &DistributedConfig,
@@ -42,13 +41,11 @@ pub async fn connect(
 /// listed, then watched.
 pub async fn discover(config: &DistributedConfig, name: EndpointName) -> io::Result<PlaneClient> {
     let (nats, etcd) = connect(config, "tracewire-frontend").await?;
-    let discovery = Discovery::start(etcd, name.clone())
-        .await
-        .map_err(|e| {
-            io::Error::other(format!(
-                "cannot list the instances in etcd at {}: {e}",
-                config.etcd_endpoints.join(",")
-            ))
-        })?;
+    let discovery = Discovery::start(etcd, name.clone()).await.map_err(|e| {
+        io::Error::other(format!(
+            "cannot list the instances in etcd at {}: {e}",
+            config.etcd_endpoints.join(",")
+        ))
+    })?;
     Ok(PlaneClient::distributed(nats, discovery, name))
 }

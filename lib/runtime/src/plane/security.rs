@@ -94,7 +94,10 @@ fn user_password(
     user_var: &'static str,
     password_var: &'static str,
 ) -> Result<Option<(String, Secret)>, ConfigError> {
-    match (set(lookup, user_var), lookup(password_var).and_then(|p| Secret::new(&p))) {
+    match (
+        set(lookup, user_var),
+        lookup(password_var).and_then(|p| Secret::new(&p)),
+    ) {
         (None, None) => Ok(None),
         (Some(user), Some(password)) => Ok(Some((user, password))),
         (Some(user), None) => Err(ConfigError::invalid(
@@ -151,7 +154,10 @@ impl NatsSecurity {
                 .map_err(|e| tls::unusable(&creds, &format!("not a .creds file: {e}")))?;
             let contents = Secret::new(&text)
                 .ok_or_else(|| tls::unusable(&creds, "not a .creds file: it is empty"))?;
-            modes.push((env::NATS_AUTH_CREDENTIALS_FILE, NatsAuth::Credentials(contents)));
+            modes.push((
+                env::NATS_AUTH_CREDENTIALS_FILE,
+                NatsAuth::Credentials(contents),
+            ));
         }
         if modes.len() > 1 {
             let names: Vec<&str> = modes.iter().map(|(name, _)| *name).collect();
@@ -200,7 +206,10 @@ impl EtcdSecurity {
             client_certificate: file(lookup, env::ETCD_AUTH_CLIENT_CERT),
             client_key: file(lookup, env::ETCD_AUTH_CLIENT_KEY),
         };
-        let https = endpoints.iter().filter(|e| e.starts_with("https://")).count();
+        let https = endpoints
+            .iter()
+            .filter(|e| e.starts_with("https://"))
+            .count();
         if https != 0 && https != endpoints.len() {
             return Err(ConfigError::invalid(
                 Origin::Env(env::ETCD_ENDPOINTS),
@@ -232,14 +241,16 @@ impl EtcdSecurity {
         if self.https {
             let mut tls_options = etcd_client::TlsOptions::new();
             tls_options = match &self.tls.ca {
-                Some(ca) => tls_options.ca_certificate(etcd_client::Certificate::from_pem(
-                    tls::read(ca)?,
-                )),
+                Some(ca) => {
+                    tls_options.ca_certificate(etcd_client::Certificate::from_pem(tls::read(ca)?))
+                }
                 None => tls_options.with_native_roots(),
             };
             if let (Some(cert), Some(key)) = (&self.tls.client_certificate, &self.tls.client_key) {
-                tls_options = tls_options
-                    .identity(etcd_client::Identity::from_pem(tls::read(cert)?, tls::read(key)?));
+                tls_options = tls_options.identity(etcd_client::Identity::from_pem(
+                    tls::read(cert)?,
+                    tls::read(key)?,
+                ));
             }
             options = options.with_tls(tls_options);
         }
@@ -293,9 +304,14 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{user:?}");
-        assert!(shown.contains("alice") && !shown.contains("pa55-x"), "{shown}");
+        assert!(
+            shown.contains("alice") && !shown.contains("pa55-x"),
+            "{shown}"
+        );
         assert!(matches!(
-            nats(&[("NATS_AUTH_NKEY", SEED)], "nats://h:4222").unwrap().auth,
+            nats(&[("NATS_AUTH_NKEY", SEED)], "nats://h:4222")
+                .unwrap()
+                .auth,
             Some(NatsAuth::Nkey(_))
         ));
         let cases: [(&[(&str, &str)], &str); 4] = [
@@ -365,7 +381,11 @@ mod tests {
     #[test]
     fn etcd_tls_needs_https_endpoints_all_of_them() {
         let lookup = |vars: &'static [(&'static str, &'static str)]| {
-            move |n: &str| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+            move |n: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let both = ["https://a:2379".to_owned(), "http://b:2379".to_owned()];
         let err = EtcdSecurity::from_lookup(&lookup(&[]), &both).unwrap_err();
@@ -381,7 +401,10 @@ mod tests {
             "{err}"
         );
         let user = EtcdSecurity::from_lookup(
-            &lookup(&[("ETCD_AUTH_USERNAME", "root"), ("ETCD_AUTH_PASSWORD", "pw-x")]),
+            &lookup(&[
+                ("ETCD_AUTH_USERNAME", "root"),
+                ("ETCD_AUTH_PASSWORD", "pw-x"),
+            ]),
             &["http://a:2379".to_owned()],
         )
         .unwrap();

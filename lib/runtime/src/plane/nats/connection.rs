@@ -61,9 +61,9 @@ pub async fn connect(
                 }
             }
         });
-    let options = security.apply(url, options).map_err(|e| {
-        async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::Tls, e)
-    })?;
+    let options = security
+        .apply(url, options)
+        .map_err(|e| async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::Tls, e))?;
     let client = async_nats::connect_with_options(url, options).await?;
     Ok(Connection { client, losses })
 }
