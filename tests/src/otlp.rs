@@ -189,6 +189,11 @@ impl Receiver {
         self.received("log")
     }
 
+    /// The metrics received so far, one object per metric of each push.
+    pub fn metrics(&self) -> Vec<Map<String, Value>> {
+        self.received("metric")
+    }
+
     fn received(&self, signal: &str) -> Vec<Map<String, Value>> {
         let all = json_objects(&std::fs::read_to_string(&self.out).unwrap_or_default());
         all.into_iter()

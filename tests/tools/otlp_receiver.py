@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A real OTLP trace and log receiver for tracewire's tests, built on the official opentelemetry-proto
-messages: OTLP/gRPC (grpcio) and OTLP/HTTP protobuf (POST /v1/traces) on free loopback ports.
+"""A real OTLP trace, log and metrics receiver for tracewire's tests, built on the official
+opentelemetry-proto messages: OTLP/gRPC (grpcio) and OTLP/HTTP protobuf (POST /v1/traces, /v1/logs,
+/v1/metrics) on free loopback ports.
 
 usage: otlp_receiver.py --out FILE [--hang] [--grpc-port N] [--http-port N]
                         [--tls DIR [--mtls]] [--token TOKEN]
@@ -8,7 +9,9 @@ usage: otlp_receiver.py --out FILE [--hang] [--grpc-port N] [--http-port N]
 
 Prints "READY grpc=<port> http=<port>" once both listen. Every span received is appended to FILE
 as one JSON object with "signal": "span" (ids in lowercase hex, resource and span attributes as
-dicts), every log record with "signal": "log". With --hang it
+dicts), every log record with "signal": "log", every metric of a push with "signal": "metric"
+("push" numbers the pushes; "kind" is sum, gauge or histogram; "points" holds each data point's
+attributes and value, or count, sum, bucket_counts and explicit_bounds). With --hang it
 accepts requests and never answers, like a stuck collector. Stops on SIGTERM or SIGINT.
 
 --tls DIR serves both ports over TLS with DIR/server.pem and DIR/server.key (as `gen-certs DIR`
@@ -29,9 +32,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 LOCK = threading.Lock()
+PUSHES = [0]
 
 
 def value(v):
@@ -92,6 +97,44 @@ def record_logs(out, protocol, request):
                     "time_ns": r.time_unix_nano,
                     "attributes": attributes(r.attributes),
                 }))
+    write(out, lines)
+
+
+def number(p):
+    return p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+
+
+def record_metrics(out, protocol, request):
+    with LOCK:
+        PUSHES[0] += 1
+        push = PUSHES[0]
+    lines = []
+    for rm in request.resource_metrics:
+        resource = attributes(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                entry = {"signal": "metric", "protocol": protocol, "push": push,
+                         "resource": resource, "scope": sm.scope.name, "name": m.name,
+                         "unit": m.unit, "description": m.description, "kind": kind}
+                if kind == "sum":
+                    entry["monotonic"] = m.sum.is_monotonic
+                    entry["temporality"] = m.sum.aggregation_temporality
+                    entry["points"] = [{"attributes": attributes(p.attributes), "value": number(p),
+                                        "start_ns": p.start_time_unix_nano,
+                                        "time_ns": p.time_unix_nano} for p in m.sum.data_points]
+                elif kind == "gauge":
+                    entry["points"] = [{"attributes": attributes(p.attributes), "value": number(p),
+                                        "time_ns": p.time_unix_nano} for p in m.gauge.data_points]
+                elif kind == "histogram":
+                    entry["temporality"] = m.histogram.aggregation_temporality
+                    entry["points"] = [{"attributes": attributes(p.attributes), "count": p.count,
+                                        "sum": p.sum, "bucket_counts": list(p.bucket_counts),
+                                        "explicit_bounds": list(p.explicit_bounds),
+                                        "start_ns": p.start_time_unix_nano,
+                                        "time_ns": p.time_unix_nano}
+                                       for p in m.histogram.data_points]
+                lines.append(json.dumps(entry))
     write(out, lines)
 
 
@@ -194,6 +237,15 @@ def main():
             record_logs(args.out, "grpc", request)
             return logs_service_pb2.ExportLogsServiceResponse()
 
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):
+            if not allowed(context):
+                return None
+            if args.hang:
+                stop.wait()
+            record_metrics(args.out, "grpc", request)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
     def read(stem, ext):
         with open(f"{args.tls}/{stem}.{ext}", "rb") as f:
             return f.read()
@@ -201,6 +253,7 @@ def main():
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), grpc_server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), grpc_server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), grpc_server)
     grpc_address = f"127.0.0.1:{args.grpc_port}"
     if args.tls:
         credentials = grpc.ssl_server_credentials(
@@ -222,7 +275,7 @@ def main():
                 return
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            if self.path not in ("/v1/traces", "/v1/logs"):
+            if self.path not in ("/v1/traces", "/v1/logs", "/v1/metrics"):
                 self.send_error(404)
                 return
             if args.hang:
@@ -233,6 +286,11 @@ def main():
                 request.ParseFromString(body)
                 record(args.out, "http/protobuf", request)
                 reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            elif self.path == "/v1/metrics":
+                request = metrics_service_pb2.ExportMetricsServiceRequest()
+                request.ParseFromString(body)
+                record_metrics(args.out, "http/protobuf", request)
+                reply = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
             else:
                 request = logs_service_pb2.ExportLogsServiceRequest()
                 request.ParseFromString(body)

@@ -12,7 +12,10 @@ use std::{
 };
 
 use crate::{
-    otlp::{FileSetting, OtlpConfig, Ratio, ResourceAttributes, Timeout, Transport},
+    otlp::{
+        FileSetting, MetricInterval, MetricsExporter, OtlpConfig, Ratio, ResourceAttributes,
+        Timeout, Transport,
+    },
     settings::{
         self,
         env::{self, Lookup, OtlpVars},
@@ -263,7 +266,26 @@ pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
     rows.extend(transport_rows(OTLP, "", |o| &mut o.base));
     rows.extend(transport_rows(OTLP_TRACES, "traces_", |o| &mut o.traces));
     rows.extend(transport_rows(OTLP_LOGS, "logs_", |o| &mut o.logs));
+    rows.extend(transport_rows(OTLP_METRICS, "metrics_", |o| &mut o.metrics));
     rows.extend([
+        Setting::both(
+            OTEL_METRICS_EXPORTER,
+            "otlp.metrics_exporter",
+            |c: &mut Config, v| {
+                c.otlp.metrics_enabled = v.parse::<MetricsExporter>()?.0;
+                Ok(())
+            },
+        )
+        .blank_is_unset(),
+        Setting::both(
+            OTEL_METRIC_EXPORT_INTERVAL,
+            "otlp.metric_export_interval",
+            |c: &mut Config, v| {
+                c.otlp.metric_interval = Some(v.parse::<MetricInterval>()?.0);
+                Ok(())
+            },
+        )
+        .blank_is_unset(),
         Setting::both(
             OTEL_SERVICE_NAME,
             "otlp.service_name",
@@ -300,6 +322,7 @@ pub static SETTINGS: LazyLock<Vec<Setting<Config>>> = LazyLock::new(|| {
             if v.parse::<Flag>()?.0 {
                 c.otlp.enabled = false;
                 c.otlp.logs_enabled = false;
+                c.otlp.metrics_enabled = false;
             }
             Ok(())
         }),
@@ -1073,6 +1096,58 @@ sampler_arg = 0.5
                 debug.contains("authorization") && !debug.contains("Bearer abc"),
                 "{debug}"
             );
+        }
+
+        #[test]
+        fn metrics_push_settings() {
+            let c = from(&[]).unwrap();
+            assert!(!c.metrics_enabled);
+            assert_eq!(c.metric_interval(), Duration::from_secs(60));
+            let c = from(&[
+                ("OTEL_METRICS_EXPORTER", "prometheus, otlp"),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318/"),
+                ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-key=m"),
+            ])
+            .unwrap();
+            assert!(c.metrics_enabled && c.active() && !c.enabled);
+            assert_eq!(c.metric_interval(), Duration::from_millis(1500));
+            let metrics = c.resolve(Signal::Metrics);
+            assert_eq!(metrics.url, "https://collector:4318/v1/metrics");
+            assert_eq!(metrics.headers.iter().collect::<Vec<_>>(), [("x-key", "m")]);
+            let c = from(&[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317"),
+            ])
+            .unwrap();
+            assert_eq!(c.resolve(Signal::Metrics).url, "http://m:4317");
+            assert_eq!(c.resolve(Signal::Traces).url, "http://localhost:4317");
+            for off in ["none", "prometheus", ""] {
+                let c = from(&[("OTEL_METRICS_EXPORTER", off)]).unwrap();
+                assert!(!c.metrics_enabled, "{off:?}");
+            }
+            let c = from(&[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_SDK_DISABLED", "true"),
+            ])
+            .unwrap();
+            assert!(!c.metrics_enabled, "OTEL_SDK_DISABLED wins");
+            for (var, value, says) in [
+                ("OTEL_METRICS_EXPORTER", "otlp,statsd", "OTEL_METRICS_EXPORTER: \"otlp,statsd\": expected otlp, prometheus or none"),
+                ("OTEL_METRICS_EXPORTER", "console", "console is not supported"),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "99", "OTEL_METRIC_EXPORT_INTERVAL: \"99\": expected milliseconds from 100 to 86400000"),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "-5", "expected milliseconds"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "0", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"),
+            ] {
+                let err = from(&[(var, value)]).unwrap_err();
+                assert!(err.contains(says), "{var}={value}: {err}");
+            }
+            let text = "[otlp]\nmetrics_exporter = \"otlp\"\nmetric_export_interval = 250\nmetrics_endpoint = \"http://m:1\"\n";
+            let c = Config::from_toml("otlp.toml", text).unwrap().otlp;
+            assert!(c.metrics_enabled);
+            assert_eq!(c.metric_interval(), Duration::from_millis(250));
+            assert_eq!(c.resolve(Signal::Metrics).url, "http://m:1");
         }
 
         #[test]

@@ -8,7 +8,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use super::config::Config;
 use crate::{
-    otlp::{LogExport, SpanExport, StartError},
+    otlp::{LogExport, MetricExport, SpanExport, StartError},
     settings::ConfigError,
     subscriber::{
         ColorMode, Format, LineSink, QueuedSink, RateLimiter, RotatingFile, StdStream, Stream,
@@ -57,7 +57,7 @@ impl From<StartError> for InitError {
     }
 }
 
-/// Flushes every sink and sends the last spans and log records, if exporting, when dropped:
+/// Flushes every sink and sends the last spans, log records and metrics, if exporting, when dropped:
 /// keep it alive until the end of `main`.
 #[must_use = "dropping the guard flushes and stops the exporters: keep it until the end of main"]
 pub struct LoggingGuard {
@@ -71,6 +71,7 @@ pub struct LoggingGuard {
 enum Exporter {
     Spans(Arc<dyn SpanExporter>),
     Logs(Arc<dyn LogExporter>),
+    Metrics(Arc<MetricExport>),
 }
 
 impl LoggingGuard {
@@ -96,6 +97,7 @@ impl Drop for LoggingGuard {
             match exporter {
                 Exporter::Spans(e) => e.shutdown(),
                 Exporter::Logs(e) => e.shutdown(),
+                Exporter::Metrics(e) => e.shutdown(),
             }
         }
         self.flush();
@@ -113,7 +115,8 @@ pub struct Built {
 impl Config {
     /// Builds everything this configuration asks for, without installing anything: the layer
     /// writing to the configured stream and file, each behind its output queue, with span and
-    /// log export started if they are on (export needs a Tokio runtime entered).
+    /// log export and the metrics push started if they are on (export needs a Tokio runtime
+    /// entered).
     pub fn layer(&self) -> Result<Built, InitError> {
         let config = &self.logging;
         let (stream, is_terminal) = match config.stream {
@@ -149,6 +152,10 @@ impl Config {
                 LogExport::start(&self.otlp, redact, config.max_value_bytes)?;
             layer = layer.with_log_export(export.clone());
             exporters.push(Exporter::Logs(export));
+        }
+        if self.otlp.metrics_enabled {
+            let export = MetricExport::start(&self.otlp, crate::metrics::metrics())?;
+            exporters.push(Exporter::Metrics(export));
         }
         let guard = LoggingGuard {
             sinks: layer.sinks(),

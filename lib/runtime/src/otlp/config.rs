@@ -107,6 +107,8 @@ pub enum Signal {
     Traces,
     /// Log records.
     Logs,
+    /// Metrics.
+    Metrics,
 }
 
 impl Signal {
@@ -114,9 +116,15 @@ impl Signal {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         }
     }
 }
+
+/// How often metrics are pushed when nothing says (the OpenTelemetry default).
+pub const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest and longest push intervals accepted, in milliseconds.
+pub const METRIC_INTERVAL_MS: std::ops::RangeInclusive<u64> = 100..=86_400_000;
 
 /// How long one export attempt may take when nothing says (the OpenTelemetry default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -164,6 +172,12 @@ pub struct OtlpConfig {
     pub traces: Transport,
     /// `OTEL_EXPORTER_OTLP_LOGS_*`: log records.
     pub logs: Transport,
+    /// Push metrics (`OTEL_METRICS_EXPORTER=otlp`).
+    pub metrics_enabled: bool,
+    /// `OTEL_EXPORTER_OTLP_METRICS_*`: metrics.
+    pub metrics: Transport,
+    /// How often metrics are pushed (`OTEL_METRIC_EXPORT_INTERVAL`); unset: every 60 s.
+    pub metric_interval: Option<Duration>,
     /// `service.name`.
     pub service_name: Option<String>,
     /// Extra resource attributes.
@@ -175,7 +189,12 @@ pub struct OtlpConfig {
 impl OtlpConfig {
     /// Whether anything is exported.
     pub fn active(&self) -> bool {
-        self.enabled || self.logs_enabled
+        self.enabled || self.logs_enabled || self.metrics_enabled
+    }
+
+    /// How often metrics are pushed.
+    pub fn metric_interval(&self) -> Duration {
+        self.metric_interval.unwrap_or(DEFAULT_METRIC_INTERVAL)
     }
 
     /// The URL spans are sent to.
@@ -193,6 +212,7 @@ impl OtlpConfig {
         let own = match signal {
             Signal::Traces => &self.traces,
             Signal::Logs => &self.logs,
+            Signal::Metrics => &self.metrics,
         };
         let base = &self.base;
         let protocol = own.protocol.or(base.protocol).unwrap_or_default();
@@ -292,6 +312,58 @@ crate::setting_value!(Ratio, NUMBER, "a number");
 
 /// The longest export attempt accepted: ten minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
+
+/// `OTEL_METRICS_EXPORTER`: a comma-separated list of `otlp` (push over OTLP), `prometheus`
+/// (the system server's `/metrics`, always served) and `none`; `true` when it names `otlp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsExporter(pub bool);
+
+impl FromStr for MetricsExporter {
+    type Err = Rejected;
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        let mut otlp = false;
+        for name in s.split(',').map(str::trim) {
+            match name {
+                "otlp" => otlp = true,
+                "prometheus" | "none" => {}
+                "console" | "logging" => {
+                    return Err(Rejected::new(
+                        s,
+                        format!("{name} is not supported; expected otlp, prometheus or none"),
+                    ))
+                }
+                _ => {
+                    return Err(Rejected::new(
+                        s,
+                        "expected otlp, prometheus or none (a comma-separated list)",
+                    ))
+                }
+            }
+        }
+        Ok(MetricsExporter(otlp))
+    }
+}
+
+crate::setting_value!(MetricsExporter, STRING, "a string");
+
+/// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between pushes, in [`METRIC_INTERVAL_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricInterval(pub Duration);
+
+impl FromStr for MetricInterval {
+    type Err = Rejected;
+    fn from_str(s: &str) -> Result<Self, Rejected> {
+        let (low, high) = (*METRIC_INTERVAL_MS.start(), *METRIC_INTERVAL_MS.end());
+        number_in(
+            s,
+            METRIC_INTERVAL_MS,
+            format!("expected milliseconds from {low} to {high}"),
+        )
+        .map(|ms| MetricInterval(Duration::from_millis(ms)))
+    }
+}
+
+crate::setting_value!(MetricInterval, INTEGER, "milliseconds");
 
 /// How long one export attempt may take, 1 ms to [`MAX_TIMEOUT_MS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -77,10 +77,8 @@ pub(crate) fn retry_policy() -> RetryPolicy {
         .with_max_jitter(Duration::from_millis(250))
 }
 
-/// The headers as gRPC metadata.
-pub(crate) fn metadata(
-    headers: &Headers,
-) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+/// The headers as an HTTP header map.
+pub(crate) fn header_pairs(headers: &Headers) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     for (k, v) in headers.iter() {
         // Checked when read (settings): a valid name and value.
@@ -91,7 +89,14 @@ pub(crate) fn metadata(
             map.append(k, v);
         }
     }
-    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map)
+    map
+}
+
+/// The headers as gRPC metadata.
+pub(crate) fn metadata(
+    headers: &Headers,
+) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(header_pairs(headers))
 }
 
 /// The headers as the HTTP exporter takes them.
@@ -360,6 +365,12 @@ fn sampler(config: &SamplerConfig) -> Sampler {
     }
 }
 
+/// This process's `service.instance.id`: one for its spans, log records and metrics.
+fn instance_id() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| SpanId::random().to_string()).clone()
+}
+
 /// `service.name`, `service.instance.id`, `host.name`, then `OTEL_RESOURCE_ATTRIBUTES`.
 pub(crate) fn resource(config: &OtlpConfig) -> Resource {
     let service = config.service_name.clone().unwrap_or_else(|| {
@@ -374,7 +385,7 @@ pub(crate) fn resource(config: &OtlpConfig) -> Resource {
         .unwrap_or_else(|_| "unknown".to_owned());
     let mut builder = Resource::builder_empty().with_attributes([
         KeyValue::new("service.name", service),
-        KeyValue::new("service.instance.id", SpanId::random().to_string()),
+        KeyValue::new("service.instance.id", instance_id()),
         KeyValue::new("host.name", host),
         KeyValue::new("telemetry.sdk.name", "tracewire"),
         KeyValue::new("telemetry.sdk.language", "rust"),

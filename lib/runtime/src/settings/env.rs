@@ -98,13 +98,17 @@ pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDP
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// Extra resource attributes, `key=value,...`.
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// `otlp` pushes the metrics over OTLP (a comma-separated list of `otlp`, `prometheus`, `none`).
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Milliseconds between two metric pushes.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 /// The sampler's name.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// The sampler's argument (a ratio).
 pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 
 /// The variables that set how one OTLP signal reaches the collector: the base names, and the
-/// `_TRACES_` / `_LOGS_` variants that override them for one signal.
+/// `_TRACES_` / `_LOGS_` / `_METRICS_` variants that override them for one signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtlpVars {
     /// The endpoint (a base URL for the base name; used as is for a signal).
@@ -156,6 +160,17 @@ pub const OTLP_LOGS: OtlpVars = OtlpVars {
     client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
 };
 
+/// `OTEL_EXPORTER_OTLP_METRICS_*`: metrics only.
+pub const OTLP_METRICS: OtlpVars = OtlpVars {
+    endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+};
+
 /// Every variable above, the `OtlpVars` ones included: what a test clears from the environment
 /// it inherits, and what `docs/configuration.md` must list.
 pub const ALL: &[&str] = &[
@@ -203,6 +218,8 @@ pub const ALL: &[&str] = &[
     OTEL_RESOURCE_ATTRIBUTES,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
+    OTEL_METRICS_EXPORTER,
+    OTEL_METRIC_EXPORT_INTERVAL,
     OTLP.endpoint,
     OTLP.protocol,
     OTLP.headers,
@@ -224,6 +241,13 @@ pub const ALL: &[&str] = &[
     OTLP_LOGS.certificate,
     OTLP_LOGS.client_certificate,
     OTLP_LOGS.client_key,
+    OTLP_METRICS.endpoint,
+    OTLP_METRICS.protocol,
+    OTLP_METRICS.headers,
+    OTLP_METRICS.timeout,
+    OTLP_METRICS.certificate,
+    OTLP_METRICS.client_certificate,
+    OTLP_METRICS.client_key,
 ];
 
 /// Looks a variable up by name; `None` when it is not set.
