@@ -25,6 +25,9 @@ target=${CARGO_TARGET_DIR:-target}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build -q --release -p tracewire-frontend -p tracewire-worker
 work=$(mktemp -d)
+# Whatever this script started (servers, workers, frontends, receivers) stops with it, even when
+# a mode fails to start.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 lua="$work/post.lua"
 cat > "$lua" <<'LUA'
 wrk.method = "POST"
@@ -46,12 +49,9 @@ cluster_env=()
 if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
   for tool in nats-server etcd; do command -v $tool >/dev/null || { echo "needs $tool (apt-get install nats-server etcd-server)" >&2; exit 1; }; done
   nats-server -a 127.0.0.1 -p 18570 > "$work/nats.log" 2>&1 &
-  nats_pid=$!
   etcd --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:18571 --advertise-client-urls http://127.0.0.1:18571 \
     --listen-peer-urls http://127.0.0.1:18572 --initial-advertise-peer-urls http://127.0.0.1:18572 \
     --initial-cluster default=http://127.0.0.1:18572 > "$work/etcd.log" 2>&1 &
-  etcd_pid=$!
-  trap 'kill $nats_pid $etcd_pid 2>/dev/null || true' EXIT
   for port in 18570 18571; do
     for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   done
@@ -61,11 +61,9 @@ if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
   # OTLP receiver's gen-certs) and a token, as a production fleet runs it.
   if printf '%s\n' "${modes[@]}" | grep -qx 'nats-tls'; then
     python3 tests/tools/otlp_receiver.py gen-certs "$work/certs" > /dev/null
-    printf 'listen: 127.0.0.1:18573\ntls { cert_file: "%s" key_file: "%s" ca_file: "%s" verify: true }\nauthorization { token: "bench-token" }\n' \
+    printf 'listen: 127.0.0.1:18573\ntls {\n  cert_file: "%s"\n  key_file: "%s"\n  ca_file: "%s"\n  verify: true\n}\nauthorization { token: "bench-token" }\n' \
       "$work/certs/server.pem" "$work/certs/server.key" "$work/certs/ca.pem" > "$work/nats-tls.conf"
     nats-server -c "$work/nats-tls.conf" > "$work/nats-tls.log" 2>&1 &
-    nats_tls_pid=$!
-    trap 'kill $nats_pid $etcd_pid $nats_tls_pid 2>/dev/null || true' EXIT
     for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/18573") 2>/dev/null && break; sleep 0.05; done
     tls_env=(ETCD_ENDPOINTS=http://127.0.0.1:18571 NATS_SERVER=tls://127.0.0.1:18573
       NATS_TLS_CA="$work/certs/ca.pem" NATS_TLS_CLIENT_CERT="$work/certs/client.pem"
@@ -152,4 +150,4 @@ if [ -n "${BENCH_TOGETHER:-}" ]; then
 else
   for i in "${!modes[@]}"; do start "$i"; snapshot "$i"; load "$i"; finish "$i"; done
 fi
-rm -rf "$work"
+[ -n "${BENCH_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
