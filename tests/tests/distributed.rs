@@ -235,6 +235,15 @@ fn workers_found_in_etcd_and_called_over_nats_keep_every_trace_whole() {
             Some(lease.as_str()),
             "{id}: instance_id is the etcd lease"
         );
+        let done = fl
+            .iter()
+            .find(|l| l.message == "request completed" && l.x_request_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("request completed of {id}"));
+        assert_eq!(
+            done["worker_instance"].as_str(),
+            Some(lease.as_str()),
+            "{id}: the frontend names the instance that served it"
+        );
     }
     check_jsonl(&[
         &dir.join("frontend.log"),

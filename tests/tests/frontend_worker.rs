@@ -373,3 +373,99 @@ fn a_worker_killed_mid_stream_ends_the_stream_with_an_error() {
     );
     drop(w);
 }
+
+/// The `http-request` span a response's `traceresponse` names, checked against the frontend's
+/// own SPAN_CREATED line: `00-<trace_id>-<span_id>-<flags>`.
+fn trace_response(response: &tracewire_tests::HttpResponse) -> (String, String, String) {
+    let value = response
+        .header("traceresponse")
+        .unwrap_or_else(|| panic!("a traceresponse header: {response:?}"));
+    let parts: Vec<&str> = value.split('-').collect();
+    assert_eq!(
+        (parts.len(), parts[0], parts[1].len(), parts[2].len()),
+        (4, "00", 32, 16),
+        "{value}"
+    );
+    (parts[1].into(), parts[2].into(), parts[3].into())
+}
+
+#[test]
+fn a_response_names_its_trace_and_the_worker_that_served_it() {
+    let dir = temp_dir("traceresponse");
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "1"], &[JSONL]);
+    let (f, faddr) = start_frontend(&dir, &[&waddr], &[], &[JSONL]);
+
+    let json = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: look-up-1"],
+        CHAT,
+    );
+    assert_eq!(json.status, 200, "{json:?}");
+    let (trace, span, flags) = trace_response(&json);
+    assert_eq!(flags, "01", "a new trace is sampled");
+    assert_eq!(json.json()["id"], format!("chatcmpl-{trace}"));
+
+    let streamed = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &["x-request-id: look-up-2"],
+        &CHAT.replace("2049,", "2049, \"stream\": true,"),
+    );
+    let (stream_trace, stream_span, _) = trace_response(&streamed);
+    let chunks: Vec<Value> = streamed
+        .body
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(chunks.len() > 2, "{chunks:?}");
+    for chunk in &chunks {
+        assert_eq!(chunk["id"], format!("chatcmpl-{stream_trace}"), "{chunk}");
+    }
+
+    // A caller's trace, not sampled: the response says so, in the caller's trace.
+    let unsampled = UPSTREAM.replace("-01", "-00");
+    let continued = http(
+        &faddr,
+        "POST",
+        "/v1/chat/completions",
+        &[&format!("traceparent: {unsampled}")],
+        CHAT,
+    );
+    let (upstream_trace, _, upstream_flags) = trace_response(&continued);
+    assert_eq!(
+        (upstream_trace.as_str(), upstream_flags.as_str()),
+        ("4bf92f3577b34da6a3ce929d0e0e4736", "00")
+    );
+    // Every response, an error too.
+    let missing = http(&faddr, "GET", "/nowhere", &[], "");
+    assert_eq!(missing.status, 404);
+    let (missing_trace, ..) = trace_response(&missing);
+
+    let (f, w) = (f.stop(), w.stop());
+    for (trace, span, id) in [
+        (&trace, &span, "look-up-1"),
+        (&stream_trace, &stream_span, "look-up-2"),
+    ] {
+        let created = span_event(&f, "SPAN_CREATED", "http-request", trace);
+        assert_eq!(created.span_id.as_deref(), Some(span.as_str()));
+        let done = span_event(&f, "request completed", "http-request", trace);
+        assert_eq!(done.x_request_id.as_deref(), Some(id));
+        assert_eq!(
+            done["worker_instance"],
+            format!("http://{waddr}"),
+            "{done:?}"
+        );
+        // The worker's side of the same trace.
+        span_event(&w, "SPAN_CREATED", "handle_payload", trace);
+    }
+    let done = span_event(&f, "request completed", "http-request", &missing_trace);
+    assert!(
+        !done.has("worker_instance"),
+        "no worker served a 404: {done:?}"
+    );
+}

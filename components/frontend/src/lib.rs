@@ -18,7 +18,7 @@ use axum::{
     Json, Router,
 };
 use tracewire_runtime::{
-    http::{read_body, BodyError, ChannelBody, StreamOutcome, TraceLayer},
+    http::{read_body, BodyError, ChannelBody, StreamOutcome, TraceLayer, WorkerInstance},
     http_request_span,
     logging::{client_logs, current_context, ClientLogs},
     plane::{GenerateRequest, PlaneClient, PlaneError, TokenStream, TokenTimes, WorkerMessage},
@@ -269,16 +269,18 @@ async fn answer(plane: Arc<PlaneClient>, shutdown: Shutdown, request: Request) -
         Ok(tokens) => tokens,
         Err(e) => return plane_error(&e),
     };
+    // The answer names its trace (SPEC §5): a caller looks the request up by the id it got.
     let id = format!(
         "chatcmpl-{}",
         current_context()
-            .map(|c| c.span_id.to_string())
+            .map(|c| c.trace_id.to_string())
             .unwrap_or_default()
     );
+    let instance = WorkerInstance(tokens.instance().to_owned());
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if chat.stream {
+    let mut response = if chat.stream {
         stream(tokens, id, created, chat.model, span, start, &shutdown)
     } else {
         tokio::select! {
@@ -293,7 +295,9 @@ async fn answer(plane: Arc<PlaneClient>, shutdown: Shutdown, request: Request) -
                 response
             }
         }
-    }
+    };
+    response.extensions_mut().insert(instance);
+    response
 }
 
 async fn collect(

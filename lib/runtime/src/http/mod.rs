@@ -18,4 +18,6 @@ mod trace_layer;
 pub use body::{read_body, BodyError};
 pub use channel_body::ChannelBody;
 pub use make_span::{DefaultMakeSpan, MakeSpan, SPAN_TARGET};
-pub use trace_layer::{ResponseFuture, StreamOutcome, TraceLayer, TraceService, TracedBody};
+pub use trace_layer::{
+    ResponseFuture, StreamOutcome, TraceLayer, TraceService, TracedBody, WorkerInstance,
+};

@@ -17,7 +17,17 @@ use tower_service::Service;
 use tracing::{debug, error, info, warn, Span};
 
 use super::make_span::{DefaultMakeSpan, MakeSpan};
-use crate::propagation::{ask_client_logs, Incoming, X_REQUEST_ID_HEADER};
+use crate::{
+    logging::span_context,
+    propagation::{
+        ask_client_logs, format_traceparent, Incoming, TRACERESPONSE, X_REQUEST_ID_HEADER,
+    },
+};
+
+/// Which worker instance served a request, as a handler puts it in its response's extensions:
+/// its `request completed` line then carries it as `worker_instance` (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInstance(pub String);
 
 /// Lets a handler report how a streamed response ended after its status was sent: put a clone
 /// in the response's extensions, call [`fail`](Self::fail) or [`cancel`](Self::cancel) from the
@@ -66,7 +76,9 @@ enum Ended {
 /// A tower layer that runs every request in a span continuing the caller's trace: by default
 /// `http-request` with the fields `method`, `uri`, `version` and `status` ([`DefaultMakeSpan`]);
 /// [`make_span_with`](Self::make_span_with) puts a span of your own in its place. The request's
-/// id (`x-request-id`) is the span's, and a valid one is echoed in the response headers.
+/// id (`x-request-id`) is the span's, and a valid one is echoed in the response headers; every
+/// response carries `traceresponse` (`00-<trace_id>-<request span id>-<flags>`, W3C Trace
+/// Context Level 2), so that a caller can find the request's trace from its answer.
 ///
 /// When the response body ends (or the client goes away, before the response or during its
 /// body) it logs one `request completed` event with `status` (499 if the client left before a
@@ -141,6 +153,9 @@ where
         if let Some(reason) = refused {
             span.in_scope(|| debug!(reason, "client logs not sent"));
         }
+        let trace_response = span_context(&span).and_then(|ctx| {
+            HeaderValue::from_str(&format_traceparent(ctx.trace_id, ctx.span_id, ctx.flags)).ok()
+        });
         let future = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             inner: future,
@@ -149,8 +164,10 @@ where
                 start: Instant::now(),
                 status: 0,
                 outcome: None,
+                worker: None,
                 probe,
             }),
+            trace_response,
             request_id: remote
                 .x_request_id
                 .and_then(|id| HeaderValue::from_str(&id).ok()),
@@ -181,6 +198,8 @@ struct Finish {
     start: Instant,
     status: u16,
     outcome: Option<StreamOutcome>,
+    /// The worker instance that served it, if the handler said.
+    worker: Option<WorkerInstance>,
     /// A probe (`/health`, `/live`, `/metrics`): logged at DEBUG when all is well.
     probe: bool,
 }
@@ -192,8 +211,10 @@ impl Finish {
             start,
             status,
             outcome: reported,
+            worker,
             probe,
         } = self;
+        let worker_instance = worker.as_ref().map(|w| w.0.as_str());
         // What the handler reported stands in for a body that ended as if all was well.
         let ended = match (ended, reported.and_then(|r| r.reported())) {
             (Ended::Sent, Some(reported)) => reported,
@@ -212,17 +233,26 @@ impl Finish {
         let _entered = span.enter();
         match ended {
             Ended::Failed(reason) => {
-                error!(status, latency_us, outcome, error = %reason, "request completed")
+                error!(status, latency_us, outcome, worker_instance, error = %reason, "request completed")
             }
             // No `reason` field when the client left.
             Ended::Cancelled(reason) => {
-                warn!(status, latency_us, outcome, reason, "request completed")
+                warn!(
+                    status,
+                    latency_us, outcome, worker_instance, reason, "request completed"
+                )
             }
             Ended::Sent if outcome == "error" => {
-                error!(status, latency_us, outcome, "request completed")
+                error!(
+                    status,
+                    latency_us, outcome, worker_instance, "request completed"
+                )
             }
             Ended::Sent if probe => debug!(status, latency_us, outcome, "request completed"),
-            Ended::Sent => info!(status, latency_us, outcome, "request completed"),
+            Ended::Sent => info!(
+                status,
+                latency_us, outcome, worker_instance, "request completed"
+            ),
         }
     }
 }
@@ -235,6 +265,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         finish: Option<Finish>,
+        trace_response: Option<HeaderValue>,
         request_id: Option<HeaderValue>,
     }
 
@@ -278,8 +309,12 @@ where
                 if let Some(id) = this.request_id.take() {
                     parts.headers.insert(X_REQUEST_ID_HEADER, id);
                 }
+                if let Some(value) = this.trace_response.take() {
+                    parts.headers.insert(TRACERESPONSE, value);
+                }
                 finish.status = parts.status.as_u16();
                 finish.outcome = parts.extensions.get::<StreamOutcome>().cloned();
+                finish.worker = parts.extensions.remove::<WorkerInstance>();
                 finish.span.record("status", finish.status);
                 Poll::Ready(Ok(Response::from_parts(
                     parts,

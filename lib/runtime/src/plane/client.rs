@@ -84,9 +84,14 @@ impl PlaneClient {
     /// Starts a generation on the next reachable worker serving the model and returns its
     /// token stream. Must be called inside the span whose trace the call continues.
     pub async fn generate(&self, request: &GenerateRequest) -> Result<TokenStream, PlaneError> {
-        let Started { worker, frames } = self.transport.generate(request).await?;
+        let Started {
+            worker,
+            instance,
+            frames,
+        } = self.transport.generate(request).await?;
         Ok(TokenStream {
             worker,
+            instance,
             frames,
             buffer: Vec::new(),
             finished: false,
@@ -100,6 +105,7 @@ impl PlaneClient {
 /// request's own [`ClientLogs`], in the order they came.
 pub struct TokenStream {
     worker: String,
+    instance: String,
     frames: Frames,
     buffer: Vec<u8>,
     finished: bool,
@@ -110,6 +116,11 @@ impl TokenStream {
     /// The worker serving this stream.
     pub fn worker(&self) -> &str {
         &self.worker
+    }
+
+    /// The instance serving this stream: the worker's URL over HTTP, its instance id over NATS.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The next message; `None` after `Done` or `Error`. A stream that ends without either (the

@@ -17,6 +17,9 @@ pub type Frames = BoxStream<'static, Result<Bytes, PlaneError>>;
 pub struct Started {
     /// The worker, as the `wire` loggers and errors name it.
     pub worker: String,
+    /// The instance serving the call, as `request completed` names it (`worker_instance`): the
+    /// worker's URL over HTTP, its instance id over NATS.
+    pub instance: String,
     /// The answer's bytes.
     pub frames: Frames,
 }

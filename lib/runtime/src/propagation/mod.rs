@@ -34,5 +34,5 @@ pub use request_id::{
 };
 pub use trace_context::{
     extract, format_traceparent, join_tracestate, parse_traceparent, validate_tracestate,
-    InvalidTraceParent, TRACEPARENT, TRACESTATE,
+    InvalidTraceParent, TRACEPARENT, TRACERESPONSE, TRACESTATE,
 };

@@ -25,6 +25,8 @@ use super::carrier::Extractor;
 
 /// Header names, lowercase.
 pub const TRACEPARENT: &str = "traceparent";
+/// W3C Trace Context Level 2's response header: the trace and span that served the request.
+pub const TRACERESPONSE: &str = "traceresponse";
 /// Header names, lowercase.
 pub const TRACESTATE: &str = "tracestate";
 

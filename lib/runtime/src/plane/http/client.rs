@@ -232,6 +232,7 @@ impl Transport for HttpTransport {
             }
             return Ok(Started {
                 worker: worker.base.clone(),
+                instance: worker.base.clone(),
                 frames: frames(worker.base.clone(), response.into_body()),
             });
         }

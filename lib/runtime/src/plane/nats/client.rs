@@ -55,6 +55,7 @@ impl Transport for NatsTransport {
             });
         };
         let subject = picked.registration.subject;
+        let instance = picked.registration.instance_id.to_string();
         let unavailable = |reason: String| {
             debug!(target: wire::TRANSPORT, subject, reason, "NATS call failed");
             PlaneError::Unavailable(reason)
@@ -108,6 +109,7 @@ impl Transport for NatsTransport {
         };
         Ok(Started {
             worker: subject,
+            instance,
             frames: answer.frames(first.payload),
         })
     }
