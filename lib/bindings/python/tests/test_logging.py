@@ -204,6 +204,68 @@ def test_current_context_and_inject_give_the_current_span():
     }
 
 
+def test_otel_context_makes_an_engines_opentelemetry_spans_children_of_the_current_span():
+    lines, err, code, out = run_with_output(
+        """
+        import json, tracewire
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        tracewire.init_logging()
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("engine")
+        with tracer.start_as_current_span("root outside", context=tracewire.otel_context()):
+            pass
+        with tracewire.span("handle_payload"):
+            with tracer.start_as_current_span("engine.prefill", context=tracewire.otel_context()):
+                with tracer.start_as_current_span("engine.attention"):
+                    pass
+        spans = {
+            s.name: {
+                "trace_id": format(s.context.trace_id, "032x"),
+                "span_id": format(s.context.span_id, "016x"),
+                "parent": format(s.parent.span_id, "016x") if s.parent else None,
+                "remote": s.parent.is_remote if s.parent else None,
+                "sampled": s.context.trace_flags.sampled,
+            }
+            for s in exporter.get_finished_spans()
+        }
+        print(json.dumps(spans))
+        """,
+    )
+    assert code == 0, err
+    spans = json.loads(out)
+    created = next(l for l in lines if l["message"] == "SPAN_CREATED")
+    prefill, attention = spans["engine.prefill"], spans["engine.attention"]
+    assert prefill["trace_id"] == created["trace_id"]
+    assert prefill["parent"] == created["span_id"] and prefill["remote"] is True
+    assert prefill["sampled"] is True
+    assert attention["trace_id"] == created["trace_id"]
+    assert attention["parent"] == prefill["span_id"]
+    outside = spans["root outside"]
+    assert outside["parent"] is None and outside["trace_id"] != created["trace_id"]
+
+
+def test_otel_context_without_the_opentelemetry_api_is_a_clear_import_error():
+    _, err, code, out = run_with_output(
+        """
+        import sys
+        sys.modules["opentelemetry"] = None  # as if it were not installed
+        import tracewire
+        tracewire.init_logging()
+        try:
+            tracewire.otel_context()
+        except ImportError as e:
+            print(e)
+        """
+    )
+    assert code == 0, err
+    assert "pip install opentelemetry-api" in out, out
+
+
 def test_readable_lines_mark_python_records():
     _, err, code = run(
         """

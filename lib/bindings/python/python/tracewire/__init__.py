@@ -9,7 +9,8 @@ services (SPEC §11), formatted and written by the Rust runtime.
   in its context.
 - :func:`span` opens a span (``with`` or ``async with``), a child of the current one.
 - :func:`current_context` and :func:`inject` give the current span's identity and the headers
-  a call made on its behalf carries.
+  a call made on its behalf carries; :func:`otel_context` gives it as an OpenTelemetry context,
+  so that an engine's own OpenTelemetry spans are its children.
 - :func:`serve_worker` serves the worker endpoint of ``tracewire-worker`` in Rust, with a Python
   async generator as the engine.
 
@@ -41,6 +42,7 @@ __all__ = [
     "current_context",
     "init_logging",
     "inject",
+    "otel_context",
     "client_logs",
     "serve_worker",
     "span",
@@ -163,6 +165,43 @@ def current_context() -> Optional[Dict[str, Optional[str]]]:
     """``{"trace_id": …, "span_id": …, "x_request_id": …}`` of the current span (ids in
     lowercase hex, ``x_request_id`` None when the request had none), or None outside spans."""
     return _tracewire.context_of(_current.get())
+
+
+def otel_context(context: Any = None) -> Any:
+    """An :class:`opentelemetry.context.Context` whose current span is tracewire's current span
+    (same ``trace_id``, its ``span_id``, its sampled flag and ``tracestate``), on top of
+    ``context`` (the current OpenTelemetry context by default). An engine's spans started with
+    it, ``tracer.start_as_current_span("prefill", context=tracewire.otel_context())``, are
+    children of the span this request runs in (``handle_payload`` in a worker) in the same
+    trace. Outside a tracewire span, ``context`` itself: the engine's span starts a trace.
+
+    The tracewire span is given as a non-recording, remote span context: it is not the SDK's
+    own span, tracewire's runtime records and exports it, as another service would.
+
+    Needs ``opentelemetry-api`` (``pip install opentelemetry-api``); without it, an
+    :class:`ImportError` that says so."""
+    try:
+        from opentelemetry import context as otel
+        from opentelemetry import trace
+    except ImportError as e:
+        raise ImportError(
+            "tracewire.otel_context() needs the OpenTelemetry API: pip install opentelemetry-api"
+        ) from e
+    base = otel.get_current() if context is None else context
+    headers = inject({})
+    traceparent = headers.get("traceparent")
+    if traceparent is None:
+        return base
+    _, trace_id, span_id, flags = traceparent.split("-")
+    state = headers.get("tracestate")
+    span_context = trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+        trace_state=trace.TraceState.from_header([state]) if state else trace.TraceState(),
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context), base)
 
 
 #: The request header asking for a request's own log lines back (SPEC §13), at a level.
