@@ -14,7 +14,9 @@
 #   for its lines at DEBUG (x-tracewire-logs); nats and nats-off: jsonl and off on the NATS plane (the
 #   worker found through etcd, called over NATS; needs nats-server and etcd, started here);
 #   nats-tls: jsonl on the NATS plane with mutual TLS and a token (python3 with cryptography
-#   makes the certificates)
+#   makes the certificates); chain and chain-off: jsonl and off with three processes, the
+#   frontend, a prefill worker (--next-worker) and its decode worker (worker_us/req is the two
+#   workers' CPU together)
 # Lines go to /dev/null: what is measured is the cost of producing them. With BENCH_LOG=file
 # they go to a file, and the machine's disk writeback (hundreds of MB per run) enters the figures.
 set -euo pipefail
@@ -43,7 +45,7 @@ fi
 printf "%-10s %10s %10s %10s %16s %16s\n" mode "req/s" "p50" "p99" "frontend_us/req" "worker_us/req"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 per_request() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}'; }
-declare -a pids wpids receivers outs ticks wticks
+declare -a pids wpids dpids receivers outs ticks wticks
 # The NATS plane's servers, started once for every nats mode (each mode its own namespace).
 cluster_env=()
 if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
@@ -72,7 +74,7 @@ if printf '%s\n' "${modes[@]}" | grep -q '^nats'; then
 fi
 # Starts mode number $1 (its receiver, worker and frontend) on its own ports.
 start() {
-  local i=$1 mode=${modes[$1]} port=$((18590 + 2 * $1)) receiver="" wpid=""
+  local i=$1 mode=${modes[$1]} port=$((18590 + 3 * $1)) receiver="" wpid="" dpid=""
   local env=(DYN_LOGGING_JSONL=true) plane=()
   case $mode in
     jsonl) ;;
@@ -80,6 +82,12 @@ start() {
     nats) env+=("${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     nats-off) env+=(DYN_LOG=off "${cluster_env[@]}"); plane=(--namespace "bench$i") ;;
     nats-tls) env+=("${tls_env[@]}"); plane=(--namespace "bench$i") ;;
+    chain|chain-off)
+      [ "$mode" = chain-off ] && env+=(DYN_LOG=off)
+      env "${env[@]}" "$target/release/tracewire-worker" --listen "127.0.0.1:$((port + 2))" --token-delay-ms 0 2>/dev/null &
+      dpid=$!
+      for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$((port + 2))") 2>/dev/null && break; sleep 0.05; done
+      plane=(--next-worker "http://127.0.0.1:$((port + 2))") ;;
     scoped) env+=(DYN_LOG_REQUEST_LEVEL=debug DYN_LOG_CAPTURE=debug DYN_LOG_RATE_LIMIT=1000000) ;;
     client) env+=(DYN_LOG_CLIENT_LEVEL=debug) ;;
     client-off) env+=(DYN_LOG=off DYN_LOG_CLIENT_LEVEL=debug) ;;
@@ -101,11 +109,11 @@ start() {
     env "${env[@]}" "$target/release/tracewire-worker" --listen "127.0.0.1:$((port + 1))" --token-delay-ms 0 "${plane[@]}" 2>"$wlog" &
     wpid=$!
     worker_flags=(--worker "http://127.0.0.1:$((port + 1))")
-    [ ${#plane[@]} -gt 0 ] && worker_flags=("${plane[@]}")
+    [ ${#plane[@]} -gt 0 ] && [ -z "$dpid" ] && worker_flags=("${plane[@]}")
     for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null && break; sleep 0.05; done
   fi
   env "${env[@]}" "$target/release/tracewire-frontend" --listen "127.0.0.1:$port" --token-delay-ms 0 "${worker_flags[@]}" 2>"$log" &
-  pids[i]=$!; wpids[i]=$wpid; receivers[i]=$receiver
+  pids[i]=$!; wpids[i]=$wpid; dpids[i]=$dpid; receivers[i]=$receiver
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   # On the NATS plane, until the frontend has found the worker in etcd.
   for _ in $(seq 100); do
@@ -116,11 +124,12 @@ start() {
 snapshot() {
   ticks[$1]=$(cpu_ticks "${pids[$1]}"); wticks[$1]=0
   [ -n "${wpids[$1]}" ] && wticks[$1]=$(cpu_ticks "${wpids[$1]}")
+  [ -n "${dpids[$1]}" ] && wticks[$1]=$((wticks[$1] + $(cpu_ticks "${dpids[$1]}")))
   return 0
 }
 load() {
   local script=$lua; [ -f "$work/$1.lua" ] && script="$work/$1.lua"
-  wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$((18590 + 2 * $1))/v1/chat/completions" > "$work/$1.wrk"
+  wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$((18590 + 3 * $1))/v1/chat/completions" > "$work/$1.wrk"
 }
 # Stops mode $1 and prints its row (ticks[] holds the CPU before the load).
 finish() {
@@ -129,6 +138,7 @@ finish() {
   local t=$((ticks[i] - before)) wt=$((wticks[i] - wbefore)) out; out=$(cat "$work/$i.wrk")
   kill -TERM "${pids[i]}"; wait "${pids[i]}" || true
   [ -n "${wpids[i]}" ] && { kill -TERM "${wpids[i]}"; wait "${wpids[i]}" || true; }
+  [ -n "${dpids[i]}" ] && { kill -TERM "${dpids[i]}"; wait "${dpids[i]}" || true; }
   [ -n "${receivers[i]}" ] && { kill -TERM "${receivers[i]}" 2>/dev/null; wait "${receivers[i]}" 2>/dev/null || true; }
   local requests rps p50 p99 cpu wcpu="-" errors
   requests=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -77,7 +77,7 @@ async fn run(
             component: args.component.clone(),
             endpoint: args.endpoint.clone(),
         };
-        plane = connect::discover(config, name).await?;
+        plane = connect::discover(config, name, "tracewire-frontend").await?;
     } else if args.workers.is_empty() {
         let config = args.engine.apply(WorkerConfig::default());
         let worker = BoundWorker::bind(config, ([127, 0, 0, 1], 0).into()).await?;

@@ -37,10 +37,15 @@ pub async fn connect(
     Ok((nats, etcd))
 }
 
-/// A frontend's client of the instances of `name`: connected to both servers, the instances
-/// listed, then watched.
-pub async fn discover(config: &DistributedConfig, name: EndpointName) -> io::Result<PlaneClient> {
-    let (nats, etcd) = connect(config, "tracewire-frontend").await?;
+/// A client of the instances of `name` (a frontend's, or a prefill worker's of its decode
+/// workers), connecting as `client_name`: connected to both servers, the instances listed,
+/// then watched.
+pub async fn discover(
+    config: &DistributedConfig,
+    name: EndpointName,
+    client_name: &str,
+) -> io::Result<PlaneClient> {
+    let (nats, etcd) = connect(config, client_name).await?;
     let discovery = Discovery::start(etcd, name.clone()).await.map_err(|e| {
         io::Error::other(format!(
             "cannot list the instances in etcd at {}: {e}",

@@ -6,10 +6,13 @@
 //! frontend's embedded worker and the Python package's `serve_worker` all serve through it.
 //!
 //! - `engine.rs`: the [`Engine`] seam and the mock engine;
-//! - `generation.rs`: [`WorkerConfig`], the `handle_payload` span, the protocol's lines.
+//! - `generation.rs`: [`WorkerConfig`], the `handle_payload` span, the protocol's lines;
+//! - `next.rs`: [`NextHop`], the prefill stage that hands a call to the next worker.
 
 mod engine;
 pub(crate) mod generation;
+mod next;
 
 pub use engine::{Engine, EngineError, MockEngine, Step, Steps};
 pub use generation::WorkerConfig;
+pub use next::NextHop;
