@@ -89,7 +89,12 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
     let tag = image_tag();
     let mut services = Vec::new();
     let mut deployments = Vec::new();
-    for file in ["k8s/worker.yaml", "k8s/frontend.yaml", "k8s/nats-etcd.yaml"] {
+    for file in [
+        "k8s/worker.yaml",
+        "k8s/python-worker.yaml",
+        "k8s/frontend.yaml",
+        "k8s/nats-etcd.yaml",
+    ] {
         for doc in yaml(file) {
             match s(&doc["kind"]) {
                 "Service" => services.push(doc),
@@ -98,7 +103,7 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             }
         }
     }
-    assert_eq!(deployments.len(), 4);
+    assert_eq!(deployments.len(), 5);
     // The distributed runtime's servers, and their Services by the names the env points at.
     for (name, port) in [("nats", 4222), ("etcd", 2379)] {
         let svc = services
@@ -132,13 +137,20 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             "selector matches"
         );
         let container = &pod["spec"]["containers"][0];
+        let bin = s(&container["command"][0]);
+        // The Python worker: its own image, its script's flags.
+        let (want_tag, known) = match bin {
+            "python3" => {
+                assert_eq!(s(&container["command"][1]), PYTHON_WORKER_IN_IMAGE);
+                (python_image_tag(), python_worker_flags())
+            }
+            _ => (tag.clone(), flags_of(bin)),
+        };
         assert_eq!(
             s(&container["image"]),
-            tag,
+            want_tag,
             "the image the Dockerfile builds"
         );
-        let bin = s(&container["command"][0]);
-        let known = flags_of(bin);
         let args: Vec<&str> = container["args"]
             .as_sequence()
             .unwrap()
@@ -219,6 +231,116 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
     let kustomization = &yaml("k8s/kustomization.yaml")[0];
     for resource in kustomization["resources"].as_sequence().unwrap() {
         assert!(deploy("k8s").join(s(resource)).exists(), "{resource:?}");
+    }
+}
+
+/// Where `deploy/python-worker.Dockerfile` puts `components/python-worker/worker.py`.
+const PYTHON_WORKER_IN_IMAGE: &str = "/app/worker.py";
+
+fn python_dockerfile() -> String {
+    std::fs::read_to_string(deploy("python-worker.Dockerfile")).unwrap()
+}
+
+/// The tag `deploy/python-worker.Dockerfile`'s build line gives.
+fn python_image_tag() -> String {
+    let text = python_dockerfile();
+    let line = text.lines().find(|l| l.contains("docker build")).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "-t").unwrap();
+    words[i + 1].to_owned()
+}
+
+/// The flags `worker.py --help` lists.
+fn python_worker_flags() -> std::collections::HashSet<String> {
+    let script = tracewire_tests::repo_root().join("components/python-worker/worker.py");
+    let out = std::process::Command::new(tracewire_tests::python())
+        .arg(script)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ',')
+        .filter(|w| w.starts_with("--"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_python_worker_image_and_manifest_send_its_engines_spans_to_the_collector() {
+    let dockerfile = python_dockerfile();
+    assert!(
+        dockerfile.contains(&format!(
+            "COPY components/python-worker/worker.py {PYTHON_WORKER_IN_IMAGE}"
+        )),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("maturin build --release"),
+        "the wheel of lib/bindings/python"
+    );
+    assert!(
+        dockerfile.contains("opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc"),
+        "the SDK --engine-spans needs"
+    );
+    let docs = yaml("k8s/python-worker.yaml");
+    let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    assert!(args.contains(&"--engine-spans"), "{args:?}");
+    let env = |name: &str| {
+        container["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| s(&e["value"]).to_owned())
+    };
+    // The engine's SDK and tracewire's own export go to the same collector, the one the
+    // configmap's [otlp] names, which is the collector's Service.
+    let configmap = &yaml("k8s/configmap.yaml")[0];
+    let logging: toml::Value = s(&configmap["data"]["logging.toml"]).parse().unwrap();
+    let endpoint = logging["otlp"]["endpoint"].as_str().unwrap();
+    assert_eq!(
+        env("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(),
+        Some(endpoint)
+    );
+    assert_eq!(
+        logging["otlp"]["logs_enabled"].as_bool(),
+        Some(true),
+        "log records too"
+    );
+    let collector = yaml("k8s/otel-collector.yaml");
+    let service = collector.iter().find(|d| d["kind"] == "Service").unwrap();
+    let (name, namespace) = (
+        s(&service["metadata"]["name"]),
+        s(&service["metadata"]["namespace"]),
+    );
+    let grpc = service["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "otlp-grpc")
+        .unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(endpoint, format!("http://{name}.{namespace}:{grpc}"));
+    // The collector takes all three signals from OTLP.
+    let config = collector.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
+    let config: serde_norway::Value =
+        serde_norway::from_str(s(&config["data"]["config.yaml"])).unwrap();
+    for signal in ["traces", "metrics", "logs"] {
+        let pipeline = &config["service"]["pipelines"][signal];
+        assert_eq!(pipeline["receivers"][0], "otlp", "{signal}: {pipeline:?}");
     }
 }
 
