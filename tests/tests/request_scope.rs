@@ -204,3 +204,52 @@ fn a_request_whose_worker_dies_has_its_debug_lines_written_as_captured() {
     );
     drop(w);
 }
+
+#[test]
+fn captured_lines_are_otlp_log_records_too_at_their_own_times() {
+    let dir = temp_dir("capture-otlp");
+    let receiver = tracewire_tests::Receiver::start(&dir, false);
+    let endpoint = receiver.endpoint("grpc");
+    let env = [
+        JSONL,
+        ("DYN_LOG_CAPTURE", "debug"),
+        ("OTEL_EXPORT_LOGS_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+    ];
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "300"], &[JSONL]);
+    let (f, addr) = start_frontend(&dir, &[&waddr], &[], &env);
+    let ok = tracewire_tests::chat(&addr, "fine");
+    assert_eq!(ok.status, 200);
+    let mut call = start((&addr, &["x-request-id: doomed"]));
+    call.read_until("data: ");
+    w.signal("KILL");
+    call.finish();
+    let lines = f.stop();
+    let captured: Vec<&Line> = lines.iter().filter(|l| l.has("captured")).collect();
+    assert!(!captured.is_empty(), "{lines:#?}");
+    let records = receiver.logs();
+    for line in &captured {
+        let record = records
+            .iter()
+            .find(|r| r["body"] == line.message.as_str() && r["attributes"]["captured"] == true)
+            .unwrap_or_else(|| panic!("a record of {line:?} in {records:#?}"));
+        assert_eq!(record["severity_number"], 5, "DEBUG");
+        assert_eq!(record["attributes"]["x_request_id"], "doomed");
+        assert_eq!(record["trace_id"].as_str(), line.trace_id.as_deref());
+        assert_eq!(record["span_id"].as_str(), line.span_id.as_deref());
+        let line_us = chrono::DateTime::parse_from_rfc3339(&line.time)
+            .unwrap()
+            .timestamp_micros();
+        assert_eq!(
+            record["time_ns"].as_i64(),
+            Some(line_us * 1000),
+            "its own time: {record:?}"
+        );
+    }
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["severity_number"] == 5 && r["attributes"]["x_request_id"] == "fine"),
+        "the request that succeeded: no DEBUG record"
+    );
+}

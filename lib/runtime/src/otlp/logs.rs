@@ -35,7 +35,9 @@ use super::{
 };
 use crate::{
     settings::env,
-    trace::{FieldValue, LogExporter, Redactions, SpanContext, SpanFields, ValueLimit},
+    trace::{
+        FieldValue, LogExporter, Redactions, SpanContext, SpanFields, SpanId, TraceId, ValueLimit,
+    },
 };
 
 /// A running log export.
@@ -185,6 +187,60 @@ impl LogExporter for LogExport {
         self.logger.emit(record);
     }
 
+    /// A captured line as the record it would have been: read back from its JSONL (it was
+    /// rendered, redacted and bounded when held), at its own time, its fields as attributes,
+    /// `captured` among them.
+    fn emit_captured(&self, line: &[u8]) {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(line) else {
+            return;
+        };
+        let text = |key: &str| fields.get(key).and_then(serde_json::Value::as_str);
+        let mut record = self.logger.create_log_record();
+        let time = text("time")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(SystemTime::now, SystemTime::from);
+        record.set_timestamp(time);
+        record.set_observed_timestamp(SystemTime::now());
+        let level = match text("level") {
+            Some("TRACE") => Level::TRACE,
+            Some("DEBUG") => Level::DEBUG,
+            Some("WARN") => Level::WARN,
+            Some("ERROR") => Level::ERROR,
+            _ => Level::INFO,
+        };
+        let (number, severity_text) = severity(&level);
+        record.set_severity_number(number);
+        record.set_severity_text(severity_text);
+        if let Some(target) = text("target") {
+            record.set_target(target.to_owned());
+        }
+        record.set_body(AnyValue::from(
+            text("message").unwrap_or_default().to_owned(),
+        ));
+        let ids = text("trace_id")
+            .and_then(TraceId::from_hex)
+            .zip(text("span_id").and_then(SpanId::from_hex));
+        if let Some((trace_id, span_id)) = ids {
+            record.set_trace_context(to_otel_trace_id(trace_id), to_otel_span_id(span_id), None);
+        }
+        for (key, value) in &fields {
+            if NOT_ATTRIBUTES.contains(&key.as_str()) {
+                continue;
+            }
+            let value = match value {
+                serde_json::Value::Bool(b) => AnyValue::Boolean(*b),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => AnyValue::Int(i),
+                    None => AnyValue::Double(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                serde_json::Value::String(text) => AnyValue::from(text.clone()),
+                other => AnyValue::from(other.to_string()),
+            };
+            record.add_attribute(Key::from(key.clone()), value);
+        }
+        self.logger.emit(record);
+    }
+
     /// Sends what is queued, waiting at most [`SHUTDOWN_TIMEOUT`].
     fn shutdown(&self) {
         if let Some(reporter) = self
@@ -206,6 +262,21 @@ impl LogExporter for LogExport {
         }
     }
 }
+
+/// The keys of a line that are a record's own parts, not attributes (`x_request_id` is one, as
+/// for the records of shown lines).
+const NOT_ATTRIBUTES: [&str; 10] = [
+    "time",
+    "level",
+    "file",
+    "line",
+    "target",
+    "message",
+    "span_name",
+    "trace_id",
+    "span_id",
+    "parent_id",
+];
 
 /// A span's field as a log attribute (span fields are redacted and bounded when recorded).
 fn any_value(value: &FieldValue) -> AnyValue {

@@ -46,6 +46,11 @@ pub trait LogExporter: Send + Sync + fmt::Debug + 'static {
     /// One event, inside `span` (its identity and fields) if any, at `time`.
     fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, time: SystemTime);
 
+    /// A line capture-on-failure held and has now written (SPEC §9): one JSONL line of SPEC §3,
+    /// marked `"captured":true`, whose event the filter hid when it happened. Its record has
+    /// the line's own time, level, message, ids and fields.
+    fn emit_captured(&self, line: &[u8]);
+
     /// Sends what is queued and stops; called once, when logging shuts down.
     fn shutdown(&self);
 }

@@ -92,6 +92,7 @@ impl TracewireLayer {
                 let mut marked = Vec::with_capacity(buf.len() + 20);
                 self.format.write_captured(&mut marked, buf, 0);
                 self.outputs.write(&marked);
+                self.export_captured(&marked);
                 self.metrics.line(&level);
             }
         });
@@ -105,7 +106,17 @@ impl TracewireLayer {
             let dropped = if i == 0 { failed.dropped } else { 0 };
             self.format.write_captured(&mut buf, line, dropped);
             self.outputs.write(&buf);
+            self.export_captured(&buf);
             self.metrics.line(level);
+        }
+    }
+
+    /// A captured line written, as an OTLP log record too when log export is on. Only JSONL
+    /// lines can be: a held line is its rendering, and a readable one cannot be read back into
+    /// fields (held values, rendered when written, would lift this: docs/request-scoped-logging.md).
+    fn export_captured(&self, line: &[u8]) {
+        if let (Some(logs), true) = (&self.exports.logs, self.format.is_jsonl()) {
+            logs.emit_captured(line);
         }
     }
 }
