@@ -87,8 +87,11 @@ fn sigint_and_readable_mode_work_too() {
         done.contains(" INFO http-request{method=POST uri=/v1/chat/completions version=HTTP/1.1 gen_ai.operation.name=\"chat\" gen_ai.request.model=\"Qwen/Qwen3-0.6B\""),
         "{done}"
     );
+    // SPEC §5: the worker that served it, among the event's fields.
     assert!(
-        done.contains(" outcome=\"ok\" x_request_id=readable-1 trace_id="),
+        done.contains(&format!(
+            " outcome=\"ok\" worker_instance=\"http://{waddr}\" x_request_id=readable-1 trace_id="
+        )),
         "the request id once, after the fields: {done}"
     );
     assert_eq!(done.matches("readable-1").count(), 1, "{done}");
