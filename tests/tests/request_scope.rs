@@ -1,10 +1,10 @@
 //! Request-scoped logging (SPEC §9) across the real frontend and worker: one request's DEBUG
 //! lines through its baggage, capture of a failed request's DEBUG lines.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tracewire_tests::{
     check_jsonl, check_jsonl_allow_open, http, lines_with, start_frontend, start_worker, temp_dir,
-    HttpCall, Line, JSONL,
+    HttpCall, Line, Process, JSONL,
 };
 
 const STREAM: &str = r#"{"model": "Qwen/Qwen3-0.6B", "stream": true, "messages":[{"role":"user", "content": "What is the capital of South Africa?" }]}"#;
@@ -205,51 +205,121 @@ fn a_request_whose_worker_dies_has_its_debug_lines_written_as_captured() {
     drop(w);
 }
 
-#[test]
-fn captured_lines_are_otlp_log_records_too_at_their_own_times() {
-    let dir = temp_dir("capture-otlp");
+/// A request that succeeds and one whose worker dies mid-stream, through a frontend with
+/// capture and log export on (JSONL lines if `jsonl`): its output, and the log records the
+/// real receiver got.
+fn captured_and_exported(name: &str, jsonl: bool) -> (String, Vec<Map<String, Value>>) {
+    let dir = temp_dir(name);
     let receiver = tracewire_tests::Receiver::start(&dir, false);
     let endpoint = receiver.endpoint("grpc");
-    let env = [
-        JSONL,
+    let mut env = vec![
         ("DYN_LOG_CAPTURE", "debug"),
         ("OTEL_EXPORT_LOGS_ENABLED", "true"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
     ];
+    if jsonl {
+        env.push(JSONL);
+    }
     let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "300"], &[JSONL]);
-    let (f, addr) = start_frontend(&dir, &[&waddr], &[], &env);
+    let worker = format!("http://{waddr}");
+    let args = ["--listen", "127.0.0.1:0", "--worker", &worker];
+    let mut f = Process::start("tracewire-frontend", "frontend", &dir, &args, &env);
+    let addr = if jsonl {
+        f.wait_for_addr("frontend listening")
+    } else {
+        f.wait_for_readable_addr("frontend listening")
+    };
     let ok = tracewire_tests::chat(&addr, "fine");
     assert_eq!(ok.status, 200);
     let mut call = start((&addr, &["x-request-id: doomed"]));
     call.read_until("data: ");
     w.signal("KILL");
     call.finish();
-    let lines = f.stop();
-    let captured: Vec<&Line> = lines.iter().filter(|l| l.has("captured")).collect();
-    assert!(!captured.is_empty(), "{lines:#?}");
+    f.signal("TERM");
+    assert_eq!(f.wait(), Some(0), "{}", f.output());
     let records = receiver.logs();
-    for line in &captured {
-        let record = records
-            .iter()
-            .find(|r| r["body"] == line.message.as_str() && r["attributes"]["captured"] == true)
-            .unwrap_or_else(|| panic!("a record of {line:?} in {records:#?}"));
-        assert_eq!(record["severity_number"], 5, "DEBUG");
-        assert_eq!(record["attributes"]["x_request_id"], "doomed");
-        assert_eq!(record["trace_id"].as_str(), line.trace_id.as_deref());
-        assert_eq!(record["span_id"].as_str(), line.span_id.as_deref());
-        let line_us = chrono::DateTime::parse_from_rfc3339(&line.time)
-            .unwrap()
-            .timestamp_micros();
-        assert_eq!(
-            record["time_ns"].as_i64(),
-            Some(line_us * 1000),
-            "its own time: {record:?}"
-        );
-    }
     assert!(
         !records
             .iter()
             .any(|r| r["severity_number"] == 5 && r["attributes"]["x_request_id"] == "fine"),
         "the request that succeeded: no DEBUG record"
     );
+    (f.output(), records)
+}
+
+/// Checks the record of a captured line, given the line's parts.
+fn assert_captured_record(
+    record: &Map<String, Value>,
+    trace_id: &str,
+    span_id: Option<&str>,
+    time: &str,
+) {
+    assert_eq!(record["severity_number"], 5, "DEBUG: {record:?}");
+    assert_eq!(record["attributes"]["x_request_id"], "doomed");
+    assert_eq!(record["trace_id"].as_str(), Some(trace_id));
+    if let Some(span_id) = span_id {
+        assert_eq!(record["span_id"].as_str(), Some(span_id));
+    }
+    let line_us = chrono::DateTime::parse_from_rfc3339(time)
+        .expect("the line's time is RFC 3339")
+        .timestamp_micros();
+    assert_eq!(
+        record["time_ns"].as_i64(),
+        Some(line_us * 1000),
+        "its own time: {record:?}"
+    );
+}
+
+fn captured_records(records: &[Map<String, Value>]) -> Vec<&Map<String, Value>> {
+    records
+        .iter()
+        .filter(|r| r["attributes"]["captured"] == true)
+        .collect()
+}
+
+#[test]
+fn captured_lines_are_otlp_log_records_too_at_their_own_times() {
+    let (output, records) = captured_and_exported("capture-otlp", true);
+    let lines = tracewire_tests::json_lines(&output);
+    let captured: Vec<&Line> = lines.iter().filter(|l| l.has("captured")).collect();
+    assert!(!captured.is_empty(), "{lines:#?}");
+    let sent = captured_records(&records);
+    assert_eq!(sent.len(), captured.len(), "{sent:#?}");
+    for line in &captured {
+        let record = sent
+            .iter()
+            .find(|r| r["body"] == line.message.as_str())
+            .unwrap_or_else(|| panic!("a record of {line:?} in {records:#?}"));
+        let trace_id = line.trace_id.as_deref().expect("a trace id");
+        assert_captured_record(record, trace_id, line.span_id.as_deref(), &line.time);
+    }
+}
+
+#[test]
+fn captured_readable_lines_are_otlp_log_records_too() {
+    let (output, records) = captured_and_exported("capture-otlp-readable", false);
+    let captured: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains(" captured=true"))
+        .collect();
+    assert!(!captured.is_empty(), "{output}");
+    let sent = captured_records(&records);
+    assert_eq!(sent.len(), captured.len(), "{sent:#?}\n{output}");
+    for line in &captured {
+        let record = sent
+            .iter()
+            .find(|r| {
+                let body = r["body"].as_str().unwrap_or_default();
+                !body.is_empty() && line.contains(&format!(": {body}"))
+            })
+            .unwrap_or_else(|| panic!("a record of {line:?} in {records:#?}"));
+        let trace_id = line
+            .split(" trace_id=")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .expect("the line's trace_id");
+        assert!(line.contains(" x_request_id=doomed"), "{line}");
+        let time = line.split(' ').next().expect("a time first");
+        assert_captured_record(record, trace_id, None, time);
+    }
 }

@@ -16,7 +16,7 @@ use opentelemetry::{
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::{
     error::OTelSdkResult,
-    logs::{LogBatch, LogExporter as SdkLogExporter, SdkLogger, SdkLoggerProvider},
+    logs::{LogBatch, LogExporter as SdkLogExporter, SdkLogRecord, SdkLogger, SdkLoggerProvider},
     Resource,
 };
 use tokio::runtime::Handle;
@@ -35,9 +35,7 @@ use super::{
 };
 use crate::{
     settings::env,
-    trace::{
-        FieldValue, LogExporter, Redactions, SpanContext, SpanFields, SpanId, TraceId, ValueLimit,
-    },
+    trace::{FieldValue, HeldRecord, LogExporter, Redactions, SpanContext, SpanFields, ValueLimit},
 };
 
 /// A running log export.
@@ -141,13 +139,17 @@ pub struct LogCounts {
     pub failed: u64,
 }
 
-impl LogExporter for LogExport {
-    /// Emits one event as a log record.
-    fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, now: SystemTime) {
+impl LogExport {
+    /// The record of one event, at `time`, inside `span` (its identity and fields) if any.
+    fn record(
+        &self,
+        event: &Event<'_>,
+        span: Option<(&SpanContext, &SpanFields)>,
+        time: SystemTime,
+    ) -> SdkLogRecord {
         let meta = event.metadata();
         let mut record = self.logger.create_log_record();
-        record.set_timestamp(now);
-        record.set_observed_timestamp(now);
+        record.set_timestamp(time);
         let (number, text) = severity(meta.level());
         record.set_severity_number(number);
         record.set_severity_text(text);
@@ -184,59 +186,48 @@ impl LogExporter for LogExport {
                 record.add_attribute("x_request_id", id.to_string());
             }
         }
+        record
+    }
+}
+
+impl LogExporter for LogExport {
+    /// Emits one event as a log record.
+    fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, now: SystemTime) {
+        let mut record = self.record(event, span, now);
+        record.set_observed_timestamp(now);
         self.logger.emit(record);
     }
 
-    /// A captured line as the record it would have been: read back from its JSONL (it was
-    /// rendered, redacted and bounded when held), at its own time, its fields as attributes,
-    /// `captured` among them.
-    fn emit_captured(&self, line: &[u8]) {
-        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(line) else {
+    /// The record as [`emit`](Self::emit) makes it, held as it is: the values were redacted
+    /// and bounded already, so only its size is reckoned here.
+    fn hold(
+        &self,
+        event: &Event<'_>,
+        span: Option<(&SpanContext, &SpanFields)>,
+        time: SystemTime,
+    ) -> HeldRecord {
+        let record = self.record(event, span, time);
+        let text = |v: &AnyValue| match v {
+            AnyValue::String(s) => s.as_str().len(),
+            _ => 8,
+        };
+        let bytes = size_of::<SdkLogRecord>()
+            + record.body().map_or(0, text)
+            + record
+                .attributes_iter()
+                .map(|(k, v)| k.as_str().len() + text(v) + size_of::<(Key, AnyValue)>())
+                .sum::<usize>();
+        HeldRecord::new(record, bytes)
+    }
+
+    fn emit_held(&self, held: HeldRecord, dropped: u64) {
+        let Some(mut record) = held.into_inner::<SdkLogRecord>() else {
             return;
         };
-        let text = |key: &str| fields.get(key).and_then(serde_json::Value::as_str);
-        let mut record = self.logger.create_log_record();
-        let time = text("time")
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or_else(SystemTime::now, SystemTime::from);
-        record.set_timestamp(time);
         record.set_observed_timestamp(SystemTime::now());
-        let level = match text("level") {
-            Some("TRACE") => Level::TRACE,
-            Some("DEBUG") => Level::DEBUG,
-            Some("WARN") => Level::WARN,
-            Some("ERROR") => Level::ERROR,
-            _ => Level::INFO,
-        };
-        let (number, severity_text) = severity(&level);
-        record.set_severity_number(number);
-        record.set_severity_text(severity_text);
-        if let Some(target) = text("target") {
-            record.set_target(target.to_owned());
-        }
-        record.set_body(AnyValue::from(
-            text("message").unwrap_or_default().to_owned(),
-        ));
-        let ids = text("trace_id")
-            .and_then(TraceId::from_hex)
-            .zip(text("span_id").and_then(SpanId::from_hex));
-        if let Some((trace_id, span_id)) = ids {
-            record.set_trace_context(to_otel_trace_id(trace_id), to_otel_span_id(span_id), None);
-        }
-        for (key, value) in &fields {
-            if NOT_ATTRIBUTES.contains(&key.as_str()) {
-                continue;
-            }
-            let value = match value {
-                serde_json::Value::Bool(b) => AnyValue::Boolean(*b),
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) => AnyValue::Int(i),
-                    None => AnyValue::Double(n.as_f64().unwrap_or(f64::NAN)),
-                },
-                serde_json::Value::String(text) => AnyValue::from(text.clone()),
-                other => AnyValue::from(other.to_string()),
-            };
-            record.add_attribute(Key::from(key.clone()), value);
+        record.add_attribute("captured", true);
+        if dropped > 0 {
+            record.add_attribute("captured_dropped", dropped as i64);
         }
         self.logger.emit(record);
     }
@@ -262,21 +253,6 @@ impl LogExporter for LogExport {
         }
     }
 }
-
-/// The keys of a line that are a record's own parts, not attributes (`x_request_id` is one, as
-/// for the records of shown lines).
-const NOT_ATTRIBUTES: [&str; 10] = [
-    "time",
-    "level",
-    "file",
-    "line",
-    "target",
-    "message",
-    "span_name",
-    "trace_id",
-    "span_id",
-    "parent_id",
-];
 
 /// A span's field as a log attribute (span fields are redacted and bounded when recorded).
 fn any_value(value: &FieldValue) -> AnyValue {

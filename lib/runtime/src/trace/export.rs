@@ -1,7 +1,7 @@
 //! The seam between the layer and exporters: the layer calls these traits for the spans and
 //! events it sees, and knows nothing of how they leave the process (`otlp` implements them).
 
-use std::{fmt, time::SystemTime};
+use std::{any::Any, fmt, time::SystemTime};
 
 use tracing::{Event, Metadata};
 
@@ -46,11 +46,54 @@ pub trait LogExporter: Send + Sync + fmt::Debug + 'static {
     /// One event, inside `span` (its identity and fields) if any, at `time`.
     fn emit(&self, event: &Event<'_>, span: Option<(&SpanContext, &SpanFields)>, time: SystemTime);
 
-    /// A line capture-on-failure held and has now written (SPEC §9): one JSONL line of SPEC §3,
-    /// marked `"captured":true`, whose event the filter hid when it happened. Its record has
-    /// the line's own time, level, message, ids and fields.
-    fn emit_captured(&self, line: &[u8]);
+    /// The record of an event whose line capture-on-failure holds (SPEC §9): made now, from
+    /// the event itself (whatever the line format), and sent only if the request fails.
+    fn hold(
+        &self,
+        event: &Event<'_>,
+        span: Option<(&SpanContext, &SpanFields)>,
+        time: SystemTime,
+    ) -> HeldRecord;
+
+    /// A held record whose line has now been written: sent with its own time, `captured`
+    /// among its attributes (and `captured_dropped`, if `dropped` lines were lost before it).
+    fn emit_held(&self, held: HeldRecord, dropped: u64);
 
     /// Sends what is queued and stops; called once, when logging shuts down.
     fn shutdown(&self);
+}
+
+/// A record an exporter made for a held line ([`LogExporter::hold`]), in the exporter's own
+/// type; it is held beside the line, its size counted against the same limits.
+pub struct HeldRecord {
+    record: Box<dyn Any + Send>,
+    bytes: usize,
+}
+
+impl HeldRecord {
+    /// `record`, which holds about `bytes` bytes.
+    pub fn new<R: Any + Send>(record: R, bytes: usize) -> Self {
+        HeldRecord {
+            record: Box::new(record),
+            bytes,
+        }
+    }
+
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The record, if it is an `R` (the exporter that made it asks for its own type).
+    pub fn into_inner<R: Any>(self) -> Option<R> {
+        self.record.downcast().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for HeldRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeldRecord")
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
 }

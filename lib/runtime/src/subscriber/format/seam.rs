@@ -71,11 +71,6 @@ impl Formatter {
         Formatter { format, style }
     }
 
-    /// Whether lines are JSONL.
-    pub(crate) fn is_jsonl(&self) -> bool {
-        self.format == Format::Jsonl
-    }
-
     /// Whether spans keep typed field values for this format (the readable text is rendered
     /// from them; JSONL writes values straight to JSON).
     pub(crate) fn keeps_fields(&self) -> bool {

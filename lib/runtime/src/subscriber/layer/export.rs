@@ -14,7 +14,7 @@ use crate::{
         line::timestamp::{Instant, UnixMicros},
         span_data::SpanData,
     },
-    trace::{EndedSpan, LogExporter, SpanContext, SpanExporter, SpanFields},
+    trace::{EndedSpan, HeldRecord, LogExporter, SpanContext, SpanExporter, SpanFields},
 };
 
 /// The exporters a layer was built with.
@@ -25,9 +25,10 @@ pub(super) struct Exports {
 }
 
 impl Exports {
-    /// Whether spans keep their typed field values for an exporter.
+    /// Whether spans keep their typed field values for an exporter (a span's fields are its
+    /// exported span's attributes, and its records' too).
     pub(super) fn keeps_fields(&self) -> bool {
-        self.spans.is_some()
+        self.spans.is_some() || self.logs.is_some()
     }
 
     /// Samples a new span at INFO or above: the answer sets its context's sampled flag (which
@@ -87,5 +88,32 @@ impl Exports {
             data.map(|d| (&d.context, &d.fields)),
             time.to_system_time(),
         );
+    }
+
+    /// The log record of an event whose line is held for its request, if logs are exported.
+    pub(super) fn held_record<S>(
+        &self,
+        event: &Event<'_>,
+        span: Option<&SpanRef<'_, S>>,
+        time: UnixMicros,
+    ) -> Option<HeldRecord>
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let export = self.logs.as_ref()?;
+        let extensions = span.map(|s| s.extensions());
+        let data = extensions.as_ref().and_then(|e| e.get::<SpanData>());
+        Some(export.hold(
+            event,
+            data.map(|d| (&d.context, &d.fields)),
+            time.to_system_time(),
+        ))
+    }
+
+    /// Sends a held record whose line has been written.
+    pub(super) fn held_sent(&self, record: Option<HeldRecord>, dropped: u64) {
+        if let (Some(export), Some(record)) = (&self.logs, record) {
+            export.emit_held(record, dropped);
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::subscriber::{
     scope::{Failed, Hold, RequestScope, Scoping},
     span_data::SpanData,
 };
+use crate::trace::HeldRecord;
 
 impl TracewireLayer {
     /// Request-scoped logging of an event the subscriber let through: a hidden one is held for
@@ -73,8 +74,8 @@ impl TracewireLayer {
         rate.admit(meta, time.0.max(0) as u64 / 1_000_000)
     }
 
-    /// Renders `event` into its request's held lines (written at once, marked, if the request
-    /// has already failed).
+    /// Renders `event` into its request's held lines, with its log record when log export
+    /// is on (written at once, marked, if the request has already failed).
     fn hold<S>(
         &self,
         request: &RequestScope,
@@ -85,15 +86,14 @@ impl TracewireLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let level = *event.metadata().level();
+        let record = self.exports.held_record(event, span, time);
         with_buffer(|buf| {
             self.format
                 .write_event::<SpanData, S>(buf, false, event, span, time);
-            if let Hold::WriteNow = request.hold(buf, level) {
+            if let Hold::WriteNow(record) = request.hold(buf, level, record) {
                 let mut marked = Vec::with_capacity(buf.len() + 20);
                 self.format.write_captured(&mut marked, buf, 0);
-                self.outputs.write(&marked);
-                self.export_captured(&marked);
-                self.metrics.line(&level);
+                self.write_captured(&marked, level, record, 0);
             }
         });
     }
@@ -101,23 +101,19 @@ impl TracewireLayer {
     /// Writes the lines a failed request held, in their order, marked as captured.
     pub(super) fn write_held(&self, failed: Failed) {
         let mut buf = Vec::new();
-        for (i, (line, level)) in failed.lines.iter().enumerate() {
+        for (i, held) in failed.lines.into_iter().enumerate() {
             buf.clear();
             let dropped = if i == 0 { failed.dropped } else { 0 };
-            self.format.write_captured(&mut buf, line, dropped);
-            self.outputs.write(&buf);
-            self.export_captured(&buf);
-            self.metrics.line(level);
+            self.format.write_captured(&mut buf, &held.line, dropped);
+            self.write_captured(&buf, held.level, held.record, dropped);
         }
     }
 
-    /// A captured line written, as an OTLP log record too when log export is on. Only JSONL
-    /// lines can be: a held line is its rendering, and a readable one cannot be read back into
-    /// fields (held values, rendered when written, would lift this: docs/request-scoped-logging.md).
-    fn export_captured(&self, line: &[u8]) {
-        if let (Some(logs), true) = (&self.exports.logs, self.format.is_jsonl()) {
-            logs.emit_captured(line);
-        }
+    /// A captured line written, and its record sent.
+    fn write_captured(&self, line: &[u8], level: Level, record: Option<HeldRecord>, dropped: u64) {
+        self.outputs.write(line);
+        self.exports.held_sent(record, dropped);
+        self.metrics.line(&level);
     }
 }
 

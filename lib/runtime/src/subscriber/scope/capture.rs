@@ -12,6 +12,8 @@ use std::{
 
 use tracing::Level;
 
+use crate::trace::HeldRecord;
+
 /// `[capture]` / `DYN_LOG_CAPTURE`: what is held per request, and how much.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaptureConfig {
@@ -66,6 +68,7 @@ impl CaptureLimits {
             bytes: Vec::new(),
             start: 0,
             lens: VecDeque::new(),
+            size: 0,
             dropped: 0,
             config: self.config,
             held: self.held.clone(),
@@ -81,45 +84,75 @@ impl CaptureLimits {
 /// One request's held lines, oldest first, as whole rendered lines in one byte buffer: holding
 /// a line is a copy into it, and dropping the oldest moves a start offset (the buffer is
 /// compacted when half of it is dead), so a request that succeeds never allocated per line.
+/// Beside a line may be its OTLP log record (when log export is on), counted in its size.
 #[derive(Debug)]
 pub(crate) struct Captured {
     bytes: Vec<u8>,
     /// Where the oldest held line starts in `bytes`.
     start: usize,
-    /// Each held line's length and level, oldest first.
-    lens: VecDeque<(u32, Level)>,
+    /// Each held line, oldest first.
+    lens: VecDeque<Entry>,
+    /// The bytes held: the lines' and their records'.
+    size: usize,
     /// Lines dropped so far.
     dropped: u64,
     config: CaptureConfig,
     held: Arc<AtomicUsize>,
 }
 
+/// One held line: its length in `bytes`, its level, its record.
+#[derive(Debug)]
+struct Entry {
+    len: u32,
+    level: Level,
+    record: Option<HeldRecord>,
+}
+
+impl Entry {
+    /// What it counts against the limits.
+    fn size(&self) -> usize {
+        self.len as usize + self.record.as_ref().map_or(0, HeldRecord::bytes)
+    }
+}
+
+/// A line taken from a request's buffer to be written.
+#[derive(Debug)]
+pub(crate) struct HeldLine {
+    pub(crate) line: Vec<u8>,
+    pub(crate) level: Level,
+    pub(crate) record: Option<HeldRecord>,
+}
+
 impl Captured {
-    /// Holds `line`, dropping the oldest lines to make room; returns how many lines it dropped
-    /// (`line` itself is dropped when it alone exceeds a limit).
-    pub(crate) fn push(&mut self, line: &[u8], level: Level) -> u64 {
+    /// Holds `line` (with its `record`), dropping the oldest lines to make room; returns how
+    /// many lines it dropped (`line` itself is dropped when it alone exceeds a limit).
+    pub(crate) fn push(&mut self, line: &[u8], level: Level, record: Option<HeldRecord>) -> u64 {
         let before = self.dropped;
-        let len = line.len();
+        let entry = Entry {
+            len: line.len() as u32,
+            level,
+            record,
+        };
+        let size = entry.size();
         let fits = self.config.max_lines > 0
-            && len <= self.config.max_bytes
-            && len <= self.config.total_bytes;
+            && size <= self.config.max_bytes
+            && size <= self.config.total_bytes
+            && line.len() <= u32::MAX as usize;
         if !fits {
             self.dropped += 1;
             return 1;
         }
-        while self.lens.len() >= self.config.max_lines
-            || self.bytes.len() - self.start + len > self.config.max_bytes
-        {
+        while self.lens.len() >= self.config.max_lines || self.size + size > self.config.max_bytes {
             self.drop_oldest();
         }
         // The process's total: reserve, then give back this request's oldest until it fits
         // (other requests may reserve at the same moment: the total is exceeded by at most one
         // line per thread, never without bound).
-        let total = self.held.fetch_add(len, Ordering::Relaxed) + len;
+        let total = self.held.fetch_add(size, Ordering::Relaxed) + size;
         let mut over = total.saturating_sub(self.config.total_bytes);
         while over > 0 {
             let Some(freed) = self.drop_oldest() else {
-                self.held.fetch_sub(len, Ordering::Relaxed);
+                self.held.fetch_sub(size, Ordering::Relaxed);
                 self.dropped += 1;
                 return self.dropped - before;
             };
@@ -130,17 +163,20 @@ impl Captured {
             self.start = 0;
         }
         self.bytes.extend_from_slice(line);
-        self.lens.push_back((len as u32, level));
+        self.size += size;
+        self.lens.push_back(entry);
         self.dropped - before
     }
 
-    /// Drops the oldest line; returns its length, or `None` if nothing is held.
+    /// Drops the oldest line; returns its size, or `None` if nothing is held.
     fn drop_oldest(&mut self) -> Option<usize> {
-        let len = self.lens.pop_front()?.0 as usize;
-        self.start += len;
-        self.held.fetch_sub(len, Ordering::Relaxed);
+        let entry = self.lens.pop_front()?;
+        let size = entry.size();
+        self.start += entry.len as usize;
+        self.size -= size;
+        self.held.fetch_sub(size, Ordering::Relaxed);
         self.dropped += 1;
-        Some(len)
+        Some(size)
     }
 
     /// Lines dropped so far.
@@ -149,19 +185,23 @@ impl Captured {
     }
 
     /// The held lines, oldest first; they are released (and the drop count kept).
-    pub(crate) fn take(&mut self) -> Vec<(Vec<u8>, Level)> {
+    pub(crate) fn take(&mut self) -> Vec<HeldLine> {
         let mut at = self.start;
         let lines = self
             .lens
             .drain(..)
-            .map(|(len, level)| {
-                let line = self.bytes[at..at + len as usize].to_vec();
-                at += len as usize;
-                (line, level)
+            .map(|entry| {
+                let line = self.bytes[at..at + entry.len as usize].to_vec();
+                at += entry.len as usize;
+                HeldLine {
+                    line,
+                    level: entry.level,
+                    record: entry.record,
+                }
             })
             .collect();
-        self.held
-            .fetch_sub(self.bytes.len() - self.start, Ordering::Relaxed);
+        self.held.fetch_sub(self.size, Ordering::Relaxed);
+        self.size = 0;
         self.bytes = Vec::new();
         self.start = 0;
         lines
@@ -170,8 +210,7 @@ impl Captured {
 
 impl Drop for Captured {
     fn drop(&mut self) {
-        self.held
-            .fetch_sub(self.bytes.len() - self.start, Ordering::Relaxed);
+        self.held.fetch_sub(self.size, Ordering::Relaxed);
     }
 }
 
@@ -192,10 +231,10 @@ mod tests {
         format!("{{\"n\":{i:04}}}\n").into_bytes() // 11 bytes
     }
 
-    fn numbers(lines: Vec<(Vec<u8>, Level)>) -> Vec<usize> {
+    fn numbers(lines: Vec<HeldLine>) -> Vec<usize> {
         lines
             .iter()
-            .map(|(l, _)| std::str::from_utf8(&l[5..9]).unwrap().parse().unwrap())
+            .map(|l| std::str::from_utf8(&l.line[5..9]).unwrap().parse().unwrap())
             .collect()
     }
 
@@ -205,7 +244,7 @@ mod tests {
     fn beyond_max_lines_the_oldest_go_and_are_counted() {
         let limits = limits(256, 1 << 20, 1 << 30);
         let mut held = limits.buffer();
-        let dropped: u64 = (0..300).map(|i| held.push(&line(i), D)).sum();
+        let dropped: u64 = (0..300).map(|i| held.push(&line(i), D, None)).sum();
         assert_eq!((dropped, held.dropped()), (44, 44));
         assert_eq!(numbers(held.take()), (44..300).collect::<Vec<_>>());
         assert_eq!(limits.held(), 0, "taking releases the bytes");
@@ -216,7 +255,7 @@ mod tests {
         let limits = limits(1000, 55, 1 << 30);
         let mut held = limits.buffer();
         for i in 0..20 {
-            held.push(&line(i), D);
+            held.push(&line(i), D, None);
             assert!(limits.held() <= 55);
         }
         assert_eq!(numbers(held.take()), (15..20).collect::<Vec<_>>());
@@ -227,8 +266,8 @@ mod tests {
     fn a_line_bigger_than_a_request_may_hold_is_dropped_alone() {
         let limits = limits(10, 20, 1 << 30);
         let mut held = limits.buffer();
-        held.push(&line(1), D);
-        assert_eq!(held.push(&[b'x'; 21], D), 1);
+        held.push(&line(1), D, None);
+        assert_eq!(held.push(&[b'x'; 21], D, None), 1);
         assert_eq!(numbers(held.take()), [1], "what was held stays");
     }
 
@@ -238,10 +277,10 @@ mod tests {
         let mut a = limits.buffer();
         let mut b = limits.buffer();
         for i in 0..3 {
-            a.push(&line(i), D);
+            a.push(&line(i), D, None);
         }
         for i in 10..13 {
-            b.push(&line(i), D);
+            b.push(&line(i), D, None);
         }
         assert!(limits.held() <= 44, "{}", limits.held());
         assert_eq!(
@@ -251,10 +290,10 @@ mod tests {
         );
         assert_eq!(b.dropped(), 2);
         // b holds nothing now; a full total and an empty request: the new line is dropped.
-        a.push(&line(3), D);
+        a.push(&line(3), D, None);
         assert_eq!(limits.held(), 44);
         let mut c = limits.buffer();
-        assert_eq!(c.push(&line(20), D), 1);
+        assert_eq!(c.push(&line(20), D, None), 1);
         assert!(c.take().is_empty());
         drop(a);
         assert_eq!(limits.held(), 0, "a request that ends gives its bytes back");
@@ -265,9 +304,35 @@ mod tests {
         let limits = limits(4, 1 << 20, 1 << 30);
         let mut held = limits.buffer();
         for i in 0..10_000 {
-            held.push(&line(i), D);
+            held.push(&line(i), D, None);
             assert!(held.bytes.len() <= 2 * 4 * 11, "{}", held.bytes.len());
         }
         assert_eq!(numbers(held.take()), [9996, 9997, 9998, 9999]);
+    }
+
+    #[test]
+    fn a_record_beside_a_line_counts_against_the_limits_and_comes_back_with_it() {
+        let limits = limits(1000, 60, 1 << 30);
+        let mut held = limits.buffer();
+        let record = |n: u32| Some(HeldRecord::new(n, 19)); // 11 + 19: a line and record are 30
+        held.push(&line(0), D, record(0));
+        held.push(&line(1), D, record(1));
+        assert_eq!(limits.held(), 60);
+        assert_eq!(
+            held.push(&line(2), D, record(2)),
+            1,
+            "the oldest goes for room"
+        );
+        held.push(&line(3), D, None);
+        assert_eq!(limits.held(), 30 + 30 + 11 - 30, "the line of 1 went too");
+        let taken = held.take();
+        assert_eq!(numbers(held.take()), Vec::<usize>::new());
+        let records: Vec<Option<u32>> = taken
+            .into_iter()
+            .map(|l| l.record.and_then(HeldRecord::into_inner::<u32>))
+            .collect();
+        assert_eq!(records, [Some(2), None]);
+        assert_eq!(limits.held(), 0);
+        assert_eq!(held.dropped(), 2);
     }
 }

@@ -18,7 +18,8 @@
 //! - held lines are rendered at once into the request's buffer ([`Captured`]): a request's lines
 //!   keep their times and order, and one that succeeds costs a render and a copy per line
 //!   (`BENCHMARKS.md`), never a second render. They are marked `"captured":true` only when
-//!   written.
+//!   written. With log export on, each line's OTLP record is made from the event beside it
+//!   (the readable rendering cannot be read back into fields) and sent when the line is.
 //!
 //! - a request whose caller asked for its lines back ([`client`], SPEC §13) gets a
 //!   [`ClientLogs`] in its scope: every line of its spans at or above the level asked for is
@@ -41,13 +42,17 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::filter::LevelFilter;
 
 pub use capture::CaptureConfig;
-pub(crate) use capture::{CaptureLimits, Captured};
+pub(crate) use capture::{CaptureLimits, Captured, HeldLine};
 pub use client::{ClientLogs, ClientLogsLimits, CLIENT_MEMBER, TRUNCATED as CLIENT_LOGS_TRUNCATED};
 pub use config::{Verbosity, MAX_CAPTURE_BYTES, MAX_CAPTURE_LINES, MAX_RATE};
 pub use level::LOG_MEMBER;
 pub(crate) use rate::RateLimiter;
 
-use crate::{metrics::Metrics, settings::Secret, trace::SpanContext};
+use crate::{
+    metrics::Metrics,
+    settings::Secret,
+    trace::{HeldRecord, SpanContext},
+};
 
 /// Request-scoped logging's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -103,14 +108,14 @@ struct Holding {
 pub(crate) enum Hold {
     /// Held (older lines, or this one, may have been dropped for the limits: counted).
     Held,
-    /// The request has already failed: write it now.
-    WriteNow,
+    /// The request has already failed: write it now (and send its record).
+    WriteNow(Option<HeldRecord>),
 }
 
 /// The lines to write when a request fails.
 pub(crate) struct Failed {
-    /// Each line with its level, oldest first.
-    pub(crate) lines: Vec<(Vec<u8>, Level)>,
+    /// Each line with its level and record, oldest first.
+    pub(crate) lines: Vec<HeldLine>,
     /// Lines dropped before they could be written.
     pub(crate) dropped: u64,
 }
@@ -128,15 +133,15 @@ impl RequestScope {
             .map(|h| h.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Holds a rendered line (see [`Hold`]).
-    pub(crate) fn hold(&self, line: &[u8], level: Level) -> Hold {
+    /// Holds a rendered line, with its log record if one is exported (see [`Hold`]).
+    pub(crate) fn hold(&self, line: &[u8], level: Level, record: Option<HeldRecord>) -> Hold {
         let Some(mut holding) = self.holding() else {
             return Hold::Held;
         };
         if holding.failed {
-            return Hold::WriteNow;
+            return Hold::WriteNow(record);
         }
-        let dropped = holding.lines.push(line, level);
+        let dropped = holding.lines.push(line, level, record);
         if dropped > 0 {
             holding.metrics.captured_dropped(dropped);
         }
