@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use tracewire_tests::{
-    check_jsonl, check_jsonl_allow_open, http, lines_with, span_event, start_frontend,
+    check_jsonl, check_jsonl_allow_open, http, lines_with, python_tool, span_event, start_frontend,
     start_worker, temp_dir, HttpCall, JSONL, REFERENCE_CHAT as CHAT, UPSTREAM,
 };
 
@@ -468,4 +468,34 @@ fn a_response_names_its_trace_and_the_worker_that_served_it() {
         !done.has("worker_instance"),
         "no worker served a 404: {done:?}"
     );
+}
+
+#[test]
+fn the_openai_client_parses_the_responses_whose_id_names_the_trace() {
+    let dir = temp_dir("traceresponse-openai");
+    let (w, waddr) = start_worker(&dir, "worker", &["--token-delay-ms", "1"], &[JSONL]);
+    let (f, faddr) = start_frontend(&dir, &[&waddr], &[], &[JSONL]);
+    let out = python_tool(
+        "openai_lookup.py",
+        &[std::ffi::OsStr::new(&format!("http://{faddr}/v1"))],
+    );
+    let report: Value = serde_json::from_slice(&out).expect("the tool's JSON report");
+    let (f, _) = (f.stop(), w.stop());
+    let expected = "What is the capital of South Africa?";
+    for (kind, id) in [("json", "openai-json"), ("stream", "openai-stream")] {
+        let part = &report[kind];
+        let header = part["traceresponse"].as_str().expect("traceresponse");
+        let trace = header.split('-').nth(1).expect("a trace id in it");
+        let done = span_event(&f, "request completed", "http-request", trace);
+        assert_eq!(done.x_request_id.as_deref(), Some(id), "{report}");
+        assert_eq!(part["text"], expected, "{report}");
+        let ids: Vec<&Value> = match kind {
+            "json" => vec![&part["id"]],
+            _ => part["ids"].as_array().expect("chunk ids").iter().collect(),
+        };
+        assert!(!ids.is_empty(), "{report}");
+        for got in ids {
+            assert_eq!(*got, format!("chatcmpl-{trace}"), "{report}");
+        }
+    }
 }
