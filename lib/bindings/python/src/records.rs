@@ -25,39 +25,65 @@ pub(crate) fn enabled(levelno: i64, logger: &str) -> bool {
 
 /// Writes `record` (a `logging.LogRecord`) inside `span` (the current span of the record's
 /// Python context), or outside spans.
+///
+/// One pass over the record's `__dict__` reads everything: `LogRecord.__init__` sets each
+/// attribute there under its interned name, so a key is told a standard attribute by identity
+/// (a pointer compare) and only the `extra={...}` keys are read as text. A record whose class
+/// is not `logging.LogRecord` itself (a record factory's subclass may compute attributes or
+/// override `getMessage`) is read through `getattr` and `getMessage`, as `logging` would.
 #[pyfunction]
 #[pyo3(signature = (record, span=None))]
 pub(crate) fn emit(record: &Bound<'_, PyAny>, span: Option<PyRef<'_, Span>>) -> PyResult<()> {
     let py = record.py();
-    let levelno: i64 = record.getattr(intern!(py, "levelno"))?.extract()?;
-    let level = tracing_level(levelno);
-    let logger = record.getattr(intern!(py, "name"))?;
-    let logger = text(&logger)?;
-    let file = record.getattr(intern!(py, "pathname"))?;
-    let file = text(&file)?;
-    let line: u32 = record
-        .getattr(intern!(py, "lineno"))?
-        .extract()
-        .unwrap_or(0);
-    // As `logging` formats it: `msg % args`.
-    let message = record.call_method0(intern!(py, "getMessage"))?;
-    let message = text(&message)?;
-    let exception = exception_text(record)?;
+    let names = Standard::get(py)?;
+    let exact = record.get_type().is(names.record_class.bind(py));
     let dict = record.getattr(intern!(py, "__dict__"))?;
     let dict = dict.cast::<PyDict>()?;
+    let mut parts: [Option<Bound<'_, PyAny>>; READ] = Default::default();
     let mut owned: Vec<(Cow<'_, str>, Owned<'_>)> = Vec::new();
     for (key, value) in dict.iter() {
-        let Ok(key) = key.cast::<PyString>() else {
+        let Ok(key) = key.cast_into::<PyString>() else {
             continue;
         };
-        let key = key.to_cow()?;
-        if is_standard_attribute(&key) {
-            continue;
+        let at = match names.by_identity(&key) {
+            Some(at) => Some(at),
+            None => {
+                let text = key.to_cow()?;
+                match standard_index(&text) {
+                    Some(at) => Some(at),
+                    None => {
+                        owned.push((Cow::Owned(text.into_owned()), owned_value(&value)?));
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(slot) = at.and_then(|at| parts.get_mut(at)) {
+            *slot = Some(value);
         }
-        let value = owned_value(&value)?;
-        owned.push((Cow::Owned(key.into_owned()), value));
     }
-    let stack = record.getattr(intern!(py, "stack_info"))?;
+    // What the dict did not hold (or all of it, for a subclass), as attributes.
+    let part = |at: usize| -> PyResult<Bound<'_, PyAny>> {
+        match (&parts[at], exact) {
+            (Some(value), true) => Ok(value.clone()),
+            _ => record.getattr(STANDARD[at]),
+        }
+    };
+    let levelno: i64 = part(LEVELNO)?.extract()?;
+    let level = tracing_level(levelno);
+    let logger = part(NAME)?;
+    let logger = text(&logger)?;
+    let file = part(PATHNAME)?;
+    let file = text(&file)?;
+    let line: u32 = part(LINENO)?.extract().unwrap_or(0);
+    // As `logging` formats it: `str(msg) % args`, or `str(msg)` when there are no args.
+    let message = match exact {
+        true if !part(ARGS)?.is_truthy()? => part(MSG)?,
+        _ => record.call_method0(intern!(py, "getMessage"))?,
+    };
+    let message = text(&message)?;
+    let exception = exception_text(record, &part(EXC_INFO)?, &part(EXC_TEXT)?)?;
+    let stack = part(STACK_INFO)?;
     let stack = if stack.is_none() {
         None
     } else {
@@ -82,25 +108,53 @@ pub(crate) fn emit(record: &Bound<'_, PyAny>, span: Option<PyRef<'_, Span>>) -> 
     Ok(())
 }
 
-/// A Python object's text (`str()` of a non-string).
-fn text<'py>(value: &Bound<'py, PyAny>) -> PyResult<String> {
+/// The standard attributes' names, interned, and `logging.LogRecord`.
+struct Standard {
+    names: Vec<Py<PyString>>,
+    record_class: Py<PyAny>,
+}
+
+impl Standard {
+    fn get(py: Python<'_>) -> PyResult<&'static Standard> {
+        static STANDARD_NAMES: PyOnceLock<Standard> = PyOnceLock::new();
+        STANDARD_NAMES.get_or_try_init(py, || {
+            Ok(Standard {
+                names: STANDARD
+                    .iter()
+                    .map(|n| PyString::intern(py, n).unbind())
+                    .collect(),
+                record_class: py.import("logging")?.getattr("LogRecord")?.unbind(),
+            })
+        })
+    }
+
+    /// The index in [`STANDARD`] of the attribute named by this very (interned) string.
+    fn by_identity(&self, key: &Bound<'_, PyString>) -> Option<usize> {
+        let key = key.as_ptr();
+        self.names.iter().position(|n| n.as_ptr() == key)
+    }
+}
+/// A Python object's text (`str()` of a non-string), borrowed from a string's own UTF-8.
+fn text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     match value.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
-        Err(_) => Ok(value.str()?.to_cow()?.into_owned()),
+        Ok(s) => s.to_cow(),
+        Err(_) => Ok(Cow::Owned(value.str()?.to_cow()?.into_owned())),
     }
 }
 
 /// The record's traceback as `logging.Formatter.formatException` writes it (the record's
 /// cached `exc_text` if a formatter already made it), without the last newline.
-fn exception_text(record: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+fn exception_text(
+    record: &Bound<'_, PyAny>,
+    info: &Bound<'_, PyAny>,
+    cached: &Bound<'_, PyAny>,
+) -> PyResult<Option<String>> {
     let py = record.py();
-    let info = record.getattr(intern!(py, "exc_info"))?;
     if info.is_none() || !info.is_truthy()? {
         return Ok(None);
     }
-    let cached = record.getattr(intern!(py, "exc_text"))?;
     if !cached.is_none() && cached.is_truthy()? {
-        return Ok(Some(text(&cached)?));
+        return Ok(Some(text(cached)?.into_owned()));
     }
     static FORMATTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let formatter = FORMATTER.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
@@ -113,39 +167,54 @@ fn exception_text(record: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     let formatted = formatter
         .bind(py)
         .call_method1(intern!(py, "formatException"), (info,))?;
-    let mut formatted = text(&formatted)?;
+    let mut formatted = text(&formatted)?.into_owned();
     if formatted.ends_with('\n') {
         formatted.pop();
     }
     Ok(Some(formatted))
 }
 
-/// The attributes every `LogRecord` has (Python 3.9 to 3.13): the rest are `extra={...}`.
-fn is_standard_attribute(name: &str) -> bool {
-    matches!(
-        name,
-        "name"
-            | "msg"
-            | "args"
-            | "levelname"
-            | "levelno"
-            | "pathname"
-            | "filename"
-            | "module"
-            | "exc_info"
-            | "exc_text"
-            | "stack_info"
-            | "lineno"
-            | "funcName"
-            | "created"
-            | "msecs"
-            | "relativeCreated"
-            | "thread"
-            | "threadName"
-            | "processName"
-            | "process"
-            | "taskName"
-            | "message"
-            | "asctime"
-    )
+/// The attributes every `LogRecord` has (Python 3.10 to 3.13), in the order
+/// `LogRecord.__init__` sets them (its `__dict__`'s order), then those a formatter adds: the
+/// rest are `extra={...}`. Those the line is read from are among the first [`READ`].
+const STANDARD: [&str; 23] = [
+    "name",
+    "msg",
+    "args",
+    "levelname",
+    "levelno",
+    "pathname",
+    "filename",
+    "module",
+    "exc_info",
+    "exc_text",
+    "stack_info",
+    "lineno",
+    "funcName",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "thread",
+    "threadName",
+    "processName",
+    "process",
+    "taskName",
+    "message",
+    "asctime",
+];
+const NAME: usize = 0;
+const MSG: usize = 1;
+const ARGS: usize = 2;
+const LEVELNO: usize = 4;
+const PATHNAME: usize = 5;
+const EXC_INFO: usize = 8;
+const EXC_TEXT: usize = 9;
+const STACK_INFO: usize = 10;
+const LINENO: usize = 11;
+/// How many of them the line may read.
+const READ: usize = 12;
+
+/// The index of a standard attribute, by its name.
+fn standard_index(name: &str) -> Option<usize> {
+    STANDARD.iter().position(|n| *n == name)
 }

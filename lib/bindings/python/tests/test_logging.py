@@ -58,6 +58,38 @@ def test_records_are_log_lines_with_logger_file_line_and_mapped_levels():
     assert "file" not in first and "line" not in first
 
 
+def test_records_read_as_logging_reads_them_subclasses_objects_and_changed_attributes():
+    lines, err, code = run(
+        """
+        import logging, tracewire
+        tracewire.init_logging()
+
+        class Shouting(logging.LogRecord):
+            def getMessage(self):
+                return super().getMessage().upper()
+
+        class Point:
+            def __str__(self):
+                return "(1, 2)"
+
+        log = logging.getLogger("engine")
+        log.info(Point())
+        log.info("%d%%", 50)
+        record = log.makeRecord("engine", logging.WARNING, "/src/a.py", 7, "as %s", ("made",), None)
+        record.name = "renamed"
+        record.msg = "changed %s"
+        log.handle(record)
+        logging.setLogRecordFactory(Shouting)
+        log.info("quiet %s", "words", extra={"k": 1})
+        """
+    )
+    assert code == 0, err
+    assert [l["message"] for l in lines] == ["(1, 2)", "50%", "changed made", "QUIET WORDS"]
+    assert lines[2]["log.target"] == "renamed" and lines[2]["level"] == "WARN"
+    assert lines[2]["log.file"] == "/src/a.py" and lines[2]["log.line"] == 7
+    assert lines[3]["k"] == 1 and lines[3]["log.target"] == "engine"
+
+
 def test_dyn_log_directives_apply_to_logger_names():
     lines, err, code = run(
         """
