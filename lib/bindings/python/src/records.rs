@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use pyo3::{
-    intern,
+    ffi, intern,
     prelude::*,
     sync::PyOnceLock,
     types::{PyDict, PyString},
@@ -40,27 +40,42 @@ pub(crate) fn emit(record: &Bound<'_, PyAny>, span: Option<PyRef<'_, Span>>) -> 
     let dict = record.getattr(intern!(py, "__dict__"))?;
     let dict = dict.cast::<PyDict>()?;
     let mut parts: [Option<Bound<'_, PyAny>>; READ] = Default::default();
-    let mut owned: Vec<(Cow<'_, str>, Owned<'_>)> = Vec::new();
-    for (key, value) in dict.iter() {
-        let Ok(key) = key.cast_into::<PyString>() else {
-            continue;
-        };
-        let at = match names.by_identity(&key) {
-            Some(at) => Some(at),
+    let mut extras: Vec<(Bound<'_, PyString>, Bound<'_, PyAny>)> = Vec::new();
+    let (mut pos, mut next): (ffi::Py_ssize_t, usize) = (0, 0);
+    let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // By hand over `PyDict_Next` rather than pyo3's dict iterator, which takes a reference to
+    // every key and value and asks the dict's size at each step: about 20 entries per record,
+    // of which this keeps a few (BENCHMARKS.md, the Python handler).
+    // SAFETY: the GIL is held (`py`) and `dict` is a dict this function holds; the references
+    // `PyDict_Next` lends stay valid while the dict is not changed, and nothing in the loop runs
+    // Python code (identity compares, reading a `str`'s UTF-8): what is kept is referenced at
+    // once, and the extra fields are converted after the loop.
+    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
+        let at = match names.by_identity(key, next) {
+            Some(at) => {
+                next = at + 1;
+                Some(at)
+            }
             None => {
-                let text = key.to_cow()?;
-                match standard_index(&text) {
-                    Some(at) => Some(at),
-                    None => {
-                        owned.push((Cow::Owned(text.into_owned()), owned_value(&value)?));
-                        None
-                    }
+                let borrowed = unsafe { Borrowed::from_ptr(py, key) };
+                let Ok(name) = borrowed.cast::<PyString>() else {
+                    continue;
+                };
+                let at = standard_index(&name.to_cow()?);
+                if at.is_none() {
+                    let name = name.to_owned();
+                    extras.push((name, unsafe { Bound::from_borrowed_ptr(py, value) }));
                 }
+                at
             }
         };
         if let Some(slot) = at.and_then(|at| parts.get_mut(at)) {
-            *slot = Some(value);
+            *slot = Some(unsafe { Bound::from_borrowed_ptr(py, value) });
         }
+    }
+    let mut owned: Vec<(Cow<'_, str>, Owned<'_>)> = Vec::with_capacity(extras.len());
+    for (name, value) in &extras {
+        owned.push((name.to_cow()?, owned_value(value)?));
     }
     // What the dict did not hold (or all of it, for a subclass), as attributes.
     let part = |at: usize| -> PyResult<Bound<'_, PyAny>> {
@@ -128,10 +143,13 @@ impl Standard {
         })
     }
 
-    /// The index in [`STANDARD`] of the attribute named by this very (interned) string.
-    fn by_identity(&self, key: &Bound<'_, PyString>) -> Option<usize> {
-        let key = key.as_ptr();
-        self.names.iter().position(|n| n.as_ptr() == key)
+    /// The index in [`STANDARD`] of the attribute named by this very (interned) string,
+    /// looked for at `next` first (a record's dict has them in `STANDARD`'s order).
+    fn by_identity(&self, key: *mut ffi::PyObject, next: usize) -> Option<usize> {
+        match self.names.get(next) {
+            Some(n) if n.as_ptr() == key => Some(next),
+            _ => self.names.iter().position(|n| n.as_ptr() == key),
+        }
     }
 }
 /// A Python object's text (`str()` of a non-string), borrowed from a string's own UTF-8.

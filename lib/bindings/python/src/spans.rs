@@ -1,7 +1,10 @@
 //! Spans made from Python (`tracewire.span`), the current span's identity, and the headers a
 //! call made on its behalf carries.
 
-use std::sync::{Mutex, PoisonError};
+use std::{
+    borrow::Cow,
+    sync::{Mutex, PoisonError},
+};
 
 use pyo3::{
     prelude::*,
@@ -97,15 +100,14 @@ pub(crate) fn new_span(
     fields: Option<&Bound<'_, PyDict>>,
     parent: Option<PyRef<'_, Span>>,
 ) -> PyResult<Span> {
-    let mut owned: Vec<(String, Owned<'_>)> = Vec::new();
-    if let Some(fields) = fields {
-        for (key, value) in fields.iter() {
-            let key = key.cast::<PyString>()?.to_cow()?.into_owned();
-            owned.push((key, owned_value(&value)?));
-        }
+    let items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> =
+        fields.map_or_else(Vec::new, |f| f.iter().collect());
+    let mut owned: Vec<(Cow<'_, str>, Owned<'_>)> = Vec::with_capacity(items.len());
+    for (key, value) in &items {
+        owned.push((key.cast::<PyString>()?.to_cow()?, owned_value(value)?));
     }
     let values: Vec<(&str, foreign::FieldValue<'_>)> =
-        owned.iter().map(|(k, v)| (k.as_str(), v.get())).collect();
+        owned.iter().map(|(k, v)| (k.as_ref(), v.get())).collect();
     let parent = parent.as_ref().and_then(|p| p.get());
     // Without a parent: a new trace, whatever span this thread is in.
     let parent = parent.unwrap_or_else(tracing::Span::none);

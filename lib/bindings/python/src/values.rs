@@ -10,8 +10,8 @@ use pyo3::{
 use tracewire_runtime::logging::foreign::FieldValue;
 
 /// A field value read from Python, kept while the record is written.
-pub(crate) enum Owned<'py> {
-    Str(Cow<'py, str>),
+pub(crate) enum Owned<'a> {
+    Str(Cow<'a, str>),
     I64(i64),
     U64(u64),
     F64(f64),
@@ -32,7 +32,7 @@ impl Owned<'_> {
 
 /// `str`, `int`, `float` and `bool` keep their JSON types; lists, tuples and dicts are their JSON
 /// text; anything else is its `repr()`.
-pub(crate) fn owned_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Owned<'py>> {
+pub(crate) fn owned_value<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Owned<'a>> {
     // bool before int: `True` is an int too.
     if let Ok(b) = value.cast::<PyBool>() {
         return Ok(Owned::Bool(b.is_true()));
@@ -51,7 +51,8 @@ pub(crate) fn owned_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Owned<'py>
         return Ok(Owned::F64(f.value()));
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return Ok(Owned::Str(Cow::Owned(s.to_cow()?.into_owned())));
+        // In place: the record's value lives while its line is written.
+        return Ok(Owned::Str(s.to_cow()?));
     }
     // Lists, tuples and dicts: their JSON text (a string a log pipeline can parse again), as
     // `json.dumps` writes it, anything inside it that is not JSON as its `repr()`.

@@ -335,8 +335,19 @@ impl ForeignCallsite {
 /// The callsites made so far, by kind, level, target, name and field names.
 static CALLSITES: OnceLock<RwLock<HashMap<Box<str>, &'static ForeignCallsite>>> = OnceLock::new();
 
+/// A thread's key being built, and the last callsite it found with its key: a logger logs
+/// again and again from the same place, and then neither the map's lock nor its hash is paid
+/// (callsites are never removed, so the entry stays right).
+struct Keys {
+    building: String,
+    last: String,
+    found: Option<&'static ForeignCallsite>,
+}
+
 thread_local! {
-    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static KEY: std::cell::RefCell<Keys> = const {
+        std::cell::RefCell::new(Keys { building: String::new(), last: String::new(), found: None })
+    };
 }
 
 /// The callsite for these, made on first use; `None` past [`MAX_CALLSITES`] or
@@ -352,8 +363,9 @@ fn callsite(
         return None;
     }
     let map = CALLSITES.get_or_init(Default::default);
-    KEY.with(|key| {
-        let mut key = key.borrow_mut();
+    KEY.with(|keys| {
+        let keys = &mut *keys.borrow_mut();
+        let key = &mut keys.building;
         key.clear();
         // Separated by a byte no name can hold unescaped in a line: `\u{1f}`.
         for part in [kind_tag(&kind), level.as_str(), target, name] {
@@ -364,24 +376,37 @@ fn callsite(
             key.push('\u{1f}');
             key.push_str(n);
         }
-        if let Some(found) = map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key.as_str())
-        {
-            return Some(*found);
+        if let Some(found) = keys.found.filter(|_| keys.last == *key) {
+            return Some(found);
         }
-        let mut map = map.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = map.get(key.as_str()) {
-            return Some(*found);
-        }
-        if map.len() >= MAX_CALLSITES {
-            return None;
-        }
-        let made = ForeignCallsite::make(kind, level, target, name, names);
-        map.insert(key.as_str().into(), made);
-        Some(made)
+        let found = lookup_or_make(map, key, || {
+            ForeignCallsite::make(kind, level, target, name, names)
+        })?;
+        keys.last.clone_from(key);
+        keys.found = Some(found);
+        Some(found)
     })
+}
+
+/// The callsite under `key` in `map`, made (by `make`) if it is not there and the bound allows.
+fn lookup_or_make(
+    map: &RwLock<HashMap<Box<str>, &'static ForeignCallsite>>,
+    key: &str,
+    make: impl FnOnce() -> &'static ForeignCallsite,
+) -> Option<&'static ForeignCallsite> {
+    if let Some(found) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return Some(*found);
+    }
+    let mut map = map.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = map.get(key) {
+        return Some(*found);
+    }
+    if map.len() >= MAX_CALLSITES {
+        return None;
+    }
+    let made = make();
+    map.insert(key.into(), made);
+    Some(made)
 }
 
 fn kind_tag(kind: &Kind) -> &'static str {
