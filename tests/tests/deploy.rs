@@ -7,7 +7,7 @@
 
 mod deploy_support;
 
-use deploy_support::{deploy, flags_of, image_tag, s, yaml};
+use deploy_support::{args_of, deploy, flags_of, image_tag, s, yaml};
 use serde_norway::Value;
 use std::fs;
 use tracewire_runtime::logging::{Config, Format};
@@ -151,12 +151,7 @@ fn manifests_use_the_built_image_real_flags_and_matching_ports() {
             want_tag,
             "the image the Dockerfile builds"
         );
-        let args: Vec<&str> = container["args"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(s)
-            .collect();
+        let args = args_of(container);
         for flag in args.iter().filter(|a| a.starts_with("--")) {
             assert!(known.contains(*flag), "{bin} has no flag {flag}");
         }
@@ -290,12 +285,7 @@ fn the_python_worker_image_and_manifest_send_its_engines_spans_to_the_collector(
     );
     let docs = yaml("k8s/python-worker.yaml");
     let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
-    let args: Vec<&str> = container["args"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(s)
-        .collect();
+    let args = args_of(container);
     assert!(args.contains(&"--engine-spans"), "{args:?}");
     let env = |name: &str| {
         container["env"]

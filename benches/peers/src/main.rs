@@ -1,7 +1,7 @@
 //! tracewire side by side with the fast Rust loggers and tracers (issue 27 item 5): the same
 //! four cases through tracewire, tracing-subscriber's `fmt().json()` (and `fmt()` for the
 //! readable case), json-subscriber, logforth, fastrace, rasant and log-io, each writing to the
-//! same in-memory sink (a reused buffer per thread, and one byte counter).
+//! same in-memory sink (`harness::keep`: a reused buffer per thread, and one byte counter).
 //!
 //! `bash scripts/bench-peers.sh` (`BENCH_QUICK=1` for a short run; `BENCH_CASE=event` for one
 //! case). Rounds interleave: each round runs every peer once, in an order rotated per round, so
@@ -14,20 +14,15 @@
 //! Where a peer has no such thing (fastrace writes no log lines; logforth, rasant and log-io
 //! have no spans), the closest thing it has is used and said, or the case is left out for it.
 
+/// The layer bench's operations, subscribers and sink (`lib/runtime/benches/layer`), so that
+/// both benches run the same cases into the same sink.
+#[path = "../../../lib/runtime/benches/layer/harness.rs"]
+mod harness;
 mod peers;
-mod sink;
 
 use std::time::Instant;
 
 use peers::{Case, Peer};
-
-fn rounds() -> usize {
-    if std::env::var_os("BENCH_QUICK").is_some() {
-        3
-    } else {
-        15
-    }
-}
 
 fn iterations() -> u32 {
     if std::env::var_os("BENCH_QUICK").is_some() {
@@ -50,13 +45,13 @@ fn process_cpu_ns() -> u64 {
 
 /// One round of `iters` operations of `peer`: wall ns, process-CPU ns and bytes per operation.
 fn round(peer: &Peer, iters: u32) -> (f64, f64, f64) {
-    let bytes = sink::written();
+    let bytes = harness::written();
     let cpu = process_cpu_ns();
     let wall = Instant::now();
     (peer.run)(iters);
     let wall = wall.elapsed().as_nanos() as f64;
     let cpu = (process_cpu_ns() - cpu) as f64;
-    let bytes = (sink::written() - bytes) as f64;
+    let bytes = (harness::written() - bytes) as f64;
     let n = f64::from(iters);
     (wall / n, cpu / n, bytes / n)
 }
@@ -77,7 +72,7 @@ fn run_case(case: &Case) {
     let mut wall = vec![Vec::new(); peers.len()];
     let mut cpu = vec![Vec::new(); peers.len()];
     let mut bytes = vec![Vec::new(); peers.len()];
-    for r in 0..rounds() {
+    for r in 0..harness::rounds() {
         for k in 0..peers.len() {
             let i = (k + r) % peers.len();
             let (w, c, b) = round(&peers[i], iters);
@@ -103,7 +98,7 @@ fn run_case(case: &Case) {
         let (w1, w, w3) = quartiles(wall[i].clone());
         let (c1, c, c3) = quartiles(cpu[i].clone());
         let (_, b, _) = quartiles(bytes[i].clone());
-        let missing = peers::leaves_out(case.required, &peer.sample());
+        let missing = peers::leaves_out(&case.required, &peer.sample());
         println!(
             "| {} | {w:.1} ({w1:.1}–{w3:.1}) | {c:.1} ({c1:.1}–{c3:.1}) | {:.3} | {:.3} | {b:.0} | {} |",
             peer.name,
@@ -128,7 +123,7 @@ fn main() {
     let only = std::env::var("BENCH_CASE").ok();
     println!(
         "rounds {}, {} operations a round; wall and process CPU per operation",
-        rounds(),
+        harness::rounds(),
         iterations()
     );
     for case in peers::cases() {

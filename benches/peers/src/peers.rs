@@ -11,14 +11,13 @@ use std::{
 };
 
 use serde_json::Value;
-use tracewire_runtime::{
-    logging::{directives, Format, LoggingConfig, TracewireLayer},
-    settings::Origin,
-};
-use tracing::{info, info_span, Dispatch};
-use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};
+use tracewire_runtime::logging::{keys, Format};
+use tracing::{info_span, Dispatch};
+use tracing_subscriber::fmt::format::FmtSpan;
 
-use crate::sink::{self, Lines, Writer};
+use crate::harness::{
+    self, event, fmt_json, fmt_text, lifecycle, tracewire, MemoryWriter as Writer,
+};
 
 /// One peer in one case: `run(n)` does `n` operations, and finishes (flushes) what they wrote.
 pub(crate) struct Peer {
@@ -36,7 +35,7 @@ impl Peer {
 
     /// What one operation writes.
     pub(crate) fn sample(&self) -> Vec<u8> {
-        sink::capture(|| (self.run)(1))
+        harness::capture(|| (self.run)(1))
     }
 }
 
@@ -45,54 +44,8 @@ pub(crate) struct Case {
     pub(crate) key: &'static str,
     pub(crate) name: &'static str,
     pub(crate) about: &'static str,
-    pub(crate) required: &'static [&'static str],
+    pub(crate) required: Vec<&'static str>,
     pub(crate) peers: Vec<Peer>,
-}
-
-// The operations, the same for every `tracing` subscriber.
-
-fn event(i: u32) {
-    info!(
-        request = i,
-        user = "alice",
-        ratio = 0.25,
-        "request received"
-    );
-}
-
-fn lifecycle(i: u32) {
-    let span = info_span!("handle_payload", component = "backend", id = i);
-    let _e = span.enter();
-}
-
-fn tracewire(format: Format) -> Dispatch {
-    let mut config = LoggingConfig {
-        format,
-        span_events: Some(format == Format::Jsonl),
-        ..Default::default()
-    };
-    let parsed = directives::parse_directives("info", &Origin::Env("DYN_LOG")).expect("valid");
-    config.filter = config.filter.overlay(parsed);
-    Dispatch::new(tracing_subscriber::registry().with(TracewireLayer::new(&config, Lines)))
-}
-
-fn fmt_json(spans: FmtSpan) -> Dispatch {
-    Dispatch::new(
-        tracing_subscriber::fmt()
-            .json()
-            .with_span_events(spans)
-            .with_writer(|| Writer)
-            .finish(),
-    )
-}
-
-fn fmt_text() -> Dispatch {
-    Dispatch::new(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(|| Writer)
-            .finish(),
-    )
 }
 
 fn json_subscriber() -> Dispatch {
@@ -152,7 +105,7 @@ mod logforth_peer {
         fn append(&self, record: &Record, diags: &[Box<dyn Diagnostic>]) -> Result<(), Error> {
             let mut bytes = self.layout.format(record, diags)?;
             bytes.push(b'\n');
-            sink::keep(&bytes);
+            harness::keep(&bytes);
             Ok(())
         }
 
@@ -342,7 +295,7 @@ mod fastrace_peer {
                     let _ = serde_json::to_writer(&mut *buf, value.as_ref());
                 }
                 buf.extend_from_slice(b"}}\n");
-                sink::keep(buf);
+                harness::keep(buf);
             }
         }
     }
@@ -374,45 +327,30 @@ mod fastrace_peer {
     }
 }
 
-const EVENT_KEYS: &[&str] = &[
-    "time", "level", "file", "line", "target", "message", "request", "user", "ratio",
-];
-const NESTED_KEYS: &[&str] = &[
-    "time",
-    "level",
-    "file",
-    "line",
-    "target",
-    "message",
-    "request",
-    "user",
-    "ratio",
-    "span_name",
-    "trace_id",
-    "span_id",
-    "parent_id",
-    "method",
-    "uri",
-    "model",
-    "tokens",
-];
-/// A root span has no `parent_id` in the contract: it is not asked for here.
-const SPAN_KEYS: &[&str] = &[
-    "time",
-    "level",
-    "file",
-    "line",
-    "target",
-    "message",
-    "span_name",
-    "trace_id",
-    "span_id",
-    "component",
-    "id",
-    "time.busy_us",
-    "time.idle_us",
-    "time.duration_us",
-];
+/// What SPEC §3 asks of the event's line, from the runtime's own key names; in spans, the
+/// span's identity and fields too.
+fn event_keys(in_spans: bool) -> Vec<&'static str> {
+    use keys::*;
+    let mut k = vec![
+        TIME, LEVEL, FILE, LINE, TARGET, MESSAGE, "request", "user", "ratio",
+    ];
+    if in_spans {
+        k.extend([
+            SPAN_NAME, TRACE_ID, SPAN_ID, PARENT_ID, "method", "uri", "model", "tokens",
+        ]);
+    }
+    k
+}
+
+/// What SPAN_CREATED and SPAN_CLOSED carry (a root span has no `parent_id`: not asked).
+fn span_keys() -> Vec<&'static str> {
+    use keys::*;
+    let fields = ["component", "id", BUSY_US, IDLE_US, DURATION_US];
+    let mut k = event_keys(false)[..6].to_vec();
+    k.extend([SPAN_NAME, TRACE_ID, SPAN_ID]);
+    k.extend(fields);
+    k
+}
 
 pub(crate) fn cases() -> Vec<Case> {
     use logforth_peer::{JSON, JSON_DIAGNOSTIC, TEXT};
@@ -423,9 +361,9 @@ pub(crate) fn cases() -> Vec<Case> {
             name: "JSON event, message + 3 fields",
             about: "`info!(request = i, user = \"alice\", ratio = 0.25, \"request received\")` or \
                     each peer's own call with the same message and fields.",
-            required: EVENT_KEYS,
+            required: event_keys(false),
             peers: vec![
-                traced("tracewire", tracewire(Format::Jsonl), false, event),
+                traced("tracewire", tracewire(Format::Jsonl, "info"), false, event),
                 traced("fmt().json()", fmt_json(FmtSpan::NONE), false, event),
                 traced("json-subscriber", json_subscriber(), false, event),
                 logforth_peer::peer(JSON),
@@ -441,9 +379,9 @@ pub(crate) fn cases() -> Vec<Case> {
                     peers without spans carry the four fields as their nearest thing: logforth's \
                     thread-local diagnostics, a rasant child logger's attributes, log-io's \
                     context.",
-            required: NESTED_KEYS,
+            required: event_keys(true),
             peers: vec![
-                traced("tracewire", tracewire(Format::Jsonl), true, event),
+                traced("tracewire", tracewire(Format::Jsonl, "info"), true, event),
                 traced("fmt().json()", fmt_json(FmtSpan::NONE), true, event),
                 traced("json-subscriber", json_subscriber(), true, event),
                 logforth_peer::peer(JSON_DIAGNOSTIC),
@@ -459,9 +397,14 @@ pub(crate) fn cases() -> Vec<Case> {
                     CLOSE (fmt), no line (json-subscriber has no span events), or one JSON record \
                     per span (fastrace `LocalSpan` + a JSON reporter). logforth, rasant and log-io \
                     have no spans.",
-            required: SPAN_KEYS,
+            required: span_keys(),
             peers: vec![
-                traced("tracewire", tracewire(Format::Jsonl), false, lifecycle),
+                traced(
+                    "tracewire",
+                    tracewire(Format::Jsonl, "info"),
+                    false,
+                    lifecycle,
+                ),
                 traced(
                     "fmt().json()",
                     fmt_json(FmtSpan::NEW | FmtSpan::CLOSE),
@@ -477,9 +420,14 @@ pub(crate) fn cases() -> Vec<Case> {
             name: "readable event, message + 3 fields",
             about: "The event as one human-readable line, no colour: tracewire's readable format, \
                     `fmt()`, logforth's `TextLayout`, rasant's `Full`, log-io's `HumanFormat`.",
-            required: &[],
+            required: Vec::new(),
             peers: vec![
-                traced("tracewire", tracewire(Format::Readable), false, event),
+                traced(
+                    "tracewire",
+                    tracewire(Format::Readable, "info"),
+                    false,
+                    event,
+                ),
                 traced("fmt()", fmt_text(), false, event),
                 logforth_peer::peer(TEXT),
                 rasant(OutputFormat::Full, false),

@@ -32,6 +32,17 @@ pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}"))
 }
 
+/// A manifest container's `args` (deploy.rs only; deploy_pipeline.rs includes this module too).
+#[allow(dead_code)]
+pub(crate) fn args_of(container: &Value) -> Vec<&str> {
+    container["args"]
+        .as_sequence()
+        .expect("the container has args")
+        .iter()
+        .map(s)
+        .collect()
+}
+
 pub(crate) fn image_tag() -> String {
     let dockerfile = fs::read_to_string(deploy("Dockerfile")).unwrap();
     let line = dockerfile

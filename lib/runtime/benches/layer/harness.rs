@@ -1,17 +1,50 @@
-//! The layer bench's harness: in-memory sinks that are reused, the subscribers compared, and
-//! rounds of two cases alternated so that the machine's drift hits both alike.
+//! The layer bench's harness: in-memory sinks that are reused, the operations and subscribers
+//! compared, and rounds of two cases alternated so that the machine's drift hits both alike.
+//! `benches/peers` includes this file too (`#[path]`), for the same operations, subscribers and
+//! sink: what only one of the two benches uses is allowed to be dead in the other.
+#![allow(dead_code)]
 
-use std::{cell::RefCell, io, time::Instant};
+use std::{
+    cell::RefCell,
+    io,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Mutex, PoisonError,
+    },
+    time::Instant,
+};
 
 use tracewire_runtime::logging::{directives, Format, LineSink, LoggingConfig, TracewireLayer};
 use tracewire_runtime::settings::Origin;
-use tracing::{info_span, Dispatch};
+use tracing::{info, info_span, Dispatch};
 use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};
+
+/// A JSONL event with a message and three fields: the cases' event.
+pub(crate) fn event(i: u32) {
+    info!(
+        request = i,
+        user = "alice",
+        ratio = 0.25,
+        "request received"
+    );
+}
+
+/// A span created, entered, exited and closed: the cases' span lifecycle.
+pub(crate) fn lifecycle(i: u32) {
+    let span = info_span!("handle_payload", component = "backend", id = i);
+    let _e = span.enter();
+}
+
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 thread_local! {
     static SINK: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1 << 20));
 }
 
+/// Takes `bytes` in, as any subscriber's output: a reused buffer per thread (cleared past
+/// 1 MiB, never growing without bound), a count of every byte, and a copy while capturing.
 pub(crate) fn keep(bytes: &[u8]) {
     SINK.with(|s| {
         let mut s = s.borrow_mut();
@@ -20,6 +53,30 @@ pub(crate) fn keep(bytes: &[u8]) {
         }
         s.extend_from_slice(bytes);
     });
+    WRITTEN.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    if CAPTURING.load(Ordering::Relaxed) {
+        CAPTURED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+    }
+}
+
+/// Bytes written so far, by every subscriber on every thread.
+pub(crate) fn written() -> u64 {
+    WRITTEN.load(Ordering::Relaxed)
+}
+
+/// What `f` writes (on any thread, until it returns).
+pub(crate) fn capture(f: impl FnOnce()) -> Vec<u8> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    CAPTURING.store(true, Ordering::SeqCst);
+    f();
+    CAPTURING.store(false, Ordering::SeqCst);
+    std::mem::take(&mut *CAPTURED.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// The in-memory sink for tracewire.

@@ -16,26 +16,12 @@ use std::{
 use tracewire_runtime::logging::{
     CaptureConfig, Format, LoggingConfig, ScopeConfig, TracewireLayer,
 };
-use tracing::{debug, info, info_span, trace, Dispatch, Level};
+use tracing::{debug, trace, Dispatch, Level};
 use tracing_subscriber::{fmt::format::FmtSpan, layer::SubscriberExt};
 
 mod harness;
 
 use harness::*;
-
-fn event(i: u32) {
-    info!(
-        request = i,
-        user = "alice",
-        ratio = 0.25,
-        "request received"
-    );
-}
-
-fn lifecycle(i: u32) {
-    let span = info_span!("handle_payload", component = "backend", id = i);
-    let _e = span.enter();
-}
 
 fn disabled(i: u32) {
     debug!(request = i, "not written");

@@ -35,7 +35,10 @@ use super::{
 };
 use crate::{
     settings::env,
-    trace::{FieldValue, HeldRecord, LogExporter, Redactions, SpanContext, SpanFields, ValueLimit},
+    trace::{
+        FieldValue, HeldRecord, LogExporter, Redactions, SpanContext, SpanFields, ValueLimit,
+        CAPTURED, CAPTURED_DROPPED, X_REQUEST_ID,
+    },
 };
 
 /// A running log export.
@@ -183,7 +186,7 @@ impl LogExport {
                 Some(opentelemetry::trace::TraceFlags::new(ctx.flags.0)),
             );
             if let Some(id) = &ctx.x_request_id {
-                record.add_attribute("x_request_id", id.to_string());
+                record.add_attribute(X_REQUEST_ID, id.to_string());
             }
         }
         record
@@ -225,9 +228,9 @@ impl LogExporter for LogExport {
             return;
         };
         record.set_observed_timestamp(SystemTime::now());
-        record.add_attribute("captured", true);
+        record.add_attribute(CAPTURED, true);
         if dropped > 0 {
-            record.add_attribute("captured_dropped", dropped as i64);
+            record.add_attribute(CAPTURED_DROPPED, dropped as i64);
         }
         self.logger.emit(record);
     }

@@ -63,6 +63,11 @@ pub trait LogExporter: Send + Sync + fmt::Debug + 'static {
     fn shutdown(&self);
 }
 
+/// Marks a line (and its record) written by capture on failure (SPEC §9).
+pub const CAPTURED: &str = "captured";
+/// On the first captured line: how many older lines the capture limits dropped.
+pub const CAPTURED_DROPPED: &str = "captured_dropped";
+
 /// A record an exporter made for a held line ([`LogExporter::hold`]), in the exporter's own
 /// type; it is held beside the line, its size counted against the same limits.
 pub struct HeldRecord {

@@ -14,7 +14,7 @@ mod limit;
 
 pub use baggage::baggage_member;
 pub use context::{RemoteContext, RemoteField, SpanContext, TraceParent, REMOTE_PARENT};
-pub use export::{EndedSpan, HeldRecord, LogExporter, SpanExporter};
+pub use export::{EndedSpan, HeldRecord, LogExporter, SpanExporter, CAPTURED, CAPTURED_DROPPED};
 pub use fields::{FieldValue, Redactions, SpanFields, X_REQUEST_ID};
 pub(crate) use fields::{IdentityFields, Recorder, Split};
 pub(crate) use ids::parse_hex;

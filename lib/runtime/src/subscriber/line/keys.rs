@@ -39,9 +39,9 @@ pub const SPAN_CREATED: &str = "SPAN_CREATED";
 pub const SPAN_CLOSED: &str = "SPAN_CLOSED";
 
 /// Marks a line written by capture on failure (SPEC §9): `"captured":true`, at the line's end.
-pub const CAPTURED: &str = "captured";
+pub const CAPTURED: &str = crate::trace::CAPTURED;
 /// On the first captured line: how many older lines the capture limits dropped.
-pub const CAPTURED_DROPPED: &str = "captured_dropped";
+pub const CAPTURED_DROPPED: &str = crate::trace::CAPTURED_DROPPED;
 /// The span field (and `request completed` field) holding a request's HTTP status.
 pub const STATUS: &str = "status";
 /// The span field (and `request completed` field) saying how a request ended: `ok`,
